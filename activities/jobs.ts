@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Db } from '../src/db/client';
+import { ErrorCode } from '../src/error-codes';
+import type { CopiedOutput } from './outputs';
+
+const ACTIVE = ['queued', 'running'] as const;
+
+/**
+ * Job state in Postgres. Every step is idempotent: a retried activity finds the work
+ * done and changes nothing, and a finished job is never moved back.
+ */
+export function createJobActivities({ db }: { db: Db }) {
+  return {
+    async markJobRunning(req: { jobId: string; predictionId: string; modelVersion: string | null; retryCount: number }): Promise<void> {
+      await db.job.updateMany({
+        where: { id: req.jobId, status: { in: [...ACTIVE] } },
+        data: {
+          status: 'running',
+          providerPredictionId: req.predictionId,
+          modelVersion: req.modelVersion,
+          retryCount: req.retryCount,
+          startedAt: new Date(),
+        },
+      });
+    },
+
+    async completeJob(req: {
+      jobId: string;
+      outputs: CopiedOutput[];
+      metrics: Record<string, unknown> | null;
+      providerCompletedAt: string | null;
+    }): Promise<void> {
+      await db.$transaction(async (tx) => {
+        const job = await tx.job.findUnique({ where: { id: req.jobId }, select: { status: true } });
+        if (!job) throw ApplicationFailure.nonRetryable(`Job ${req.jobId} does not exist`, ErrorCode.jobNotFound);
+        if (!ACTIVE.includes(job.status as (typeof ACTIVE)[number])) return;
+        await tx.jobOutput.createMany({
+          data: req.outputs.map((o) => ({
+            id: randomUUID(),
+            jobId: req.jobId,
+            index: o.index,
+            s3Key: o.key,
+            contentType: o.contentType,
+            sizeBytes: BigInt(o.sizeBytes),
+            sha256: o.sha256,
+            width: o.width,
+            height: o.height,
+            sourceUrl: o.sourceUrl,
+          })),
+          skipDuplicates: true,
+        });
+        await tx.job.update({
+          where: { id: req.jobId },
+          data: {
+            status: 'succeeded',
+            providerMetrics: (req.metrics ?? undefined) as object | undefined,
+            providerCompletedAt: req.providerCompletedAt ? new Date(req.providerCompletedAt) : null,
+            completedAt: new Date(),
+          },
+        });
+      });
+    },
+
+    async failJob(req: { jobId: string; code: string; message: string }): Promise<void> {
+      await db.job.updateMany({
+        where: { id: req.jobId, status: { in: [...ACTIVE] } },
+        data: { status: 'failed', errorCode: req.code, errorMessage: req.message, completedAt: new Date() },
+      });
+    },
+
+    async cancelJob(req: { jobId: string }): Promise<void> {
+      await db.job.updateMany({
+        where: { id: req.jobId, status: { in: [...ACTIVE] } },
+        data: { status: 'canceled', errorCode: ErrorCode.predictionCanceled, errorMessage: 'Canceled by request', completedAt: new Date() },
+      });
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+/**
+ * The one configuration module: zod over the environment, parsed once at start-up.
+ * Every key is listed in .env.example. Start-up fails fast with a readable list of problems.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  // HTTP API
+  HOST: z.string().default('127.0.0.1'),
+  PORT: port.default(3000),
+  /** Base URL the provider uses to reach our webhooks and clients use in Location headers. */
+  PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
+  API_KEY_PEPPER: z.string().min(16, 'API_KEY_PEPPER must be at least 16 characters'),
+  JSON_BODY_LIMIT: z.string().default('100kb'),
+
+  // Postgres
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgresql:// URL'),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+
+  // Temporal
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** Workflows and database/storage activities. Provider calls use two derived queues (see task-queues.ts). */
+  TEMPORAL_TASK_QUEUE: z.string().default('imagegen'),
+
+  // Worker tuning (defaults chosen from measurements on a 2-core machine; see README "Performance")
+  WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(100),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.default(40),
+  WORKER_MAX_CACHED_WORKFLOWS: positiveInt.default(1000),
+  WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
+
+  // S3-compatible object storage
+  S3_ENDPOINT: optionalString,
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1),
+  S3_SECRET_ACCESS_KEY: z.string().min(1),
+  S3_BUCKET: z.string().min(3),
+  S3_FORCE_PATH_STYLE: bool.default(true),
+  S3_PRESIGN_TTL_SECONDS: positiveInt.default(3600),
+
+  // Replicate (or the local Replicate-compatible server)
+  REPLICATE_API_TOKEN: z.string().min(1),
+  REPLICATE_BASE_URL: z.url().default('https://api.replicate.com/v1'),
+  /** If unset, fetched once from the provider (GET /v1/webhooks/default/secret). */
+  REPLICATE_WEBHOOK_SECRET: optionalString,
+  WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
+  /** Task-queue rate limits shared by all workers: Replicate allows ~600 creates/min and 3000 other calls/min. */
+  REPLICATE_CREATE_RATE_PER_SECOND: z.coerce.number().positive().default(9.5),
+  REPLICATE_CALL_RATE_PER_SECOND: z.coerce.number().positive().default(45),
+
+  // Workflow waits (configurable so tests need no time-skipping server)
+  JOB_POLL_INTERVAL_MS: positiveInt.default(10_000),
+  JOB_TIMEOUT_MS: positiveInt.default(30 * 60_000),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  logLevel: Env['LOG_LEVEL'];
+  http: { host: string; port: number; publicBaseUrl: string; jsonBodyLimit: string };
+  apiKeyPepper: string;
+  database: { url: string; poolSize: number };
+  temporal: { address: string; namespace: string; taskQueue: string };
+  worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; maxCachedWorkflows: number; shutdownGraceMs: number };
+  s3: { endpoint?: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string; forcePathStyle: boolean; presignTtlSeconds: number };
+  replicate: { apiToken: string; baseUrl: string; webhookSecret?: string; createRatePerSecond: number; callRatePerSecond: number };
+  webhookToleranceSeconds: number;
+  jobs: { pollIntervalMs: number; timeoutMs: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    http: { host: e.HOST, port: e.PORT, publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, ''), jsonBodyLimit: e.JSON_BODY_LIMIT },
+    apiKeyPepper: e.API_KEY_PEPPER,
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    worker: {
+      maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+      shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
+    },
+    s3: {
+      endpoint: e.S3_ENDPOINT,
+      region: e.S3_REGION,
+      accessKeyId: e.S3_ACCESS_KEY_ID,
+      secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+      bucket: e.S3_BUCKET,
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      presignTtlSeconds: e.S3_PRESIGN_TTL_SECONDS,
+    },
+    replicate: {
+      apiToken: e.REPLICATE_API_TOKEN,
+      baseUrl: e.REPLICATE_BASE_URL.replace(/\/$/, ''),
+      webhookSecret: e.REPLICATE_WEBHOOK_SECRET,
+      createRatePerSecond: e.REPLICATE_CREATE_RATE_PER_SECOND,
+      callRatePerSecond: e.REPLICATE_CALL_RATE_PER_SECOND,
+    },
+    webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
+    jobs: { pollIntervalMs: e.JOB_POLL_INTERVAL_MS, timeoutMs: e.JOB_TIMEOUT_MS },
+  };
+}

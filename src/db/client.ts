@@ -1,0 +1,11 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../generated/prisma/client';
+
+export type Db = PrismaClient;
+export type { Prisma } from '../generated/prisma/client';
+
+/** One Prisma client per process, on the pg driver adapter (no query engine binary). */
+export function createDb(url: string, poolSize = 10): Db {
+  const adapter = new PrismaPg({ connectionString: url, max: poolSize });
+  return new PrismaClient({ adapter });
+}

@@ -1,0 +1,42 @@
+/**
+ * The one list of error codes. The same strings are API error codes, Temporal
+ * ApplicationFailure types, entries in retry policies' nonRetryableErrorTypes, and
+ * what tests assert on. Pure data: workflows import it too.
+ */
+export const ErrorCode = {
+  // Request problems (4xx)
+  validationFailed: 'validation_failed',
+  invalidJson: 'invalid_json',
+  unauthorized: 'unauthorized',
+  notFound: 'not_found',
+  emailTaken: 'email_taken',
+  idempotencyKeyReused: 'idempotency_key_reused',
+  jobAlreadyFinished: 'job_already_finished',
+  payloadTooLarge: 'payload_too_large',
+  webhookSignatureInvalid: 'webhook_signature_invalid',
+  rateLimited: 'rate_limited',
+  // Server side (5xx)
+  internal: 'internal_error',
+  serviceUnavailable: 'service_unavailable',
+  // Provider (Replicate) outcomes, recorded on jobs and used as failure types
+  providerValidationFailed: 'provider_validation_failed',
+  providerNotFound: 'provider_not_found',
+  providerAuthFailed: 'provider_auth_failed',
+  providerRateLimited: 'provider_rate_limited',
+  providerUnavailable: 'provider_unavailable',
+  predictionFailed: 'prediction_failed',
+  predictionCanceled: 'prediction_canceled',
+  predictionTimedOut: 'prediction_timed_out',
+  outputMissing: 'output_missing',
+  outputExpired: 'output_expired',
+  jobNotFound: 'job_not_found',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Provider failures that no retry can fix: the workflow fails fast on them. */
+export const PROVIDER_NON_RETRYABLE: ErrorCode[] = [
+  ErrorCode.providerValidationFailed,
+  ErrorCode.providerNotFound,
+  ErrorCode.providerAuthFailed,
+];

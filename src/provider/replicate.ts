@@ -1,0 +1,140 @@
+import Replicate, { type ApiError } from 'replicate';
+import { ErrorCode } from '../error-codes';
+
+/** A prediction (or training) as Replicate returns it; only the fields we use. */
+export interface ProviderPrediction {
+  id: string;
+  status: 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
+  model?: string;
+  version?: string;
+  input?: Record<string, unknown>;
+  output?: unknown;
+  error?: unknown;
+  logs?: string | null;
+  metrics?: Record<string, unknown> | null;
+  created_at?: string;
+  started_at?: string | null;
+  completed_at?: string | null;
+}
+
+/** A provider answer other than success, classified by one of our error codes. */
+export class ProviderError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly status: number,
+    /** Seconds until the provider's rate-limit window frees (429 only). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+export interface Provider {
+  createPrediction(req: {
+    model: string;
+    input: Record<string, unknown>;
+    webhook?: string;
+    webhookEventsFilter?: Array<'start' | 'output' | 'logs' | 'completed'>;
+  }): Promise<ProviderPrediction>;
+  getPrediction(id: string): Promise<ProviderPrediction>;
+  cancelPrediction(id: string): Promise<ProviderPrediction>;
+  getWebhookSecret(): Promise<string>;
+}
+
+const ORIGINAL_STATUS = 'x-provider-original-status';
+
+/**
+ * The replicate SDK retries 429 (and 5xx on GET) in a private loop with its own sleeps
+ * (lib/util.js withAutomaticRetries), and it retries thrown fetch errors too. Retries
+ * belong to Temporal's retry policies, where they are visible and bounded, so the fetch
+ * we hand the SDK presents those answers as final (a 400 carrying the real status in a
+ * header) and `classify` restores the real status.
+ */
+export function finalAnswerFetch(inner: typeof fetch = fetch): typeof fetch {
+  return async (input, init) => {
+    const res = await inner(input, init);
+    if (res.status !== 429 && res.status < 500) return res;
+    const headers = new Headers(res.headers);
+    headers.set(ORIGINAL_STATUS, String(res.status));
+    return new Response(await res.text(), { status: 400, statusText: res.statusText, headers });
+  };
+}
+
+export function createProvider(opts: { apiToken: string; baseUrl: string; fetch?: typeof fetch }): Provider {
+  const client = new Replicate({ auth: opts.apiToken, baseUrl: opts.baseUrl, fetch: finalAnswerFetch(opts.fetch) });
+  const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw classify(err);
+    }
+  };
+
+  return {
+    createPrediction: ({ model, input, webhook, webhookEventsFilter }) => {
+      const [name, version] = model.split(':');
+      const target = version ? { version } : { model: name! };
+      return call(
+        () =>
+          client.predictions.create({
+            ...target,
+            input,
+            ...(webhook ? { webhook, webhook_events_filter: webhookEventsFilter ?? ['completed'] } : {}),
+          }) as Promise<ProviderPrediction>,
+      );
+    },
+    getPrediction: (id) => call(() => client.predictions.get(id) as Promise<ProviderPrediction>),
+    cancelPrediction: (id) => call(() => client.predictions.cancel(id) as Promise<ProviderPrediction>),
+    getWebhookSecret: () => call(async () => (await client.webhooks.default.secret.get()).key),
+  };
+}
+
+/** Maps any failure of a provider call to a ProviderError with one of our codes. */
+export function classify(err: unknown): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (!isApiError(err)) {
+    const message = err instanceof Error ? err.message : String(err);
+    return new ProviderError(ErrorCode.providerUnavailable, `Provider unreachable: ${message}`, 0);
+  }
+  const res = err.response;
+  const status = Number(res.headers.get(ORIGINAL_STATUS) ?? res.status);
+  const detail = providerDetail(err.message);
+  if (status === 429) {
+    const retryAfter = retryAfterSeconds(res.headers.get('retry-after'), detail);
+    return new ProviderError(ErrorCode.providerRateLimited, `Provider rate limit: ${detail}`, status, retryAfter);
+  }
+  if (status === 401 || status === 403) return new ProviderError(ErrorCode.providerAuthFailed, `Provider rejected our credentials: ${detail}`, status);
+  if (status === 404) return new ProviderError(ErrorCode.providerNotFound, `Provider does not know this model or version: ${detail}`, status);
+  if (status === 400 || status === 422) return new ProviderError(ErrorCode.providerValidationFailed, `Provider rejected the input: ${detail}`, status);
+  return new ProviderError(ErrorCode.providerUnavailable, `Provider error ${status}: ${detail}`, status);
+}
+
+/** The SDK does not export its ApiError class; it is an Error carrying the response. */
+function isApiError(err: unknown): err is ApiError {
+  return err instanceof Error && (err as Partial<ApiError>).response instanceof Response;
+}
+
+/** The SDK's message embeds the response body; pull out Replicate's `detail` when present. */
+function providerDetail(message: string): string {
+  const body = message.match(/: (\{.*\})\.$/s)?.[1];
+  if (body) {
+    try {
+      const parsed = JSON.parse(body) as { detail?: unknown; title?: unknown };
+      if (typeof parsed.detail === 'string') return parsed.detail;
+      if (typeof parsed.title === 'string') return parsed.title;
+    } catch {
+      // not JSON: fall through to the raw message
+    }
+  }
+  return message;
+}
+
+/** `Retry-After: N`, or Replicate's "Your rate limit resets in ~Ns." */
+export function retryAfterSeconds(header: string | null, detail: string): number {
+  const fromHeader = header ? Number(header) : NaN;
+  if (Number.isFinite(fromHeader) && fromHeader >= 0) return Math.max(1, Math.ceil(fromHeader));
+  const fromDetail = detail.match(/resets in ~?(\d+(?:\.\d+)?)s/)?.[1];
+  return fromDetail ? Math.max(1, Math.ceil(Number(fromDetail))) : 10;
+}

@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Config } from '../config';
+
+export interface StoredObject {
+  key: string;
+  sizeBytes: number;
+  sha256: string;
+  contentType: string;
+}
+
+export interface ObjectStream {
+  body: Readable;
+  contentType: string;
+  sizeBytes: number;
+}
+
+/** Our bucket: streaming uploads (multipart, bounded memory), presigned reads, streamed downloads. */
+export interface Storage {
+  readonly bucket: string;
+  /** Streams `body` into `key`, hashing as it goes. Never buffers the whole object. */
+  putStream(key: string, body: Readable, contentType: string): Promise<StoredObject>;
+  presignGet(key: string, opts?: { ttlSeconds?: number; downloadName?: string }): Promise<string>;
+  getStream(key: string): Promise<ObjectStream | null>;
+  exists(key: string): Promise<boolean>;
+  ping(): Promise<void>;
+}
+
+export function createS3Client(cfg: Config['s3']): S3Client {
+  return new S3Client({
+    region: cfg.region,
+    endpoint: cfg.endpoint,
+    forcePathStyle: cfg.forcePathStyle,
+    credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+  });
+}
+
+export function createStorage(client: S3Client, cfg: Config['s3']): Storage {
+  const bucket = cfg.bucket;
+  return {
+    bucket,
+
+    async putStream(key, body, contentType) {
+      const hash = createHash('sha256');
+      let sizeBytes = 0;
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          sizeBytes += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      const pass = new PassThrough();
+      const upload = new Upload({
+        client,
+        params: { Bucket: bucket, Key: key, Body: pass, ContentType: contentType },
+        queueSize: 2,
+        partSize: 5 * 1024 * 1024,
+      });
+      await Promise.all([pipeline(body, meter, pass), upload.done()]);
+      return { key, sizeBytes, sha256: hash.digest('hex'), contentType };
+    },
+
+    async presignGet(key, opts = {}) {
+      const command = new GetObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        ResponseContentDisposition: opts.downloadName ? `inline; filename="${opts.downloadName}"` : undefined,
+      });
+      return getSignedUrl(client, command, { expiresIn: opts.ttlSeconds ?? cfg.presignTtlSeconds });
+    },
+
+    async getStream(key) {
+      try {
+        const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return {
+          body: res.Body as Readable,
+          contentType: res.ContentType ?? 'application/octet-stream',
+          sizeBytes: Number(res.ContentLength ?? 0),
+        };
+      } catch (err) {
+        if (err instanceof NoSuchKey) return null;
+        throw err;
+      }
+    },
+
+    async exists(key) {
+      try {
+        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return true;
+      } catch (err) {
+        if (err instanceof NotFound || (err as { name?: string }).name === 'NotFound') return false;
+        throw err;
+      }
+    },
+
+    async ping() {
+      await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    },
+  };
+}

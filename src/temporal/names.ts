@@ -1,0 +1,23 @@
+/**
+ * Task queues and workflow ids. Pure: workflows import this too.
+ *
+ * Provider calls get their own task queues so that Temporal's task-queue activity rate
+ * limit (maxTaskQueueActivitiesPerSecond) keeps all workers together under Replicate's
+ * account limits: ~600 prediction/training creations per minute, ~3000 other calls.
+ */
+export function taskQueues(base: string) {
+  return {
+    /** Workflows, database and storage activities. */
+    main: base,
+    /** Prediction and training creation (Replicate: ~600/min). */
+    providerCreate: `${base}-replicate-create`,
+    /** Every other Replicate API call: get, cancel, models (Replicate: ~3000/min). */
+    providerCalls: `${base}-replicate-calls`,
+  };
+}
+export type TaskQueues = ReturnType<typeof taskQueues>;
+
+/** The business id is the workflow id: one workflow per job, ever. */
+export const workflowIds = {
+  generationJob: (jobId: string) => `job-${jobId}`,
+};

@@ -1,0 +1,2 @@
+// The workflow bundle's entry: deterministic workflow code only.
+export { generationJob } from './generation-job';

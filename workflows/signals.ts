@@ -1,0 +1,5 @@
+import { defineSignal } from '@temporalio/workflow';
+import type { PredictionSnapshot } from '../activities';
+
+/** Sent by the Replicate webhook handler with the prediction's new state. */
+export const predictionUpdated = defineSignal<[PredictionSnapshot]>('predictionUpdated');
