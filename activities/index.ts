@@ -23,4 +23,4 @@ export function createActivities(deps: ActivityDeps) {
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { CopiedOutput } from './outputs';
-export type { PredictionSnapshot } from './provider';
+export type { PredictionSnapshot } from '../src/provider/prediction';

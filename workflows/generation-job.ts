@@ -8,7 +8,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { ErrorCode } from '../src/error-codes';
-import { outputUrls, errorText } from '../src/provider/outputs';
+import { outputUrls, errorText } from '../src/provider/prediction';
 import { taskQueues } from '../src/temporal/names';
 import { SA } from '../src/temporal/search-attributes';
 import { databaseStep, outputCopy, providerCall, providerCreate } from './activity-options';

@@ -1,5 +1,5 @@
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
-import type { PredictionSnapshot } from '../activities';
+import type { PredictionSnapshot } from '../src/provider/prediction';
 import { ErrorCode } from '../src/error-codes';
 import { predictionUpdated } from './signals';
 

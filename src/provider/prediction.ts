@@ -1,4 +1,30 @@
 // Pure helpers over provider answers. Workflows import these.
+import type { ProviderPrediction } from './replicate';
+
+/** The fields of a prediction a workflow needs; small enough for history and signals. */
+export interface PredictionSnapshot {
+  id: string;
+  status: ProviderPrediction['status'];
+  version: string | null;
+  output: unknown;
+  error: unknown;
+  metrics: Record<string, unknown> | null;
+  startedAt: string | null;
+  completedAt: string | null;
+}
+
+export function snapshot(p: ProviderPrediction): PredictionSnapshot {
+  return {
+    id: p.id,
+    status: p.status,
+    version: p.version ?? null,
+    output: p.output ?? null,
+    error: p.error ?? null,
+    metrics: p.metrics ?? null,
+    startedAt: p.started_at ?? null,
+    completedAt: p.completed_at ?? null,
+  };
+}
 
 /** Output URLs of a finished prediction, whatever shape the model returns. */
 export function outputUrls(output: unknown): string[] {

@@ -1,0 +1,18 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Db } from '../db/client';
+import type { Logger } from '../logger';
+import type { Provider } from '../provider/replicate';
+import type { Storage } from '../storage/s3';
+
+/** Everything the HTTP layer needs, created once per process and injected. */
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  temporal: Client;
+  storage: Storage;
+  provider: Provider;
+  logger: Logger;
+  /** The provider's webhook signing secret (configured, or fetched once and cached). */
+  webhookSecret: () => Promise<string>;
+}

@@ -1,0 +1,64 @@
+import { pipeline } from 'node:stream/promises';
+import { Router } from 'express';
+import { AppError } from '../../errors';
+import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery } from '../../jobs/schemas';
+import { jobMetadata, jobView } from '../../jobs/serialize';
+import { cancelJob, getOwnJob, listJobs, submitJob } from '../../jobs/service';
+import { currentUser } from '../auth';
+import type { AppDeps } from '../deps';
+import { parse } from '../validate';
+
+export function createJobsRouter(deps: AppDeps): Router {
+  const { db, storage } = deps;
+  const router = Router();
+
+  router.post('/generate', async (req, res) => {
+    const user = currentUser(req);
+    const body = parse(generateBody, req.body);
+    const key = parse(idempotencyKey, req.get('idempotency-key'), 'query');
+    const { job, replayed } = await submitJob(deps, { userId: user.id, body, idempotencyKey: key, requestId: String(req.id) });
+    if (replayed) res.set('Idempotent-Replayed', 'true');
+    res.status(202).location(`/api/v1/status/${job.id}`).json({ job_id: job.id, status: job.status });
+  });
+
+  router.get('/status/:job_id', async (req, res) => {
+    const { job_id } = parse(jobIdParam, req.params, 'path');
+    res.json(await jobView(storage, await getOwnJob(db, currentUser(req).id, job_id)));
+  });
+
+  router.get('/jobs', async (req, res) => {
+    const q = parse(listJobsQuery, req.query, 'query');
+    const { items, nextCursor } = await listJobs(db, currentUser(req).id, q);
+    res.json({ items: await Promise.all(items.map((j) => jobView(storage, j))), next_cursor: nextCursor });
+  });
+
+  router.get('/jobs/:job_id/metadata', async (req, res) => {
+    const { job_id } = parse(jobIdParam, req.params, 'path');
+    res.json(jobMetadata(await getOwnJob(db, currentUser(req).id, job_id)));
+  });
+
+  router.delete('/jobs/:job_id', async (req, res) => {
+    const { job_id } = parse(jobIdParam, req.params, 'path');
+    const job = await cancelJob(deps, currentUser(req).id, job_id);
+    res.status(202).location(`/api/v1/status/${job.id}`).json({ job_id: job.id, status: job.status, cancel_requested: true });
+  });
+
+  router.get('/download/:job_id', async (req, res) => {
+    const { job_id } = parse(jobIdParam, req.params, 'path');
+    const { index } = parse(downloadQuery, req.query, 'query');
+    const job = await getOwnJob(db, currentUser(req).id, job_id);
+    const output = job.outputs.find((o) => o.index === index);
+    if (!output) throw AppError.notFound(`Output ${index} of this job`);
+    const object = await storage.getStream(output.s3Key);
+    if (!object) throw AppError.notFound(`Output ${index} of this job`);
+    const filename = `${job.id}-${index}.${output.s3Key.split('.').pop()}`;
+    res.set({
+      'Content-Type': output.contentType,
+      'Content-Length': String(object.sizeBytes),
+      'Content-Disposition': `attachment; filename="${filename}"`,
+    });
+    await pipeline(object.body, res);
+  });
+
+  return router;
+}

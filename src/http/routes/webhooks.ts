@@ -1,0 +1,81 @@
+import express, { Router } from 'express';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { z } from 'zod';
+import { AppError, ErrorCode } from '../../errors';
+import { snapshot } from '../../provider/prediction';
+import type { ProviderPrediction } from '../../provider/replicate';
+import { verifyWebhook } from '../../provider/webhook-signature';
+import { predictionUpdated } from '../../../workflows/signals';
+import type { AppDeps } from '../deps';
+
+const replicateQuery = z.object({ workflow_id: z.string().regex(/^[a-z-]+-[0-9a-f-]{36}$/).optional() });
+const predictionBody = z.looseObject({
+  id: z.string().min(1),
+  status: z.enum(['starting', 'processing', 'succeeded', 'failed', 'canceled']),
+});
+
+/**
+ * Replicate webhooks: verify the signature and timestamp on the raw body, record the
+ * delivery id once (a redelivery changes nothing), and signal the workflow.
+ */
+export function createWebhooksRouter({ db, temporal, config, webhookSecret, logger }: AppDeps): Router {
+  const router = Router();
+  router.use(express.raw({ type: () => true, limit: '1mb' }));
+
+  router.post('/replicate', async (req, res) => {
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const verdict = verifyWebhook({
+      secret: await webhookSecret(),
+      headers: {
+        id: req.get('webhook-id'),
+        timestamp: req.get('webhook-timestamp'),
+        signature: req.get('webhook-signature'),
+      },
+      body,
+      toleranceSeconds: config.webhookToleranceSeconds,
+    });
+    if (!verdict.ok) throw new AppError(400, ErrorCode.webhookSignatureInvalid, `Webhook rejected: ${verdict.reason}`);
+
+    const prediction = parseJson(body, predictionBody) as unknown as ProviderPrediction;
+    const query = replicateQuery.safeParse(req.query);
+    const workflowId =
+      (query.success ? query.data.workflow_id : undefined) ??
+      (await db.job.findUnique({ where: { providerPredictionId: prediction.id }, select: { workflowId: true } }))?.workflowId;
+
+    const deliveryId = `replicate:${verdict.id}`;
+    const fresh = await db.webhookEvent.createMany({
+      data: [{ id: deliveryId, source: 'replicate', type: prediction.status }],
+      skipDuplicates: true,
+    });
+    if (fresh.count === 0) {
+      res.json({ received: true, duplicate: true });
+      return;
+    }
+    if (workflowId) {
+      try {
+        await temporal.workflow.getHandle(workflowId).signal(predictionUpdated, snapshot(prediction));
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) {
+          // Let the provider redeliver: forget this delivery so the retry is not a "duplicate".
+          await db.webhookEvent.delete({ where: { id: deliveryId } }).catch(() => undefined);
+          throw err;
+        }
+        logger.info({ workflowId, predictionId: prediction.id }, 'webhook for a finished workflow ignored');
+      }
+    }
+    res.json({ received: true });
+  });
+  return router;
+}
+
+function parseJson(body: Buffer, schema: z.ZodType): unknown {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new AppError(400, ErrorCode.invalidJson, 'The webhook body is not valid JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw AppError.validation('The webhook body is not a prediction', { issues: parsed.error.issues });
+  return parsed.data;
+}

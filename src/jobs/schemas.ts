@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/** Request and response schemas of the generic job API. The routes validate with these. */
+
+export const MODEL_PATTERN = /^[a-z0-9][a-z0-9._-]*\/[a-z0-9][a-z0-9._-]*(:[a-f0-9]{64})?$/i;
+/** Fields we set ourselves; `parameters` may not override them. */
+const RESERVED_PARAMETERS = ['prompt', 'num_outputs', 'seed', 'output_format'];
+export const MAX_PARAMETERS_BYTES = 16 * 1024;
+
+export const generateBody = z.strictObject({
+  model: z
+    .string()
+    .regex(MODEL_PATTERN, 'must be "owner/name" or "owner/name:<64-hex version id>"'),
+  prompt: z.string().trim().min(1, 'must not be empty').max(4000, 'must be at most 4000 characters'),
+  num_outputs: z.number().int().min(1).max(4).default(1),
+  seed: z.number().int().min(0).max(2_147_483_647).optional(),
+  output_format: z.enum(['png', 'jpg', 'webp']).default('png'),
+  parameters: z
+    .record(z.string(), z.unknown())
+    .default({})
+    .superRefine((params, ctx) => {
+      const reserved = Object.keys(params).filter((k) => RESERVED_PARAMETERS.includes(k));
+      if (reserved.length) ctx.addIssue({ code: 'custom', message: `set ${reserved.join(', ')} as top-level fields, not in parameters` });
+      if (JSON.stringify(params).length > MAX_PARAMETERS_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PARAMETERS_BYTES} bytes of JSON` });
+    }),
+});
+export type GenerateBody = z.output<typeof generateBody>;
+
+export const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional();
+
+export const jobIdParam = z.object({ job_id: z.uuid({ message: 'must be a job id (UUID)' }) });
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+
+export const listJobsQuery = z.strictObject({
+  status: z.enum(JOB_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+export const downloadQuery = z.strictObject({
+  index: z.coerce.number().int().min(0).max(99).default(0),
+});

@@ -1,0 +1,69 @@
+import type { Storage } from '../storage/s3';
+import type { JobWithOutputs } from './service';
+import { providerInput } from './service';
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The public shape of a job; output URLs are time-limited presigned URLs of our bucket. */
+export async function jobView(storage: Storage, job: JobWithOutputs) {
+  return {
+    job_id: job.id,
+    status: job.status,
+    model: job.model,
+    prompt: job.prompt,
+    num_outputs: job.numOutputs,
+    seed: job.seed,
+    output_format: job.outputFormat,
+    parameters: job.parameters,
+    retry_count: job.retryCount,
+    error: job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? '' } : null,
+    created_at: job.createdAt.toISOString(),
+    started_at: iso(job.startedAt),
+    completed_at: iso(job.completedAt),
+    outputs: await Promise.all(
+      job.outputs.map(async (o) => ({
+        index: o.index,
+        url: await storage.presignGet(o.s3Key),
+        content_type: o.contentType,
+        size_bytes: Number(o.sizeBytes),
+        ...(o.width === null ? {} : { width: o.width }),
+        ...(o.height === null ? {} : { height: o.height }),
+        sha256: o.sha256,
+      })),
+    ),
+  };
+}
+
+const between = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime() : null);
+
+export function jobMetadata(job: JobWithOutputs) {
+  const metrics = (job.providerMetrics ?? {}) as Record<string, unknown>;
+  return {
+    job_id: job.id,
+    model: job.model,
+    model_version: job.modelVersion,
+    provider: 'replicate',
+    provider_prediction_id: job.providerPredictionId,
+    workflow_id: job.workflowId,
+    request_id: job.requestId,
+    parameters: job.parameters,
+    provider_input: providerInput({
+      model: job.model,
+      prompt: job.prompt,
+      num_outputs: job.numOutputs,
+      seed: job.seed ?? undefined,
+      output_format: job.outputFormat as 'png',
+      parameters: job.parameters as Record<string, unknown>,
+    }),
+    retry_count: job.retryCount,
+    timings: {
+      created_at: job.createdAt.toISOString(),
+      started_at: iso(job.startedAt),
+      provider_completed_at: iso(job.providerCompletedAt),
+      completed_at: iso(job.completedAt),
+      queued_ms: between(job.createdAt, job.startedAt),
+      total_ms: between(job.createdAt, job.completedAt),
+      predict_time_s: typeof metrics.predict_time === 'number' ? metrics.predict_time : null,
+    },
+  };
+}

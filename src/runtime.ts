@@ -1,0 +1,37 @@
+import type { Config } from './config';
+import { createDb, type Db } from './db/client';
+import { createProvider, type Provider } from './provider/replicate';
+import { createS3Client, createStorage, type Storage } from './storage/s3';
+
+/** The dependencies both the API and the worker build from config. */
+export interface Runtime {
+  db: Db;
+  storage: Storage;
+  provider: Provider;
+  /** The provider's webhook signing secret: configured, or fetched once and cached. */
+  webhookSecret: () => Promise<string>;
+  close(): Promise<void>;
+}
+
+export function createRuntime(config: Config): Runtime {
+  const db = createDb(config.database.url, config.database.poolSize);
+  const s3 = createS3Client(config.s3);
+  const provider = createProvider({ apiToken: config.replicate.apiToken, baseUrl: config.replicate.baseUrl });
+  let secret: Promise<string> | undefined = config.replicate.webhookSecret ? Promise.resolve(config.replicate.webhookSecret) : undefined;
+  return {
+    db,
+    storage: createStorage(s3, config.s3),
+    provider,
+    webhookSecret: () => {
+      secret ??= provider.getWebhookSecret().catch((err) => {
+        secret = undefined; // try again on the next webhook
+        throw err;
+      });
+      return secret;
+    },
+    async close() {
+      await db.$disconnect();
+      s3.destroy();
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import type { Server } from 'node:http';
+import { loadConfig } from './config';
+import { createApp } from './http/app';
+import { createLogger } from './logger';
+import { createRuntime } from './runtime';
+import { createTemporalClient } from './temporal/client';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, name: 'api' });
+  const runtime = createRuntime(config);
+  const temporal = await createTemporalClient(config.temporal);
+  const app = createApp({ config, logger, temporal, ...runtime });
+
+  const server: Server = app.listen(config.http.port, config.http.host, () => {
+    logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'api listening');
+  });
+  server.keepAliveTimeout = 65_000;
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    server.close(async () => {
+      await temporal.connection.close();
+      await runtime.close();
+      logger.info('api stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
