@@ -26,7 +26,8 @@ export const generateBody = z.strictObject({
 });
 export type GenerateBody = z.output<typeof generateBody>;
 
-export const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional();
+export const idempotencyKey = z
+  .string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional();
 
 export const jobIdParam = z.object({ job_id: z.uuid({ message: 'must be a job id (UUID)' }) });
 

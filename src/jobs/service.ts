@@ -80,6 +80,8 @@ export async function submitJob(
   try {
     await startJobWorkflow(deps, job);
   } catch (err) {
+    // A concurrent replay of the same Idempotency-Key may have started it first.
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { job, replayed: false };
     await deps.db.job.delete({ where: { id: job.id } }).catch(() => undefined);
     throw AppError.unavailable('The job could not be queued; nothing was started. Try again shortly.', {
       cause: (err as Error).message,

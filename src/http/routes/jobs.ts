@@ -15,7 +15,7 @@ export function createJobsRouter(deps: AppDeps): Router {
   router.post('/generate', async (req, res) => {
     const user = currentUser(req);
     const body = parse(generateBody, req.body);
-    const key = parse(idempotencyKey, req.get('idempotency-key'), 'query');
+    const key = parse(idempotencyKey, req.get('idempotency-key'), 'header');
     const { job, replayed } = await submitJob(deps, { userId: user.id, body, idempotencyKey: key, requestId: String(req.id) });
     if (replayed) res.set('Idempotent-Replayed', 'true');
     res.status(202).location(`/api/v1/status/${job.id}`).json({ job_id: job.id, status: job.status });

@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client as TemporalClient, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { Client as PgClient } from 'pg';
+import supertest from 'supertest';
+import type { Activities } from '../../activities';
+import { loadConfig, type Config } from '../../src/config';
+import { createApp } from '../../src/http/app';
+import { createLogger } from '../../src/logger';
+import { startLocalReplicate, type LocalReplicate, type Knobs } from '../../src/replicate-local/server';
+import { createRuntime, type Runtime as AppRuntime } from '../../src/runtime';
+import { createWorkers } from '../../src/worker';
+import { databaseUrlFor, readStackInfo } from './stack-info';
+
+let runtimeInstalled = false;
+function quietTemporalLogs(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+export interface TestUser {
+  id: string;
+  email: string;
+  apiKey: string;
+  auth: { Authorization: string };
+}
+
+export interface TestEnv {
+  config: Config;
+  runtime: AppRuntime;
+  db: AppRuntime['db'];
+  temporal: TemporalClient;
+  replicate: LocalReplicate;
+  baseUrl: string;
+  api: ReturnType<typeof supertest>;
+  createUser(email?: string): Promise<TestUser>;
+  /** Polls GET /status until the job reaches a final status. */
+  waitForJob(user: TestUser, jobId: string, timeoutMs?: number): Promise<Record<string, any>>;
+  stop(): Promise<void>;
+}
+
+export interface TestEnvOptions {
+  knobs?: Partial<Knobs>;
+  env?: Record<string, string>;
+  /** Replace single activities to inject a fault. */
+  activities?: Partial<Activities>;
+  /** Start workers (default true). */
+  worker?: boolean;
+}
+
+/**
+ * A complete, isolated service for one test file: its own database (cloned from the
+ * migrated template), its own task queue on the shared Temporal server, its own local
+ * Replicate server, the real worker and the real API on a loopback port.
+ */
+export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
+  quietTemporalLogs();
+  const stack = readStackInfo();
+  const databaseUrl = await cloneDatabase(stack.databaseUrl, stack.templateDatabase);
+  const replicate = await startLocalReplicate({ knobs: { latency_ms: 50, ...opts.knobs } });
+
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: String(port),
+    PUBLIC_BASE_URL: baseUrl,
+    API_KEY_PEPPER: 'test-pepper-0123456789',
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_SIZE: '5',
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    TEMPORAL_NAMESPACE: stack.temporal.namespace,
+    TEMPORAL_TASK_QUEUE: `test-${randomUUID().slice(0, 8)}`,
+    S3_ENDPOINT: stack.s3.endpoint,
+    S3_REGION: stack.s3.region,
+    S3_ACCESS_KEY_ID: stack.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey,
+    S3_BUCKET: stack.s3.bucket,
+    REPLICATE_API_TOKEN: 'r8_test',
+    REPLICATE_BASE_URL: replicate.apiBaseUrl,
+    REPLICATE_CREATE_RATE_PER_SECOND: '1000',
+    REPLICATE_CALL_RATE_PER_SECOND: '1000',
+    JOB_POLL_INTERVAL_MS: '2000',
+    JOB_TIMEOUT_MS: '60000',
+    ...opts.env,
+  });
+
+  const runtime = createRuntime(config);
+  const temporal = new TemporalClient({
+    connection: await Connection.connect({ address: config.temporal.address }),
+    namespace: config.temporal.namespace,
+  });
+  const logger = createLogger({ level: config.logLevel, name: 'test-api' });
+  server.on('request', createApp({ config, logger, temporal, ...runtime }));
+
+  let workerConnection: NativeConnection | undefined;
+  let workerRun: Promise<void> | undefined;
+  let workers: Awaited<ReturnType<typeof createWorkers>> | undefined;
+  if (opts.worker !== false) {
+    workerConnection = await NativeConnection.connect({ address: config.temporal.address });
+    workers = await createWorkers({
+      config,
+      runtime,
+      connection: workerConnection,
+      workflowBundlePath: stack.workflowBundlePath,
+      activities: opts.activities,
+    });
+    workerRun = workers.run();
+  }
+
+  const api = supertest(baseUrl);
+  const env: TestEnv = {
+    config,
+    runtime,
+    db: runtime.db,
+    temporal,
+    replicate,
+    baseUrl,
+    api,
+    async createUser(email = `user-${randomUUID().slice(0, 8)}@example.com`) {
+      const res = await api.post('/api/v1/users').send({ email }).expect(201);
+      return { id: res.body.id, email, apiKey: res.body.api_key, auth: { Authorization: `Bearer ${res.body.api_key}` } };
+    },
+    async waitForJob(user, jobId, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const res = await api.get(`/api/v1/status/${jobId}`).set(user.auth).expect(200);
+        if (['succeeded', 'failed', 'canceled'].includes(res.body.status)) return res.body;
+        if (Date.now() > deadline) throw new Error(`job ${jobId} still ${res.body.status} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      await workers?.shutdown();
+      await workerRun;
+      await workerConnection?.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await temporal.connection.close();
+      await runtime.close();
+      await replicate.close();
+      await dropDatabase(stack.databaseUrl, new URL(databaseUrl).pathname.slice(1));
+    },
+  };
+  return env;
+}
+
+async function cloneDatabase(serverUrl: string, template: string): Promise<string> {
+  const name = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  await withAdmin(serverUrl, (c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
+  return databaseUrlFor(serverUrl, name);
+}
+
+async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  await withAdmin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
+
+async function withAdmin<T>(serverUrl: string, fn: (c: PgClient) => Promise<T>): Promise<T> {
+  const client = new PgClient({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
