@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 
 export const sha256 = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
 
 /** supertest parser that keeps binary bodies as Buffers. */
-export function binaryParser(res: NodeJS.ReadableStream & { setEncoding(e: string): void }, cb: (err: Error | null, body: Buffer) => void): void {
+export function binaryParser(res: IncomingMessage, cb: (err: Error | null, body: Buffer) => void): void {
   const chunks: Buffer[] = [];
   res.on('data', (c: Buffer) => chunks.push(c));
   res.on('end', () => cb(null, Buffer.concat(chunks)));

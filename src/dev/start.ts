@@ -1,0 +1,143 @@
+/**
+ * `npm start`: the whole service on loopback with embedded local defaults.
+ *
+ *   Postgres      DATABASE_URL if set, else embedded Postgres (port LOCAL_PG_PORT, 54320)
+ *   Temporal      dev server + Web UI (TEMPORAL_PORT 7233, TEMPORAL_UI_PORT 8233), tuned dynamic config
+ *   S3            MinIO (MINIO_PORT 9000, console MINIO_CONSOLE_PORT 9001) with the bucket
+ *   stripe-mock   (STRIPE_MOCK_PORT 12111)
+ *   Replicate     the local Replicate-compatible server (REPLICATE_LOCAL_PORT 8787),
+ *                 unless REPLICATE_API_TOKEN is set: then the real Replicate API
+ *   API + worker  child processes (PORT 3000)
+ *
+ * State lives under .data/ (DATA_DIR), so a second start reuses it. Ctrl-C stops everything.
+ * Values from a .env file, if present, apply first.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { migrate } from '../db/migrate';
+import { startLocalReplicate, type LocalReplicate } from '../replicate-local/server';
+import { knobsFromEnv } from '../replicate-local/knobs';
+import { REPO_ROOT } from './paths';
+import { DEFAULT_PORTS, PORT_ENV_VARS, startStack, type RunningStack, type StackPorts } from './stack';
+
+const DEV_DEFAULTS = {
+  API_KEY_PEPPER: 'local-development-pepper-change-me',
+  PORT: '3000',
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'info',
+};
+
+async function main(): Promise<void> {
+  const envFile = path.join(REPO_ROOT, '.env');
+  if (fs.existsSync(envFile)) process.loadEnvFile(envFile);
+  const env = { ...DEV_DEFAULTS, ...process.env } as Record<string, string>;
+  const dataDir = path.resolve(REPO_ROOT, env.DATA_DIR ?? '.data');
+  const say = (line: string) => console.log(`[start] ${line}`);
+
+  const ports: StackPorts = { ...DEFAULT_PORTS };
+  for (const k of Object.keys(ports) as (keyof StackPorts)[]) {
+    const fromEnv = env[PORT_ENV_VARS[k]];
+    if (fromEnv) ports[k] = Number(fromEnv);
+  }
+  say(`starting the local stack in ${path.relative(process.cwd(), dataDir) || dataDir} ...`);
+  const stack = await startStack({ dataDir, persistent: true, ports, databaseUrl: env.DATABASE_URL || undefined, log: say });
+  const children: ChildProcess[] = [];
+  let replicate: LocalReplicate | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping ...');
+    await Promise.all(children.map(stopChild));
+    await replicate?.close();
+    await stack.stop();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  try {
+    const applied = await migrate(stack.databaseUrl);
+    say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
+
+    const serviceEnv: Record<string, string> = {
+      ...env,
+      DATABASE_URL: stack.databaseUrl,
+      TEMPORAL_ADDRESS: stack.temporal.address,
+      TEMPORAL_NAMESPACE: stack.temporal.namespace,
+      S3_ENDPOINT: env.S3_ENDPOINT ?? stack.s3.endpoint,
+      S3_REGION: env.S3_REGION ?? stack.s3.region,
+      S3_ACCESS_KEY_ID: env.S3_ACCESS_KEY_ID ?? stack.s3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: env.S3_SECRET_ACCESS_KEY ?? stack.s3.secretAccessKey,
+      S3_BUCKET: env.S3_BUCKET ?? stack.s3.bucket,
+      PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? `http://${env.HOST}:${env.PORT}`,
+    };
+    if (!env.REPLICATE_API_TOKEN) {
+      replicate = await startLocalReplicate({ port: Number(env.REPLICATE_LOCAL_PORT ?? 8787), knobs: knobsFromEnv(env) });
+      Object.assign(serviceEnv, {
+        REPLICATE_API_TOKEN: 'r8_local',
+        REPLICATE_BASE_URL: replicate.apiBaseUrl,
+        REPLICATE_WEBHOOK_SECRET: replicate.webhookSecret,
+      });
+    }
+
+    children.push(runService('worker', 'src/worker.ts', serviceEnv, stop));
+    children.push(runService('api', 'src/server.ts', serviceEnv, stop));
+    await waitForHttp(`${serviceEnv.PUBLIC_BASE_URL}/health`, 60_000);
+    printUrls(serviceEnv, stack, replicate);
+  } catch (err) {
+    console.error(`[start] ${(err as Error).message}`);
+    await stop(1);
+  }
+}
+
+function runService(name: string, entry: string, env: Record<string, string>, onExit: (code: number) => Promise<void>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  child.on('exit', (code, signal) => {
+    if (signal === 'SIGTERM' || code === 0) return;
+    console.error(`[start] ${name} exited (${signal ?? `code ${code}`}); stopping everything`);
+    void onExit(1);
+  });
+  return child;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 35_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the API did not answer on ${url} within ${timeoutMs / 1000} s`);
+}
+
+function printUrls(env: Record<string, string>, stack: RunningStack, replicate?: LocalReplicate): void {
+  const rows: [string, string][] = [
+    ['API', env.PUBLIC_BASE_URL!],
+    ['Readiness', `${env.PUBLIC_BASE_URL}/health/ready`],
+    ['Temporal Web UI', stack.temporal.uiUrl],
+    ['Temporal gRPC', stack.temporal.address],
+    ['Postgres', stack.databaseUrl],
+    ['S3 (MinIO)', `${stack.s3.endpoint}  bucket ${env.S3_BUCKET}`],
+    ['MinIO console', `${stack.s3.consoleUrl}  (${stack.s3.accessKeyId} / ${stack.s3.secretAccessKey})`],
+    ['stripe-mock', `http://${stack.stripe.host}:${stack.stripe.port}`],
+    ['Replicate', replicate ? `${replicate.apiBaseUrl}  (local; knobs at ${replicate.url}/admin/knobs)` : env.REPLICATE_BASE_URL ?? 'https://api.replicate.com/v1'],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  console.log(`\n  Ready.\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n\n  Ctrl-C stops everything; data stays in .data/.\n`);
+}
+
+void main();
