@@ -61,6 +61,28 @@ const schema = z.object({
   REPLICATE_CREATE_RATE_PER_SECOND: z.coerce.number().positive().default(9.5),
   REPLICATE_CALL_RATE_PER_SECOND: z.coerce.number().positive().default(45),
 
+  // Stripe (stripe-mock locally: STRIPE_API_BASE=http://127.0.0.1:12111)
+  STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_/, 'STRIPE_SECRET_KEY must be a Stripe secret key (sk_test_... or sk_live_...)'),
+  STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_/, 'STRIPE_WEBHOOK_SECRET must start with whsec_'),
+  STRIPE_API_BASE: z.url().optional(),
+  STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
+  CHECKOUT_SUCCESS_URL: z.url().default('http://127.0.0.1:3000/checkout/success?payment_id={PAYMENT_ID}'),
+  CHECKOUT_CANCEL_URL: z.url().default('http://127.0.0.1:3000/checkout/cancel?payment_id={PAYMENT_ID}'),
+
+  // Training
+  TRAINER_MODEL: z.string().regex(/^[\w.-]+\/[\w.-]+:[a-f0-9]{64}$/, 'TRAINER_MODEL must be owner/name:<version>').default(
+    'ostris/flux-dev-lora-trainer:e440909d3512c31646ee2e0c7d6f6f4923224863a6a10c494606e79fb5844497',
+  ),
+  /** Replicate account (or organisation) that owns the users' trained models. */
+  TRAINING_DESTINATION_OWNER: z.string().min(1).default('imagegen'),
+  TRAINING_STEPS: positiveInt.default(1000),
+  TRAINING_MIN_IMAGES: positiveInt.default(10),
+  TRAINING_MAX_IMAGES: positiveInt.default(30),
+  TRAINING_MAX_FILE_BYTES: positiveInt.default(25 * 1024 * 1024),
+  TRAINING_MAX_TOTAL_BYTES: positiveInt.default(300 * 1024 * 1024),
+  TRAINING_MIN_SIDE_PX: positiveInt.default(512),
+  TRAINING_TIMEOUT_MS: positiveInt.default(2 * 60 * 60_000),
+
   // Workflow waits (configurable so tests need no time-skipping server)
   JOB_POLL_INTERVAL_MS: positiveInt.default(10_000),
   JOB_TIMEOUT_MS: positiveInt.default(30 * 60_000),
@@ -80,6 +102,18 @@ export interface Config {
   replicate: { apiToken: string; baseUrl: string; webhookSecret?: string; createRatePerSecond: number; callRatePerSecond: number };
   webhookToleranceSeconds: number;
   jobs: { pollIntervalMs: number; timeoutMs: number };
+  stripe: { secretKey: string; webhookSecret: string; apiBase?: string; webhookToleranceSeconds: number; successUrl: string; cancelUrl: string };
+  training: {
+    trainerModel: string;
+    destinationOwner: string;
+    steps: number;
+    minImages: number;
+    maxImages: number;
+    maxFileBytes: number;
+    maxTotalBytes: number;
+    minSidePx: number;
+    timeoutMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -126,5 +160,24 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     jobs: { pollIntervalMs: e.JOB_POLL_INTERVAL_MS, timeoutMs: e.JOB_TIMEOUT_MS },
+    stripe: {
+      secretKey: e.STRIPE_SECRET_KEY,
+      webhookSecret: e.STRIPE_WEBHOOK_SECRET,
+      apiBase: e.STRIPE_API_BASE,
+      webhookToleranceSeconds: e.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+      successUrl: e.CHECKOUT_SUCCESS_URL,
+      cancelUrl: e.CHECKOUT_CANCEL_URL,
+    },
+    training: {
+      trainerModel: e.TRAINER_MODEL,
+      destinationOwner: e.TRAINING_DESTINATION_OWNER,
+      steps: e.TRAINING_STEPS,
+      minImages: e.TRAINING_MIN_IMAGES,
+      maxImages: e.TRAINING_MAX_IMAGES,
+      maxFileBytes: e.TRAINING_MAX_FILE_BYTES,
+      maxTotalBytes: e.TRAINING_MAX_TOTAL_BYTES,
+      minSidePx: e.TRAINING_MIN_SIDE_PX,
+      timeoutMs: e.TRAINING_TIMEOUT_MS,
+    },
   };
 }

@@ -2,12 +2,14 @@ import type { Config } from './config';
 import { createDb, type Db } from './db/client';
 import { createProvider, type Provider } from './provider/replicate';
 import { createS3Client, createStorage, type Storage } from './storage/s3';
+import { createStripe, type Stripe } from './stripe/client';
 
 /** The dependencies both the API and the worker build from config. */
 export interface Runtime {
   db: Db;
   storage: Storage;
   provider: Provider;
+  stripe: Stripe;
   /** The provider's webhook signing secret: configured, or fetched once and cached. */
   webhookSecret: () => Promise<string>;
   close(): Promise<void>;
@@ -22,6 +24,7 @@ export function createRuntime(config: Config): Runtime {
     db,
     storage: createStorage(s3, config.s3),
     provider,
+    stripe: createStripe(config.stripe),
     webhookSecret: () => {
       secret ??= provider.getWebhookSecret().catch((err) => {
         secret = undefined; // try again on the next webhook

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { migrate } from '../db/migrate';
 import { startLocalReplicate, type LocalReplicate } from '../replicate-local/server';
+import { LOCAL_STRIPE_WEBHOOK_SECRET, LOCAL_TRAINER_MODEL } from './local-defaults';
 import { knobsFromEnv } from '../replicate-local/knobs';
 import { REPO_ROOT } from './paths';
 import { DEFAULT_PORTS, PORT_ENV_VARS, startStack, type RunningStack, type StackPorts } from './stack';
@@ -72,6 +73,10 @@ async function main(): Promise<void> {
       S3_SECRET_ACCESS_KEY: env.S3_SECRET_ACCESS_KEY ?? stack.s3.secretAccessKey,
       S3_BUCKET: env.S3_BUCKET ?? stack.s3.bucket,
       PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? `http://${env.HOST}:${env.PORT}`,
+      // Without Stripe keys, Stripe API calls go to stripe-mock; `npm run stripe:complete` sends signed webhooks.
+      STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY ?? 'sk_test_123',
+      STRIPE_WEBHOOK_SECRET: env.STRIPE_WEBHOOK_SECRET ?? LOCAL_STRIPE_WEBHOOK_SECRET,
+      ...(env.STRIPE_SECRET_KEY ? {} : { STRIPE_API_BASE: `http://${stack.stripe.host}:${stack.stripe.port}` }),
     };
     if (!env.REPLICATE_API_TOKEN) {
       replicate = await startLocalReplicate({ port: Number(env.REPLICATE_LOCAL_PORT ?? 8787), knobs: knobsFromEnv(env) });
@@ -79,6 +84,7 @@ async function main(): Promise<void> {
         REPLICATE_API_TOKEN: 'r8_local',
         REPLICATE_BASE_URL: replicate.apiBaseUrl,
         REPLICATE_WEBHOOK_SECRET: replicate.webhookSecret,
+        TRAINER_MODEL: env.TRAINER_MODEL ?? LOCAL_TRAINER_MODEL,
       });
     }
 

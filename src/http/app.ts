@@ -6,6 +6,8 @@ import type { AppDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { createHealthRouter } from './routes/health';
 import { createJobsRouter } from './routes/jobs';
+import { createPaymentsRouter } from './routes/payments';
+import { createPlansRouter } from './routes/plans';
 import { createUsersRouter } from './routes/users';
 import { createWebhooksRouter } from './routes/webhooks';
 
@@ -36,8 +38,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1/webhooks', createWebhooksRouter(deps));
   // Every non-multipart body is JSON, whatever Content-Type a client (curl -d) sends.
   app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => !isMultipart(req) }));
-  app.use('/api/v1', createUsersRouter(deps));
-  app.use('/api/v1', requireApiKey(deps.db, deps.config.apiKeyPepper), createJobsRouter(deps));
+  app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps));
+  app.use('/api/v1', requireApiKey(deps.db, deps.config.apiKeyPepper), createJobsRouter(deps), createPaymentsRouter(deps));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

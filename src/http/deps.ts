@@ -4,6 +4,7 @@ import type { Db } from '../db/client';
 import type { Logger } from '../logger';
 import type { Provider } from '../provider/replicate';
 import type { Storage } from '../storage/s3';
+import type { Stripe } from '../stripe/client';
 
 /** Everything the HTTP layer needs, created once per process and injected. */
 export interface AppDeps {
@@ -12,6 +13,7 @@ export interface AppDeps {
   temporal: Client;
   storage: Storage;
   provider: Provider;
+  stripe: Stripe;
   logger: Logger;
   /** The provider's webhook signing secret (configured, or fetched once and cached). */
   webhookSecret: () => Promise<string>;

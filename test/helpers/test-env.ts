@@ -9,10 +9,13 @@ import type { Activities } from '../../activities';
 import { loadConfig, type Config } from '../../src/config';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
+import { LOCAL_TRAINER_MODEL } from '../../src/dev/local-defaults';
 import { startLocalReplicate, type LocalReplicate, type Knobs } from '../../src/replicate-local/server';
 import { createRuntime, type Runtime as AppRuntime } from '../../src/runtime';
 import { createWorkers } from '../../src/worker';
 import { databaseUrlFor, readStackInfo } from './stack-info';
+
+export const TEST_STRIPE_WEBHOOK_SECRET = 'whsec_test_secret_for_signed_events';
 
 let runtimeInstalled = false;
 function quietTemporalLogs(): void {
@@ -87,6 +90,11 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
     REPLICATE_BASE_URL: replicate.apiBaseUrl,
     REPLICATE_CREATE_RATE_PER_SECOND: '1000',
     REPLICATE_CALL_RATE_PER_SECOND: '1000',
+    STRIPE_SECRET_KEY: 'sk_test_123',
+    STRIPE_WEBHOOK_SECRET: TEST_STRIPE_WEBHOOK_SECRET,
+    STRIPE_API_BASE: `${stack.stripe.protocol}://${stack.stripe.host}:${stack.stripe.port}`,
+    TRAINER_MODEL: LOCAL_TRAINER_MODEL,
+    TRAINING_DESTINATION_OWNER: 'imagegen-test',
     JOB_POLL_INTERVAL_MS: '2000',
     JOB_TIMEOUT_MS: '60000',
     ...opts.env,

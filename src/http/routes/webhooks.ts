@@ -7,6 +7,7 @@ import type { ProviderPrediction } from '../../provider/replicate';
 import { verifyWebhook } from '../../provider/webhook-signature';
 import { predictionUpdated } from '../../../workflows/signals';
 import type { AppDeps } from '../deps';
+import { stripeWebhookHandler } from './stripe-webhook';
 
 const replicateQuery = z.object({ workflow_id: z.string().regex(/^[a-z-]+-[0-9a-f-]{36}$/).optional() });
 const predictionBody = z.looseObject({
@@ -18,9 +19,11 @@ const predictionBody = z.looseObject({
  * Replicate webhooks: verify the signature and timestamp on the raw body, record the
  * delivery id once (a redelivery changes nothing), and signal the workflow.
  */
-export function createWebhooksRouter({ db, temporal, config, webhookSecret, logger }: AppDeps): Router {
+export function createWebhooksRouter(deps: AppDeps): Router {
+  const { db, temporal, config, webhookSecret, logger } = deps;
   const router = Router();
   router.use(express.raw({ type: () => true, limit: '1mb' }));
+  router.post('/stripe', stripeWebhookHandler(deps));
 
   router.post('/replicate', async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
