@@ -1,0 +1,64 @@
+import type { ServerContext } from './context';
+import { errorMessage } from './fetch-input';
+import { isTerminal, type Job, type TerminalStatus, type WebhookEvent } from './jobs';
+import { serializeJob } from './serialize';
+import type { Stats } from './stats';
+import type { StoredFile } from './store';
+
+/** Sends the job's webhook for `event` if it has one and the event passes its filter. */
+export function emit(ctx: ServerContext, job: Job, event: WebhookEvent): void {
+  if (!job.webhook || (job.webhookEventsFilter && !job.webhookEventsFilter.includes(event))) return;
+  ctx.webhooks.send({
+    jobId: job.id,
+    url: job.webhook,
+    body: JSON.stringify(serializeJob(ctx, job)),
+    terminal: event === 'completed',
+  });
+}
+
+export function markProcessing(ctx: ServerContext, job: Job): void {
+  job.status = 'processing';
+  job.startedAt = new Date();
+  ctx.logger.info({ id: job.id, kind: job.kind, model: job.model }, `${job.kind} processing`);
+}
+
+/** Appends a log line (ignored once the job is terminal, e.g. canceled mid-run). */
+export function appendLog(ctx: ServerContext, job: Job, line: string): void {
+  if (isTerminal(job)) return;
+  job.logs += `${line}\n`;
+  emit(ctx, job, 'logs');
+}
+
+/** Stores an output file of the job and returns its public URL. */
+export function publishFile(ctx: ServerContext, job: Job, name: string, file: StoredFile): string {
+  return `${ctx.publicBaseUrl}/files/${ctx.store.putFile(job, name, file)}`;
+}
+
+export function setOutput(ctx: ServerContext, job: Job, output: unknown): void {
+  job.output = output;
+  emit(ctx, job, 'output');
+}
+
+/** Moves a running job to a terminal status (no-op if it already is terminal). */
+export function finish(ctx: ServerContext, job: Job, status: TerminalStatus, error: string | null = null): void {
+  if (isTerminal(job)) return;
+  job.status = status;
+  job.error = error;
+  job.completedAt = new Date();
+  job.control.stop();
+  const counter: keyof Stats = `${job.kind}s_${status}`;
+  ctx.stats[counter]++;
+  ctx.logger.info({ id: job.id, kind: job.kind, model: job.model, status, error }, `${job.kind} ${status}`);
+  emit(ctx, job, 'completed');
+}
+
+export function cancel(ctx: ServerContext, job: Job): void {
+  finish(ctx, job, 'canceled');
+}
+
+/** Runs a job's async work; an error fails the job with its message, and cancellation (abort) just ends it. */
+export function runJob(ctx: ServerContext, job: Job, work: () => Promise<void>): void {
+  work().catch((err: unknown) => {
+    if (!job.control.signal.aborted) finish(ctx, job, 'failed', errorMessage(err));
+  });
+}
