@@ -4,6 +4,7 @@ import type { Storage } from '../src/storage/s3';
 import { createJobActivities } from './jobs';
 import { createOutputActivities } from './outputs';
 import { createProviderActivities } from './provider';
+import { createTrainingActivities } from './training';
 
 export interface ActivityDeps {
   db: Db;
@@ -18,9 +19,11 @@ export function createActivities(deps: ActivityDeps) {
     ...createJobActivities(deps),
     ...createProviderActivities(deps),
     ...createOutputActivities(deps),
+    ...createTrainingActivities(deps),
   };
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { CopiedOutput } from './outputs';
+export type { TrainingSnapshot } from './training';
 export type { PredictionSnapshot } from '../src/provider/prediction';

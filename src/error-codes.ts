@@ -15,9 +15,20 @@ export const ErrorCode = {
   payloadTooLarge: 'payload_too_large',
   webhookSignatureInvalid: 'webhook_signature_invalid',
   rateLimited: 'rate_limited',
+  // Training and prompts
+  invalidImages: 'invalid_images',
+  paymentNotPaid: 'payment_not_paid',
+  paymentAlreadyUsed: 'payment_already_used',
+  planNotTrainable: 'plan_not_trainable',
+  trainingInProgress: 'training_in_progress',
+  versionNotReady: 'version_not_ready',
+  versionBusy: 'version_busy',
+  quotaExceeded: 'quota_exceeded',
   // Server side (5xx)
   internal: 'internal_error',
   serviceUnavailable: 'service_unavailable',
+  // Payments (Stripe): checkout could not be created; nothing usable was left behind
+  paymentProviderUnavailable: 'payment_provider_unavailable',
   // Provider (Replicate) outcomes, recorded on jobs and used as failure types
   providerValidationFailed: 'provider_validation_failed',
   providerNotFound: 'provider_not_found',
@@ -27,6 +38,7 @@ export const ErrorCode = {
   predictionFailed: 'prediction_failed',
   predictionCanceled: 'prediction_canceled',
   predictionTimedOut: 'prediction_timed_out',
+  trainingFailed: 'training_failed',
   outputMissing: 'output_missing',
   outputExpired: 'output_expired',
   jobNotFound: 'job_not_found',

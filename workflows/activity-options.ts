@@ -64,3 +64,16 @@ export const outputCopy: ActivityOptions = {
     nonRetryableErrorTypes: [ErrorCode.outputExpired],
   },
 };
+
+/** Decoding and re-encoding photos into the training zip: heartbeats per image. */
+export const imageProcessing: ActivityOptions = {
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [ErrorCode.outputMissing],
+  },
+};

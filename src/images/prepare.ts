@@ -10,8 +10,14 @@ export const TRAINING_JPEG_QUALITY = 92;
  * stripped of all metadata. sharp writes no EXIF (so no GPS/location), XMP, IPTC or ICC profile
  * unless asked to, and converts the pixels to sRGB.
  */
-export function prepareTrainingImage(inputPath: string): NodeJS.ReadableStream {
-  return sharp(inputPath).autoOrient().flatten({ background: '#ffffff' }).jpeg({ quality: TRAINING_JPEG_QUALITY });
+export function prepareTrainingImage(input: string | Readable): NodeJS.ReadableStream {
+  const transform = (typeof input === 'string' ? sharp(input) : sharp())
+    .autoOrient()
+    .flatten({ background: '#ffffff' })
+    .jpeg({ quality: TRAINING_JPEG_QUALITY });
+  if (typeof input === 'string') return transform;
+  input.once('error', (err) => transform.destroy(err));
+  return input.pipe(transform);
 }
 
 export interface ZipEntrySource {

@@ -40,3 +40,20 @@ export function errorText(error: unknown): string {
   if (typeof error === 'string') return error;
   return JSON.stringify(error);
 }
+
+/** The last "NN%" in a trainer's logs (e.g. "flux_train:  45%|████▌ | 450/1000"), or null. */
+export function progressFromLogs(logs: string | null | undefined): number | null {
+  const matches = logs?.match(/(\d{1,3}(?:\.\d+)?)%/g);
+  const last = matches?.[matches.length - 1];
+  if (!last) return null;
+  const value = Number(last.slice(0, -1));
+  return value >= 0 && value <= 100 ? value : null;
+}
+
+/** A finished training's new version: output.version is "owner/name:<version id>". */
+export function trainedVersion(output: unknown): { model: string; version: string } | null {
+  const ref = (output as { version?: unknown } | null)?.version;
+  if (typeof ref !== 'string') return null;
+  const [model, version] = ref.split(':');
+  return model && version ? { model, version } : null;
+}

@@ -41,6 +41,18 @@ export interface Provider {
   getPrediction(id: string): Promise<ProviderPrediction>;
   cancelPrediction(id: string): Promise<ProviderPrediction>;
   getWebhookSecret(): Promise<string>;
+  /** The model, or null if it does not exist. */
+  getModel(owner: string, name: string): Promise<{ owner: string; name: string } | null>;
+  createModel(owner: string, name: string, opts: { description: string }): Promise<void>;
+  createTraining(req: {
+    /** "owner/name:version" of the trainer. */
+    trainer: string;
+    destination: string;
+    input: Record<string, unknown>;
+    webhook?: string;
+  }): Promise<ProviderPrediction>;
+  getTraining(id: string): Promise<ProviderPrediction>;
+  cancelTraining(id: string): Promise<ProviderPrediction>;
 }
 
 const ORIGINAL_STATUS = 'x-provider-original-status';
@@ -88,6 +100,32 @@ export function createProvider(opts: { apiToken: string; baseUrl: string; fetch?
     getPrediction: (id) => call(() => client.predictions.get(id) as Promise<ProviderPrediction>),
     cancelPrediction: (id) => call(() => client.predictions.cancel(id) as Promise<ProviderPrediction>),
     getWebhookSecret: () => call(async () => (await client.webhooks.default.secret.get()).key),
+    getModel: async (owner, name) => {
+      try {
+        return await call(() => client.models.get(owner, name));
+      } catch (err) {
+        if (err instanceof ProviderError && err.code === ErrorCode.providerNotFound) return null;
+        throw err;
+      }
+    },
+    createModel: (owner, name, { description }) =>
+      call(async () => {
+        await client.models.create(owner, name, { visibility: 'private', hardware: 'gpu-t4', description });
+      }),
+    createTraining: ({ trainer, destination, input, webhook }) => {
+      const [model, version] = trainer.split(':');
+      const [owner, name] = model!.split('/');
+      return call(
+        () =>
+          client.trainings.create(owner!, name!, version!, {
+            destination: destination as `${string}/${string}`,
+            input,
+            ...(webhook ? { webhook, webhook_events_filter: ['completed'] } : {}),
+          }) as Promise<ProviderPrediction>,
+      );
+    },
+    getTraining: (id) => call(() => client.trainings.get(id) as Promise<ProviderPrediction>),
+    cancelTraining: (id) => call(() => client.trainings.cancel(id) as Promise<ProviderPrediction>),
   };
 }
 

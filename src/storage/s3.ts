@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -34,6 +35,7 @@ export interface Storage {
   presignGet(key: string, opts?: { ttlSeconds?: number; downloadName?: string }): Promise<string>;
   getStream(key: string): Promise<ObjectStream | null>;
   exists(key: string): Promise<boolean>;
+  remove(keys: string[]): Promise<void>;
   ping(): Promise<void>;
 }
 
@@ -102,6 +104,13 @@ export function createStorage(client: S3Client, cfg: Config['s3']): Storage {
       } catch (err) {
         if (err instanceof NotFound || (err as { name?: string }).name === 'NotFound') return false;
         throw err;
+      }
+    },
+
+    async remove(keys) {
+      for (let i = 0; i < keys.length; i += 1000) {
+        const batch = keys.slice(i, i + 1000);
+        await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
       }
     },
 

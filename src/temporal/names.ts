@@ -20,4 +20,8 @@ export type TaskQueues = ReturnType<typeof taskQueues>;
 /** The business id is the workflow id: one workflow per job, ever. */
 export const workflowIds = {
   generationJob: (jobId: string) => `job-${jobId}`,
+  /** A payment trains once: a second start is refused while one runs or after one succeeded. */
+  trainModel: (paymentId: string) => `train-${paymentId}`,
+  /** A model runs one prompt at a time. */
+  generatePrompt: (versionId: string) => `prompt-${versionId}`,
 };

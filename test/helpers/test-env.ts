@@ -5,7 +5,7 @@ import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import supertest from 'supertest';
-import type { Activities } from '../../activities';
+import { createActivities, type Activities } from '../../activities';
 import { loadConfig, type Config } from '../../src/config';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
@@ -48,8 +48,8 @@ export interface TestEnv {
 export interface TestEnvOptions {
   knobs?: Partial<Knobs>;
   env?: Record<string, string>;
-  /** Replace single activities to inject a fault. */
-  activities?: Partial<Activities>;
+  /** Replace single activities to inject a fault; a function receives the real ones to wrap. */
+  activities?: Partial<Activities> | ((real: Activities) => Partial<Activities>);
   /** Start workers (default true). */
   worker?: boolean;
 }
@@ -118,7 +118,7 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
       runtime,
       connection: workerConnection,
       workflowBundlePath: stack.workflowBundlePath,
-      activities: opts.activities,
+      activities: typeof opts.activities === 'function' ? opts.activities(createActivities(runtime)) : opts.activities,
     });
     workerRun = workers.run();
   }

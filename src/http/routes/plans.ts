@@ -1,7 +1,13 @@
 import { Router } from 'express';
+import { planView } from '../../payments/serialize';
+import { listPlans } from '../../payments/service';
 import type { AppDeps } from '../deps';
 
-// Placeholder: GET /plans (public) lands with the payments work.
-export function createPlansRouter(_deps: AppDeps): Router {
-  return Router();
+/** Public: what can be bought. */
+export function createPlansRouter({ db }: Pick<AppDeps, 'db'>): Router {
+  const router = Router();
+  router.get('/plans', async (_req, res) => {
+    res.json({ items: (await listPlans(db)).map(planView) });
+  });
+  return router;
 }

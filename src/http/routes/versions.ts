@@ -1,0 +1,47 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { AppError } from '../../errors';
+import { startTraining } from '../../training/service';
+import { versionView } from '../../training/views';
+import { afterCursor, decodeCursor, page } from '../pagination';
+import { currentUser } from '../auth';
+import type { AppDeps } from '../deps';
+import { parse } from '../validate';
+
+export const paymentIdParam = z.object({ payment_id: z.uuid({ message: 'must be a payment id (UUID)' }) });
+export const versionIdParam = z.object({ version_id: z.uuid({ message: 'must be a model version id (UUID)' }) });
+export const listVersionsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+export function createVersionsRouter(deps: AppDeps): Router {
+  const { db } = deps;
+  const router = Router();
+
+  router.post('/versions/train/:payment_id', async (req, res) => {
+    const { payment_id } = parse(paymentIdParam, req.params, 'path');
+    const started = await startTraining(deps, { userId: currentUser(req).id, paymentId: payment_id, body: req, requestId: String(req.id) });
+    res.status(202).location(`/api/v1/versions/info/${started.versionId}`).json({ version_id: started.versionId, status: started.status });
+  });
+
+  router.get('/versions/info/:version_id', async (req, res) => {
+    const { version_id } = parse(versionIdParam, req.params, 'path');
+    const version = await db.modelVersion.findFirst({ where: { id: version_id, userId: currentUser(req).id } });
+    if (!version) throw AppError.notFound('Model');
+    res.json(versionView(version));
+  });
+
+  router.get('/versions', async (req, res) => {
+    const q = parse(listVersionsQuery, req.query, 'query');
+    const rows = await db.modelVersion.findMany({
+      where: { userId: currentUser(req).id, ...afterCursor(decodeCursor(q.cursor)) },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: q.limit + 1,
+    });
+    const { items, nextCursor } = page(rows, q.limit);
+    res.json({ items: items.map(versionView), next_cursor: nextCursor });
+  });
+
+  return router;
+}

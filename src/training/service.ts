@@ -1,0 +1,194 @@
+import { createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Db } from '../db/client';
+import { AppError, ErrorCode } from '../errors';
+import { MultipartError, receiveMultipart, type ReceivedUpload } from '../http/multipart';
+import { validateTrainingImages, type ValidImage } from '../images/validate';
+import type { Storage } from '../storage/s3';
+import { taskQueues, workflowIds } from '../temporal/names';
+import { SA } from '../temporal/search-attributes';
+import type { trainModel } from '../../workflows/train-model';
+
+export interface TrainingDeps {
+  config: Config;
+  db: Db;
+  temporal: Client;
+  storage: Storage;
+}
+
+const TRIGGER_WORD = /^[A-Za-z][A-Za-z0-9_]{1,31}$/;
+const DEFAULT_TRIGGER_WORD = 'TOK';
+const UPLOAD_CONCURRENCY = 4;
+const EXTENSIONS = { jpeg: 'jpg', png: 'png', webp: 'webp' } as const;
+const CONTENT_TYPES = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' } as const;
+
+/**
+ * POST /versions/train/{payment_id}: checks the payment, receives and checks every photo
+ * (all problems at once, nothing consumed), stores them, and starts TrainModel. The
+ * workflow id comes from the payment, so the Temporal server refuses a second training
+ * while one runs or after one succeeded; after a failure the payment may train again.
+ */
+export async function startTraining(
+  deps: TrainingDeps,
+  req: { userId: string; paymentId: string; body: IncomingMessage; requestId?: string },
+): Promise<{ versionId: string; status: 'queued' }> {
+  const payment = await checkPayment(deps.db, req.userId, req.paymentId);
+  const upload = await receivePhotos(deps.config, req.body);
+  try {
+    const triggerWord = parseTriggerWord(upload.fields.trigger_word);
+    const verdict = await validateTrainingImages(upload.files, {
+      minSide: deps.config.training.minSidePx,
+      maxFileBytes: deps.config.training.maxFileBytes,
+      maxTotalBytes: deps.config.training.maxTotalBytes,
+      minImages: deps.config.training.minImages,
+      maxImages: deps.config.training.maxImages,
+    });
+    if (!verdict.ok) {
+      const count = verdict.files.length;
+      throw new AppError(
+        422,
+        ErrorCode.invalidImages,
+        [count ? `${count} photo${count === 1 ? ' has' : 's have'} problems` : '', ...verdict.problems.map((p) => p.message)]
+          .filter(Boolean)
+          .join('; ') + '. Nothing was charged; fix them and upload again.',
+        { files: verdict.files, problems: verdict.problems },
+      );
+    }
+
+    const versionId = randomUUID();
+    const workflowId = workflowIds.trainModel(payment.id);
+    const uploadPrefix = `versions/${versionId}/uploads`;
+    const uploadKeys = await storePhotos(deps.storage, uploadPrefix, verdict.images);
+    await deps.db.modelVersion.create({
+      data: {
+        id: versionId,
+        userId: req.userId,
+        paymentId: payment.id,
+        planId: payment.planId,
+        triggerWord,
+        imageCount: uploadKeys.length,
+        workflowId,
+        uploadPrefix,
+        requestId: req.requestId ?? null,
+      },
+    });
+    try {
+      await startWorkflow(deps, { versionId, workflowId, userId: req.userId, paymentId: payment.id, uploadKeys, triggerWord, requestId: req.requestId });
+    } catch (err) {
+      await deps.db.modelVersion.delete({ where: { id: versionId } });
+      await deps.storage.remove(uploadKeys).catch(() => undefined);
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw await alreadyTrainingError(deps.db, payment.id);
+      throw AppError.unavailable('The training could not be queued; nothing was started. Try again shortly.');
+    }
+    return { versionId, status: 'queued' };
+  } finally {
+    await upload.cleanup();
+  }
+}
+
+async function checkPayment(db: Db, userId: string, paymentId: string) {
+  const payment = await db.payment.findFirst({ where: { id: paymentId, userId }, include: { plan: true } });
+  if (!payment) throw AppError.notFound('Payment');
+  if (!payment.plan.isInit) {
+    throw new AppError(422, ErrorCode.planNotTrainable, `Plan "${payment.plan.name}" adds images to a trained model; training needs a base plan`);
+  }
+  if (payment.status !== 'paid') {
+    throw AppError.conflict(ErrorCode.paymentNotPaid, `This payment is ${payment.status}; complete the checkout before training`, { status: payment.status });
+  }
+  const busy = await db.modelVersion.findFirst({ where: { paymentId, status: { notIn: ['failed', 'canceled'] } }, select: { id: true } });
+  if (busy) throw await alreadyTrainingError(db, paymentId);
+  return payment;
+}
+
+async function alreadyTrainingError(db: Db, paymentId: string): Promise<AppError> {
+  const version = await db.modelVersion.findFirst({
+    where: { paymentId, status: { notIn: ['failed', 'canceled'] } },
+    orderBy: { createdAt: 'desc' },
+    select: { id: true, status: true },
+  });
+  if (version?.status === 'succeeded') {
+    return AppError.conflict(ErrorCode.paymentAlreadyUsed, 'This payment already trained a model; buy a new plan to train another', { version_id: version.id });
+  }
+  return AppError.conflict(ErrorCode.trainingInProgress, 'A training for this payment is already running', version ? { version_id: version.id } : undefined);
+}
+
+async function receivePhotos(config: Config, body: IncomingMessage): Promise<ReceivedUpload> {
+  try {
+    return await receiveMultipart(body, {
+      fileFields: ['images'],
+      limits: {
+        // Room above the maximum so "too many images" is reported with everything else.
+        maxFiles: config.training.maxImages * 2,
+        maxFileBytes: config.training.maxFileBytes,
+        maxTotalBytes: config.training.maxTotalBytes,
+        maxFields: 5,
+        maxFieldBytes: 1024,
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof MultipartError)) throw err;
+    const status = err.code === 'payload_too_large' || err.code === 'too_many_files' ? 413 : err.code === 'not_multipart' ? 415 : 400;
+    const code = status === 413 ? ErrorCode.payloadTooLarge : ErrorCode.validationFailed;
+    throw new AppError(status, code, err.message, { reason: err.code }, { Connection: 'close' });
+  }
+}
+
+function parseTriggerWord(raw: string | undefined): string {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_TRIGGER_WORD;
+  const word = raw.trim();
+  if (!TRIGGER_WORD.test(word)) {
+    throw AppError.validation('trigger_word must be 2-32 letters, digits or underscores, starting with a letter', { field: 'trigger_word' });
+  }
+  return word;
+}
+
+/** Streams each checked photo from disk into the bucket, a few at a time. */
+async function storePhotos(storage: Storage, prefix: string, images: ValidImage[]): Promise<string[]> {
+  const keys = images.map((img, i) => `${prefix}/${String(i + 1).padStart(4, '0')}.${EXTENSIONS[img.type]}`);
+  let next = 0;
+  const worker = async () => {
+    while (next < images.length) {
+      const i = next++;
+      const img = images[i]!;
+      await storage.putStream(keys[i]!, createReadStream(img.path), CONTENT_TYPES[img.type]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, images.length) }, worker));
+  return keys;
+}
+
+async function startWorkflow(
+  deps: TrainingDeps,
+  v: { versionId: string; workflowId: string; userId: string; paymentId: string; uploadKeys: string[]; triggerWord: string; requestId?: string },
+): Promise<void> {
+  const { config } = deps;
+  await deps.temporal.workflow.start<typeof trainModel>('trainModel', {
+    workflowId: v.workflowId,
+    taskQueue: taskQueues(config.temporal.taskQueue).main,
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    workflowIdConflictPolicy: 'FAIL',
+    args: [
+      {
+        versionId: v.versionId,
+        uploadKeys: v.uploadKeys,
+        triggerWord: v.triggerWord,
+        trainer: { model: config.training.trainerModel, destinationOwner: config.training.destinationOwner, steps: config.training.steps },
+        webhookUrl: `${config.http.publicBaseUrl}/api/v1/webhooks/replicate?workflow_id=${encodeURIComponent(v.workflowId)}`,
+        pollIntervalMs: config.jobs.pollIntervalMs,
+        timeoutMs: config.training.timeoutMs,
+      },
+    ],
+    memo: { requestId: v.requestId ?? null },
+    typedSearchAttributes: [
+      { key: SA.userId, value: v.userId },
+      { key: SA.jobKind, value: 'training' },
+      { key: SA.versionId, value: v.versionId },
+      { key: SA.paymentId, value: v.paymentId },
+      { key: SA.jobStatus, value: 'queued' },
+      ...(v.requestId ? [{ key: SA.requestId, value: v.requestId }] : []),
+    ],
+  });
+}
