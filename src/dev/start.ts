@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const envFile = path.join(REPO_ROOT, '.env');
   if (fs.existsSync(envFile)) process.loadEnvFile(envFile);
   const env = { ...DEV_DEFAULTS, ...process.env } as Record<string, string>;
-  const dataDir = path.resolve(REPO_ROOT, env.DATA_DIR ?? '.data');
+  const dataDir = path.resolve(REPO_ROOT, env.DATA_DIR || '.data');
   const say = (line: string) => console.log(`[start] ${line}`);
 
   const ports: StackPorts = { ...DEFAULT_PORTS };
@@ -67,24 +67,24 @@ async function main(): Promise<void> {
       DATABASE_URL: stack.databaseUrl,
       TEMPORAL_ADDRESS: stack.temporal.address,
       TEMPORAL_NAMESPACE: stack.temporal.namespace,
-      S3_ENDPOINT: env.S3_ENDPOINT ?? stack.s3.endpoint,
-      S3_REGION: env.S3_REGION ?? stack.s3.region,
-      S3_ACCESS_KEY_ID: env.S3_ACCESS_KEY_ID ?? stack.s3.accessKeyId,
-      S3_SECRET_ACCESS_KEY: env.S3_SECRET_ACCESS_KEY ?? stack.s3.secretAccessKey,
-      S3_BUCKET: env.S3_BUCKET ?? stack.s3.bucket,
-      PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? `http://${env.HOST}:${env.PORT}`,
+      S3_ENDPOINT: env.S3_ENDPOINT || stack.s3.endpoint,
+      S3_REGION: env.S3_REGION || stack.s3.region,
+      S3_ACCESS_KEY_ID: env.S3_ACCESS_KEY_ID || stack.s3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: env.S3_SECRET_ACCESS_KEY || stack.s3.secretAccessKey,
+      S3_BUCKET: env.S3_BUCKET || stack.s3.bucket,
+      PUBLIC_BASE_URL: env.PUBLIC_BASE_URL || `http://${env.HOST}:${env.PORT}`,
       // Without Stripe keys, Stripe API calls go to stripe-mock; `npm run stripe:complete` sends signed webhooks.
-      STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY ?? 'sk_test_123',
-      STRIPE_WEBHOOK_SECRET: env.STRIPE_WEBHOOK_SECRET ?? LOCAL_STRIPE_WEBHOOK_SECRET,
+      STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY || 'sk_test_123',
+      STRIPE_WEBHOOK_SECRET: env.STRIPE_WEBHOOK_SECRET || LOCAL_STRIPE_WEBHOOK_SECRET,
       ...(env.STRIPE_SECRET_KEY ? {} : { STRIPE_API_BASE: `http://${stack.stripe.host}:${stack.stripe.port}` }),
     };
     if (!env.REPLICATE_API_TOKEN) {
-      replicate = await startLocalReplicate({ port: Number(env.REPLICATE_LOCAL_PORT ?? 8787), knobs: knobsFromEnv(env) });
+      replicate = await startLocalReplicate({ port: Number(env.REPLICATE_LOCAL_PORT || 8787), knobs: knobsFromEnv(env) });
       Object.assign(serviceEnv, {
         REPLICATE_API_TOKEN: 'r8_local',
         REPLICATE_BASE_URL: replicate.apiBaseUrl,
         REPLICATE_WEBHOOK_SECRET: replicate.webhookSecret,
-        TRAINER_MODEL: env.TRAINER_MODEL ?? LOCAL_TRAINER_MODEL,
+        TRAINER_MODEL: env.TRAINER_MODEL || LOCAL_TRAINER_MODEL,
       });
     }
 
