@@ -7,6 +7,8 @@ const minimal = {
   S3_SECRET_ACCESS_KEY: 's',
   S3_BUCKET: 'bucket',
   REPLICATE_API_TOKEN: 'r8_x',
+  STRIPE_SECRET_KEY: 'sk_test_1',
+  STRIPE_WEBHOOK_SECRET: 'whsec_1',
 };
 
 describe('loadConfig', () => {
@@ -34,5 +36,14 @@ describe('loadConfig', () => {
       ]),
     );
     expect(error!.message).toContain('Invalid configuration');
+  });
+});
+
+describe('loadConfig with empty values', () => {
+  it('when a key is present but empty (a copied .env), then it counts as unset', () => {
+    const c = loadConfig({ ...minimal, S3_ENDPOINT: '', STRIPE_API_BASE: '', PORT: '' });
+    expect(c.s3.endpoint).toBeUndefined();
+    expect(c.stripe.apiBase).toBeUndefined();
+    expect(c.http.port).toBe(3000);
   });
 });
