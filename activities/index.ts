@@ -3,6 +3,7 @@ import type { Provider } from '../src/provider/replicate';
 import type { Storage } from '../src/storage/s3';
 import { createJobActivities } from './jobs';
 import { createOutputActivities } from './outputs';
+import { createPromptActivities } from './prompts';
 import { createProviderActivities } from './provider';
 import { createTrainingActivities } from './training';
 
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createProviderActivities(deps),
     ...createOutputActivities(deps),
     ...createTrainingActivities(deps),
+    ...createPromptActivities(deps),
   };
 }
 

@@ -15,8 +15,9 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export function createRuntime(config: Config): Runtime {
-  const db = createDb(config.database.url, config.database.poolSize);
+/** `onQuery` sees every SQL statement (tests count queries with it). */
+export function createRuntime(config: Config, opts: { onQuery?: (sql: string) => void } = {}): Runtime {
+  const db = createDb(config.database.url, config.database.poolSize, opts);
   const s3 = createS3Client(config.s3);
   const provider = createProvider({ apiToken: config.replicate.apiToken, baseUrl: config.replicate.baseUrl });
   let secret: Promise<string> | undefined = config.replicate.webhookSecret ? Promise.resolve(config.replicate.webhookSecret) : undefined;

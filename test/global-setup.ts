@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import path from 'node:path';
 import { migrate } from '../src/db/migrate';
 import { makeTempDataDir, startStack, type RunningStack } from '../src/dev/stack';
-import { STACK_DIR, STACK_INFO_FILE, databaseUrlFor, type StackInfo } from './helpers/stack-info';
+import { STACK_DIR, STACK_INFO_ENV, databaseUrlFor, stackInfoFile, type StackInfo } from './helpers/stack-info';
 
 const TEMPLATE_DB = 'imagegen_test_template';
 
@@ -30,7 +30,9 @@ export default async function globalSetup(): Promise<void> {
     stripe: stack.stripe,
     workflowBundlePath,
   };
-  fs.writeFileSync(STACK_INFO_FILE, JSON.stringify(info, null, 2));
+  const file = stackInfoFile(String(process.pid));
+  fs.writeFileSync(file, JSON.stringify(info, null, 2));
+  process.env[STACK_INFO_ENV] = file;
   if (process.env.TEST_STACK_VERBOSE) console.log(`\nlocal stack ready in ${Date.now() - started} ms`, info);
 }
 
@@ -40,7 +42,7 @@ async function bundleWorkflows(): Promise<string> {
     workflowsPath: require.resolve('../workflows'),
     logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} },
   });
-  const file = path.join(STACK_DIR, 'workflow-bundle.js');
+  const file = path.join(STACK_DIR, `workflow-bundle-${process.pid}.js`);
   fs.writeFileSync(file, code);
   return file;
 }

@@ -1,3 +1,4 @@
 // The workflow bundle's entry: deterministic workflow code only.
 export { generationJob } from './generation-job';
+export { generatePrompt } from './generate-prompt';
 export { trainModel } from './train-model';

@@ -8,6 +8,7 @@ import { createHealthRouter } from './routes/health';
 import { createJobsRouter } from './routes/jobs';
 import { createPaymentsRouter } from './routes/payments';
 import { createPlansRouter } from './routes/plans';
+import { createPromptsRouter } from './routes/prompts';
 import { createUsersRouter } from './routes/users';
 import { createVersionsRouter } from './routes/versions';
 import { createWebhooksRouter } from './routes/webhooks';
@@ -40,7 +41,7 @@ export function createApp(deps: AppDeps): Express {
   // Every non-multipart body is JSON, whatever Content-Type a client (curl -d) sends.
   app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => !isMultipart(req) }));
   app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps));
-  app.use('/api/v1', requireApiKey(deps.db, deps.config.apiKeyPepper), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps));
+  app.use('/api/v1', requireApiKey(deps.db, deps.config.apiKeyPepper), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../src/db/client';
+import { grantImages } from '../../src/quota/ledger';
+import { builtinVersionId } from '../../src/replicate-local/models';
 import { makeJpeg } from '../fixtures/images';
 
 /** A paid payment, as the Stripe webhook leaves it. */
@@ -23,4 +25,32 @@ export async function paidPayment(db: Db, userId: string, planId = 'starter', ov
 /** Distinct valid training photos (small, so tests stay fast). */
 export async function photos(count: number, size = 512): Promise<Buffer[]> {
   return Promise.all(Array.from({ length: count }, (_, i) => makeJpeg({ width: size, height: size + i, shade: (i * 23) % 256 })));
+}
+
+/**
+ * A trained model with its base plan's images granted, as TrainModel leaves it. Its provider
+ * version is a built-in model of the local Replicate server, so predictions on it work.
+ */
+export async function trainedVersion(db: Db, userId: string, planId = 'starter') {
+  const payment = await paidPayment(db, userId, planId);
+  const id = randomUUID();
+  const version = await db.modelVersion.create({
+    data: {
+      id,
+      userId,
+      paymentId: payment.id,
+      planId,
+      status: 'succeeded',
+      triggerWord: 'TOK',
+      imageCount: 10,
+      workflowId: `train-${payment.id}`,
+      uploadPrefix: `versions/${id}/uploads`,
+      providerModel: 'black-forest-labs/flux-schnell',
+      providerVersion: builtinVersionId('black-forest-labs/flux-schnell'),
+      trainedAt: new Date(),
+    },
+  });
+  const plan = await db.plan.findUniqueOrThrow({ where: { id: planId } });
+  await db.$transaction((tx) => grantImages(tx, { versionId: id, paymentId: payment.id, images: plan.images }));
+  return version;
 }

@@ -13,10 +13,17 @@ export interface StackInfo {
 }
 
 export const STACK_DIR = path.resolve(__dirname, '../../.test-stack');
-export const STACK_INFO_FILE = path.join(STACK_DIR, 'stack.json');
+/** Set by the global setup for its test processes: each jest run has its own stack, even side by side. */
+export const STACK_INFO_ENV = 'TEST_STACK_INFO_FILE';
+
+export function stackInfoFile(runId: string): string {
+  return path.join(STACK_DIR, `stack-${runId}.json`);
+}
 
 export function readStackInfo(): StackInfo {
-  return JSON.parse(fs.readFileSync(STACK_INFO_FILE, 'utf8')) as StackInfo;
+  const file = process.env[STACK_INFO_ENV];
+  if (!file) throw new Error(`${STACK_INFO_ENV} is not set: run tests through jest, whose global setup starts the local stack`);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as StackInfo;
 }
 
 /** Same server, another database. */

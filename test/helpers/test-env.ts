@@ -37,6 +37,8 @@ export interface TestEnv {
   db: AppRuntime['db'];
   temporal: TemporalClient;
   replicate: LocalReplicate;
+  /** Every SQL statement the API and worker sent, in order (tests count them). */
+  queries: string[];
   baseUrl: string;
   api: ReturnType<typeof supertest>;
   createUser(email?: string): Promise<TestUser>;
@@ -100,7 +102,8 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
     ...opts.env,
   });
 
-  const runtime = createRuntime(config);
+  const queries: string[] = [];
+  const runtime = createRuntime(config, { onQuery: (sql) => queries.push(sql) });
   const temporal = new TemporalClient({
     connection: await Connection.connect({ address: config.temporal.address }),
     namespace: config.temporal.namespace,
@@ -130,6 +133,7 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
     db: runtime.db,
     temporal,
     replicate,
+    queries,
     baseUrl,
     api,
     async createUser(email = `user-${randomUUID().slice(0, 8)}@example.com`) {

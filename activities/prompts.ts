@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Db } from '../src/db/client';
+import { ErrorCode } from '../src/error-codes';
+import { reserveImages, settleReservation } from '../src/quota/ledger';
+import type { CopiedOutput } from './outputs';
+
+const ACTIVE = ['queued', 'running'] as const;
+
+/**
+ * Prompt state and its image quota. The reservation is taken before the prediction
+ * starts and settled exactly once, in the same transaction as the prompt's final state.
+ */
+export function createPromptActivities({ db }: { db: Db }) {
+  return {
+    async reservePromptImages(req: { promptId: string; versionId: string; images: number }): Promise<void> {
+      const result = await db.$transaction((tx) => reserveImages(tx, req));
+      if (result === 'insufficient') {
+        throw ApplicationFailure.nonRetryable(`Not enough images left on this model for ${req.images} more`, ErrorCode.quotaExceeded);
+      }
+    },
+
+    async markPromptRunning(req: { promptId: string; predictionId: string }): Promise<void> {
+      await db.prompt.updateMany({
+        where: { id: req.promptId, status: { in: [...ACTIVE] } },
+        data: { status: 'running', providerPredictionId: req.predictionId, startedAt: new Date() },
+      });
+    },
+
+    /** Stores the image rows, commits the images actually stored and releases the rest. */
+    async completePrompt(req: { promptId: string; versionId: string; images: CopiedOutput[] }): Promise<void> {
+      await db.$transaction(async (tx) => {
+        const prompt = await tx.prompt.findUnique({ where: { id: req.promptId }, select: { status: true } });
+        if (!prompt) throw ApplicationFailure.nonRetryable(`Prompt ${req.promptId} does not exist`, ErrorCode.jobNotFound);
+        if (!ACTIVE.includes(prompt.status as (typeof ACTIVE)[number])) return;
+        await tx.promptImage.createMany({
+          data: req.images.map((o) => ({
+            id: randomUUID(),
+            promptId: req.promptId,
+            index: o.index,
+            s3Key: o.key,
+            contentType: o.contentType,
+            sizeBytes: BigInt(o.sizeBytes),
+            sha256: o.sha256,
+            width: o.width,
+            height: o.height,
+          })),
+          skipDuplicates: true,
+        });
+        await tx.prompt.update({ where: { id: req.promptId }, data: { status: 'succeeded', completedAt: new Date() } });
+        await settleReservation(tx, { versionId: req.versionId, promptId: req.promptId, used: req.images.length });
+      });
+    },
+
+    /** Records a failed or canceled prompt and releases its whole reservation. */
+    async finishPrompt(req: { promptId: string; versionId: string; status: 'failed' | 'canceled'; code: string; message: string }): Promise<void> {
+      await db.$transaction(async (tx) => {
+        await tx.prompt.updateMany({
+          where: { id: req.promptId, status: { in: [...ACTIVE] } },
+          data: { status: req.status, errorCode: req.code, errorMessage: req.message, completedAt: new Date() },
+        });
+        await settleReservation(tx, { versionId: req.versionId, promptId: req.promptId, used: 0 });
+      });
+    },
+  };
+}

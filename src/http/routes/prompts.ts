@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import { cancelPrompt, getOwnPrompt, listPrompts, submitPrompt } from '../../prompts/service';
+import { createPromptBody, listPromptsQuery, promptIdParam } from '../../prompts/schemas';
+import { listedPromptView, promptView } from '../../prompts/views';
+import { currentUser } from '../auth';
+import type { AppDeps } from '../deps';
+import { parse } from '../validate';
+import { versionIdParam } from './versions';
+
+export function createPromptsRouter(deps: AppDeps): Router {
+  const { db, storage } = deps;
+  const router = Router();
+
+  router.post('/prompts/create/:version_id', async (req, res) => {
+    const { version_id } = parse(versionIdParam, req.params, 'path');
+    const body = parse(createPromptBody, req.body);
+    const { promptId } = await submitPrompt(deps, { userId: currentUser(req).id, versionId: version_id, body, requestId: String(req.id) });
+    res.status(202).location(`/api/v1/prompts/${promptId}`).json({ prompt_id: promptId, status: 'queued' });
+  });
+
+  router.get('/prompts/list/:version_id', async (req, res) => {
+    const { version_id } = parse(versionIdParam, req.params, 'path');
+    const q = parse(listPromptsQuery, req.query, 'query');
+    const { items, nextCursor } = await listPrompts(db, currentUser(req).id, version_id, q);
+    res.json({ items: await Promise.all(items.map((p) => listedPromptView(storage, p))), next_cursor: nextCursor });
+  });
+
+  router.get('/prompts/:prompt_id', async (req, res) => {
+    const { prompt_id } = parse(promptIdParam, req.params, 'path');
+    res.json(await promptView(storage, await getOwnPrompt(db, currentUser(req).id, prompt_id)));
+  });
+
+  router.delete('/prompts/:prompt_id', async (req, res) => {
+    const { prompt_id } = parse(promptIdParam, req.params, 'path');
+    await cancelPrompt(deps, currentUser(req).id, prompt_id);
+    res.status(202).location(`/api/v1/prompts/${prompt_id}`).json({ prompt_id, cancel_requested: true });
+  });
+
+  return router;
+}

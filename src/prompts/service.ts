@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Db } from '../db/client';
+import { AppError, ErrorCode } from '../errors';
+import { decodeCursor, encodeCursor } from '../http/pagination';
+import { taskQueues, workflowIds } from '../temporal/names';
+import { SA } from '../temporal/search-attributes';
+import type { generatePrompt } from '../../workflows/generate-prompt';
+import { promptInput, type CreatePromptBody } from './schemas';
+
+export interface PromptDeps {
+  config: Config;
+  db: Db;
+  temporal: Client;
+}
+
+/**
+ * Accepts a prompt for the caller's trained model. The GeneratePrompt workflow id is the
+ * model's, so while one prompt runs the Temporal server refuses a second (409
+ * version_busy) and nothing starts. Quota is checked here (402) and reserved by the workflow.
+ */
+export async function submitPrompt(
+  deps: PromptDeps,
+  req: { userId: string; versionId: string; body: CreatePromptBody; requestId?: string },
+): Promise<{ promptId: string }> {
+  const { db, config } = deps;
+  const version = await db.modelVersion.findFirst({ where: { id: req.versionId, userId: req.userId } });
+  if (!version) throw AppError.notFound('Model');
+  if (version.status !== 'succeeded' || !version.providerModel || !version.providerVersion) {
+    throw AppError.conflict(ErrorCode.versionNotReady, `This model is ${version.status}; prompts need a trained model`, { status: version.status });
+  }
+  const left = version.imagesTotal - version.imagesUsed - version.imagesReserved;
+  if (left < req.body.num_outputs) {
+    throw new AppError(402, ErrorCode.quotaExceeded, `This model has ${left} image${left === 1 ? '' : 's'} left and the prompt asks for ${req.body.num_outputs}; buy an add-on plan for more`, {
+      needed: req.body.num_outputs,
+      available: left,
+    });
+  }
+
+  const promptId = randomUUID();
+  const workflowId = workflowIds.generatePrompt(version.id);
+  await db.prompt.create({
+    data: {
+      id: promptId,
+      userId: req.userId,
+      versionId: version.id,
+      prompt: req.body.prompt,
+      negativePrompt: req.body.negative_prompt ?? null,
+      numOutputs: req.body.num_outputs,
+      seed: req.body.seed ?? null,
+      width: req.body.width ?? null,
+      height: req.body.height ?? null,
+      parameters: req.body.parameters as object,
+      workflowId,
+      requestId: req.requestId ?? null,
+    },
+  });
+  try {
+    const handle = await deps.temporal.workflow.start<typeof generatePrompt>('generatePrompt', {
+      workflowId,
+      taskQueue: taskQueues(config.temporal.taskQueue).main,
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      workflowIdConflictPolicy: 'FAIL',
+      args: [
+        {
+          promptId,
+          versionId: version.id,
+          model: `${version.providerModel}:${version.providerVersion}`,
+          input: promptInput(req.body),
+          numOutputs: req.body.num_outputs,
+          webhookUrl: `${config.http.publicBaseUrl}/api/v1/webhooks/replicate?workflow_id=${encodeURIComponent(workflowId)}`,
+          pollIntervalMs: config.jobs.pollIntervalMs,
+          timeoutMs: config.jobs.timeoutMs,
+        },
+      ],
+      memo: { requestId: req.requestId ?? null, promptId },
+      typedSearchAttributes: [
+        { key: SA.userId, value: req.userId },
+        { key: SA.jobKind, value: 'prompt' },
+        { key: SA.versionId, value: version.id },
+        { key: SA.jobStatus, value: 'queued' },
+        ...(req.requestId ? [{ key: SA.requestId, value: req.requestId }] : []),
+      ],
+    });
+    await db.prompt.update({ where: { id: promptId }, data: { workflowRunId: handle.firstExecutionRunId } });
+  } catch (err) {
+    await db.prompt.delete({ where: { id: promptId } });
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw AppError.conflict(ErrorCode.versionBusy, 'This model is already generating a prompt; send the next one when it finishes');
+    }
+    throw AppError.unavailable('The prompt could not be queued; nothing was started. Try again shortly.');
+  }
+  return { promptId };
+}
+
+export async function getOwnPrompt(db: Db, userId: string, promptId: string) {
+  const prompt = await db.prompt.findFirst({ where: { id: promptId, userId }, include: { images: { orderBy: { index: 'asc' } } } });
+  if (!prompt) throw AppError.notFound('Prompt');
+  return prompt;
+}
+
+/** Cancels the prompt's workflow run, which cancels the prediction and releases the reservation. */
+export async function cancelPrompt(deps: PromptDeps, userId: string, promptId: string): Promise<void> {
+  const prompt = await getOwnPrompt(deps.db, userId, promptId);
+  const finished = () => AppError.conflict(ErrorCode.jobAlreadyFinished, `The prompt already ${prompt.status}; there is nothing to cancel`);
+  if (!['queued', 'running'].includes(prompt.status)) throw finished();
+  try {
+    await deps.temporal.workflow.getHandle(prompt.workflowId, prompt.workflowRunId ?? undefined).cancel();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw finished();
+    throw err;
+  }
+}
+
+export interface ListedPrompt {
+  id: string;
+  prompt: string;
+  status: string;
+  created_at: Date;
+  images: Array<{ id: string; s3_key: string; width: number | null; height: number | null; content_type: string }>;
+}
+
+/**
+ * A model's prompts with their images, newest first, in ONE query: the ownership check,
+ * the page of prompts and every image come back together. No rows: not the caller's model.
+ */
+export async function listPrompts(db: Db, userId: string, versionId: string, q: { limit: number; cursor?: string }) {
+  const cursor = decodeCursor(q.cursor);
+  const rows = await db.$queryRaw<Array<{ owned: boolean } & Partial<ListedPrompt>>>`
+    SELECT true AS owned, p.id, p.prompt, p.status::text AS status, p.created_at, COALESCE(imgs.images, '[]'::json) AS images
+      FROM model_versions v
+      LEFT JOIN LATERAL (
+        SELECT * FROM prompts p
+         WHERE p.version_id = v.id
+           AND (${cursor?.createdAt ?? null}::timestamptz IS NULL OR (p.created_at, p.id) < (${cursor?.createdAt ?? null}::timestamptz, ${cursor?.id ?? null}::uuid))
+         ORDER BY p.created_at DESC, p.id DESC
+         LIMIT ${q.limit + 1}
+      ) p ON true
+      LEFT JOIN LATERAL (
+        SELECT json_agg(json_build_object('id', i.id, 's3_key', i.s3_key, 'width', i.width, 'height', i.height, 'content_type', i.content_type) ORDER BY i.index) AS images
+          FROM prompt_images i WHERE i.prompt_id = p.id
+      ) imgs ON true
+     WHERE v.id = ${versionId}::uuid AND v.user_id = ${userId}::uuid
+     ORDER BY p.created_at DESC, p.id DESC`;
+  if (rows.length === 0) throw AppError.notFound('Model');
+  const prompts = rows.filter((r): r is ListedPrompt & { owned: boolean } => r.id != null);
+  const items = prompts.slice(0, q.limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: prompts.length > q.limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null };
+}

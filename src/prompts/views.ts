@@ -1,0 +1,48 @@
+import type { Storage } from '../storage/s3';
+import type { getOwnPrompt, ListedPrompt } from './service';
+
+type PromptWithImages = Awaited<ReturnType<typeof getOwnPrompt>>;
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+export async function promptView(storage: Storage, p: PromptWithImages) {
+  return {
+    prompt_id: p.id,
+    version_id: p.versionId,
+    prompt: p.prompt,
+    negative_prompt: p.negativePrompt,
+    num_outputs: p.numOutputs,
+    seed: p.seed,
+    width: p.width,
+    height: p.height,
+    parameters: p.parameters,
+    status: p.status,
+    error: p.errorCode ? { code: p.errorCode, message: p.errorMessage ?? '' } : null,
+    created_at: p.createdAt.toISOString(),
+    started_at: iso(p.startedAt),
+    completed_at: iso(p.completedAt),
+    images: await Promise.all(
+      p.images.map(async (i) => ({
+        id: i.id,
+        index: i.index,
+        url: await storage.presignGet(i.s3Key),
+        width: i.width,
+        height: i.height,
+        content_type: i.contentType,
+        size_bytes: Number(i.sizeBytes),
+        sha256: i.sha256,
+      })),
+    ),
+  };
+}
+
+export async function listedPromptView(storage: Storage, p: ListedPrompt) {
+  return {
+    prompt_id: p.id,
+    prompt: p.prompt,
+    status: p.status,
+    created_at: new Date(p.created_at).toISOString(),
+    images: await Promise.all(
+      p.images.map(async (i) => ({ id: i.id, url: await storage.presignGet(i.s3_key), width: i.width, height: i.height, content_type: i.content_type })),
+    ),
+  };
+}
