@@ -4,6 +4,8 @@ import { pinoHttp } from 'pino-http';
 import { requireApiKey } from './auth';
 import type { AppDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
+import { createDocsRouter } from './openapi/router';
+import { createCreditsRouter } from './routes/credits';
 import { createHealthRouter } from './routes/health';
 import { createJobsRouter } from './routes/jobs';
 import { createPaymentsRouter } from './routes/payments';
@@ -35,13 +37,13 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
-  app.use(createHealthRouter(deps));
+  app.use(createHealthRouter(deps), createDocsRouter(deps));
   // Webhooks verify signatures over the raw body, so they come before the JSON parser.
   app.use('/api/v1/webhooks', createWebhooksRouter(deps));
   // Every non-multipart body is JSON, whatever Content-Type a client (curl -d) sends.
   app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => !isMultipart(req) }));
   app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps));
-  app.use('/api/v1', requireApiKey(deps.db, deps.config.apiKeyPepper), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps));
+  app.use('/api/v1', requireApiKey(deps.db, deps.config.apiKeyPepper), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps), createCreditsRouter(deps));
 
   app.use(notFoundHandler);
   app.use(errorHandler);
