@@ -1,10 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Test } from 'supertest';
+import { checkoutSessionEvent, signStripeEvent } from '../../src/payments/test-events';
 import { ledgerTotals } from '../../src/quota/ledger';
 import { makeBomb, makeGif, makeJpeg, makeTextFile, truncate } from '../fixtures/images';
 import { paidPayment, photos } from '../helpers/factories';
 import { eventually } from '../helpers/http';
-import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
+import { startTestEnv, TEST_STRIPE_WEBHOOK_SECRET, type TestEnv, type TestUser } from '../helpers/test-env';
 
 let env: TestEnv;
 let user: TestUser;
@@ -43,6 +44,27 @@ async function waitForVersion(versionId: string, as: TestUser = user) {
 }
 
 describe('training a model', () => {
+  it('when a user buys a plan, Stripe confirms it and they upload photos, then the whole flow ends in a trained model', async () => {
+    const buyer = await env.createUser();
+    const plans = await env.api.get('/api/v1/plans').expect(200);
+    const pro = plans.body.items.find((p: { id: string }) => p.id === 'pro');
+    const created = await env.api.post('/api/v1/payments/create').set(buyer.auth).send({ plan_id: 'pro' }).expect(201);
+    expect(created.body).toMatchObject({ status: 'pending', checkout_url: expect.any(String), promocode_applied: false });
+    const paymentId = created.body.payment_id;
+
+    // Before Stripe confirms, nothing can be trained.
+    expect((await train(paymentId, named(await photos(10)), buyer).expect(409)).body.error.code).toBe('payment_not_paid');
+
+    const event = checkoutSessionEvent({ paymentId, type: 'checkout.session.completed', paymentStatus: 'paid', amountCents: pro.price_cents, currency: 'usd', email: buyer.email });
+    const signed = signStripeEvent(event, TEST_STRIPE_WEBHOOK_SECRET);
+    await env.api.post('/api/v1/webhooks/stripe').set({ 'stripe-signature': signed.header, 'content-type': 'application/json' }).send(signed.payload).expect(200);
+    expect((await env.api.get(`/api/v1/payments/${paymentId}`).set(buyer.auth).expect(200)).body.status).toBe('paid');
+
+    const started = await train(paymentId, named(await photos(12)), buyer, 'ZXQ').expect(202);
+    const info = await waitForVersion(started.body.version_id, buyer);
+    expect(info).toMatchObject({ status: 'succeeded', plan_id: 'pro', image_count: 12, images_total: pro.images, images_left: pro.images, trigger_word: 'ZXQ' });
+  });
+
   it('when a paid base plan gets 10 good photos, then the model trains and its plan images become its quota', async () => {
     const payment = await paidPayment(env.db, user.id, 'starter');
     const res = await train(payment.id, named(await photos(10)), user, 'SKS').expect(202);
