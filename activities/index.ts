@@ -1,16 +1,13 @@
-import type { Db } from '../src/db/client';
-import type { Provider } from '../src/provider/replicate';
-import type { Storage } from '../src/storage/s3';
+import type { Runtime } from '../src/runtime';
+import { createInputActivities } from './inputs';
 import { createJobActivities } from './jobs';
 import { createOutputActivities } from './outputs';
 import { createPromptActivities } from './prompts';
 import { createProviderActivities } from './provider';
+import { createReconcileActivities } from './reconcile';
 import { createTrainingActivities } from './training';
 
-export interface ActivityDeps {
-  db: Db;
-  storage: Storage;
-  provider: Provider;
+export interface ActivityDeps extends Pick<Runtime, 'db' | 'storage' | 'provider' | 'stripe' | 'temporalClient'> {
   fetch?: typeof fetch;
 }
 
@@ -18,10 +15,12 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createJobActivities(deps),
+    ...createInputActivities(deps),
     ...createProviderActivities(deps),
     ...createOutputActivities(deps),
     ...createTrainingActivities(deps),
     ...createPromptActivities(deps),
+    ...createReconcileActivities(deps),
   };
 }
 

@@ -25,6 +25,16 @@ const schema = z.object({
   PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
   API_KEY_PEPPER: z.string().min(16, 'API_KEY_PEPPER must be at least 16 characters'),
   JSON_BODY_LIMIT: z.string().default('100kb'),
+  /** Browser origins allowed by CORS, comma-separated (https://app.example.com,...); empty = no CORS headers at all. */
+  CORS_ORIGINS: z.string().default(''),
+  /** Express `trust proxy`: false (clients connect directly), true, a hop count, or comma-separated proxy addresses/CIDRs. */
+  TRUST_PROXY: z.string().default('false'),
+  /** Requests per minute per API key on /api/v1 (webhooks excluded); 0 = no limit. Per API process (in-memory counters). */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+  /** Requests per minute per client IP on /api/v1 without an API key (sign-up, plans); 0 = no limit. */
+  RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: z.coerce.number().int().min(0).default(60),
+  /** If set, GET /metrics on the API requires `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: optionalString,
 
   // Postgres
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgresql:// URL'),
@@ -41,6 +51,14 @@ const schema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.default(40),
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt.default(1000),
   WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
+  /** Prebuilt workflow bundle (the production image has one); unset = bundle workflows at start. */
+  WORKFLOW_BUNDLE_PATH: optionalString,
+  /** Address the worker's metrics endpoints listen on (0.0.0.0 in containers). */
+  WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  /** Temporal SDK metrics (temporal_*), served by the SDK's own exporter; 0 = off. */
+  WORKER_METRICS_PORT: port.default(9464),
+  /** Our worker metrics (imagegen_activity_*, business counters, process); 0 = off. */
+  WORKER_APP_METRICS_PORT: port.default(9465),
 
   // S3-compatible object storage
   S3_ENDPOINT: optionalString,
@@ -68,6 +86,13 @@ const schema = z.object({
   STRIPE_WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
   CHECKOUT_SUCCESS_URL: z.url().default('http://127.0.0.1:3000/checkout/success?payment_id={PAYMENT_ID}'),
   CHECKOUT_CANCEL_URL: z.url().default('http://127.0.0.1:3000/checkout/cancel?payment_id={PAYMENT_ID}'),
+  CREDITS_CHECKOUT_SUCCESS_URL: z.url().default('http://127.0.0.1:3000/checkout/success?purchase_id={PURCHASE_ID}'),
+  CREDITS_CHECKOUT_CANCEL_URL: z.url().default('http://127.0.0.1:3000/checkout/cancel?purchase_id={PURCHASE_ID}'),
+
+  // Job input uploads: the largest file accepted per media kind (the kind is sniffed from the bytes)
+  UPLOAD_MAX_IMAGE_BYTES: positiveInt.default(20 * 1024 * 1024),
+  UPLOAD_MAX_AUDIO_BYTES: positiveInt.default(50 * 1024 * 1024),
+  UPLOAD_MAX_VIDEO_BYTES: positiveInt.default(200 * 1024 * 1024),
 
   // Training
   TRAINER_MODEL: z.string().regex(/^[\w.-]+\/[\w.-]+:[a-f0-9]{64}$/, 'TRAINER_MODEL must be owner/name:<version>').default(
@@ -83,6 +108,12 @@ const schema = z.object({
   TRAINING_MIN_SIDE_PX: positiveInt.default(512),
   TRAINING_TIMEOUT_MS: positiveInt.default(2 * 60 * 60_000),
 
+  // Reconciliation schedule
+  RECONCILE_INTERVAL_MS: positiveInt.default(5 * 60_000),
+  /** Rows untouched this long whose workflow is gone are repaired. */
+  RECONCILE_GRACE_MS: positiveInt.default(10 * 60_000),
+  RECONCILE_BATCH_LIMIT: positiveInt.default(100),
+
   // Workflow waits (configurable so tests need no time-skipping server)
   JOB_POLL_INTERVAL_MS: positiveInt.default(10_000),
   JOB_TIMEOUT_MS: positiveInt.default(30 * 60_000),
@@ -93,16 +124,21 @@ export type Env = z.infer<typeof schema>;
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
-  http: { host: string; port: number; publicBaseUrl: string; jsonBodyLimit: string };
+  http: { host: string; port: number; publicBaseUrl: string; jsonBodyLimit: string; corsOrigins: string[]; trustProxy: boolean | number | string };
+  rateLimit: { perKeyPerMinute: number; unauthenticatedPerMinute: number };
+  metrics: { token?: string; workerHost: string; workerSdkPort: number; workerAppPort: number };
   apiKeyPepper: string;
   database: { url: string; poolSize: number };
   temporal: { address: string; namespace: string; taskQueue: string };
-  worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; maxCachedWorkflows: number; shutdownGraceMs: number };
+  worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; maxCachedWorkflows: number; shutdownGraceMs: number; workflowBundlePath?: string };
   s3: { endpoint?: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string; forcePathStyle: boolean; presignTtlSeconds: number };
   replicate: { apiToken: string; baseUrl: string; webhookSecret?: string; createRatePerSecond: number; callRatePerSecond: number };
   webhookToleranceSeconds: number;
   jobs: { pollIntervalMs: number; timeoutMs: number };
+  reconcile: { intervalMs: number; graceMs: number; batchLimit: number };
   stripe: { secretKey: string; webhookSecret: string; apiBase?: string; webhookToleranceSeconds: number; successUrl: string; cancelUrl: string };
+  credits: { successUrl: string; cancelUrl: string };
+  uploads: { maxBytes: { image: number; audio: number; video: number } };
   training: {
     trainerModel: string;
     destinationOwner: string;
@@ -134,7 +170,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
-    http: { host: e.HOST, port: e.PORT, publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, ''), jsonBodyLimit: e.JSON_BODY_LIMIT },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, ''),
+      jsonBodyLimit: e.JSON_BODY_LIMIT,
+      corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean),
+      trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    },
+    rateLimit: { perKeyPerMinute: e.RATE_LIMIT_PER_MINUTE, unauthenticatedPerMinute: e.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE },
+    metrics: { token: e.METRICS_TOKEN, workerHost: e.WORKER_METRICS_HOST, workerSdkPort: e.WORKER_METRICS_PORT, workerAppPort: e.WORKER_APP_METRICS_PORT },
     apiKeyPepper: e.API_KEY_PEPPER,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
@@ -143,6 +188,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
+      workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     },
     s3: {
       endpoint: e.S3_ENDPOINT,
@@ -162,6 +208,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     jobs: { pollIntervalMs: e.JOB_POLL_INTERVAL_MS, timeoutMs: e.JOB_TIMEOUT_MS },
+    reconcile: { intervalMs: e.RECONCILE_INTERVAL_MS, graceMs: e.RECONCILE_GRACE_MS, batchLimit: e.RECONCILE_BATCH_LIMIT },
     stripe: {
       secretKey: e.STRIPE_SECRET_KEY,
       webhookSecret: e.STRIPE_WEBHOOK_SECRET,
@@ -170,6 +217,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       successUrl: e.CHECKOUT_SUCCESS_URL,
       cancelUrl: e.CHECKOUT_CANCEL_URL,
     },
+    credits: { successUrl: e.CREDITS_CHECKOUT_SUCCESS_URL, cancelUrl: e.CREDITS_CHECKOUT_CANCEL_URL },
+    uploads: { maxBytes: { image: e.UPLOAD_MAX_IMAGE_BYTES, audio: e.UPLOAD_MAX_AUDIO_BYTES, video: e.UPLOAD_MAX_VIDEO_BYTES } },
     training: {
       trainerModel: e.TRAINER_MODEL,
       destinationOwner: e.TRAINING_DESTINATION_OWNER,
@@ -182,4 +231,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.TRAINING_TIMEOUT_MS,
     },
   };
+}
+
+/** TRUST_PROXY as Express takes it: true/false, a hop count, or the proxies' addresses. */
+function parseTrustProxy(raw: string): boolean | number | string {
+  const v = raw.trim();
+  if (v === 'true' || v === 'false') return v === 'true';
+  if (/^\d+$/.test(v)) return Number(v);
+  return v;
 }

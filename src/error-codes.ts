@@ -24,6 +24,10 @@ export const ErrorCode = {
   versionNotReady: 'version_not_ready',
   versionBusy: 'version_busy',
   quotaExceeded: 'quota_exceeded',
+  // Credits, the model catalog and uploads
+  unknownModel: 'unknown_model',
+  insufficientCredits: 'insufficient_credits',
+  unsupportedMediaType: 'unsupported_media_type',
   // Server side (5xx)
   internal: 'internal_error',
   serviceUnavailable: 'service_unavailable',
@@ -42,6 +46,7 @@ export const ErrorCode = {
   outputMissing: 'output_missing',
   outputExpired: 'output_expired',
   jobNotFound: 'job_not_found',
+  workflowLost: 'workflow_lost',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,8 +1,10 @@
+import type { Client } from '@temporalio/client';
 import type { Config } from './config';
 import { createDb, type Db } from './db/client';
 import { createProvider, type Provider } from './provider/replicate';
 import { createS3Client, createStorage, type Storage } from './storage/s3';
 import { createStripe, type Stripe } from './stripe/client';
+import { createTemporalClient } from './temporal/client';
 
 /** The dependencies both the API and the worker build from config. */
 export interface Runtime {
@@ -12,6 +14,8 @@ export interface Runtime {
   stripe: Stripe;
   /** The provider's webhook signing secret: configured, or fetched once and cached. */
   webhookSecret: () => Promise<string>;
+  /** A Temporal client, connected on first use (activities that inspect workflows need one). */
+  temporalClient: () => Promise<Client>;
   close(): Promise<void>;
 }
 
@@ -20,6 +24,7 @@ export function createRuntime(config: Config, opts: { onQuery?: (sql: string) =>
   const db = createDb(config.database.url, config.database.poolSize, opts);
   const s3 = createS3Client(config.s3);
   const provider = createProvider({ apiToken: config.replicate.apiToken, baseUrl: config.replicate.baseUrl });
+  let temporal: Promise<Client> | undefined;
   let secret: Promise<string> | undefined = config.replicate.webhookSecret ? Promise.resolve(config.replicate.webhookSecret) : undefined;
   return {
     db,
@@ -33,7 +38,9 @@ export function createRuntime(config: Config, opts: { onQuery?: (sql: string) =>
       });
       return secret;
     },
+    temporalClient: () => (temporal ??= createTemporalClient(config.temporal)),
     async close() {
+      if (temporal) await (await temporal).connection.close();
       await db.$disconnect();
       s3.destroy();
     },

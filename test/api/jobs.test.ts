@@ -42,7 +42,7 @@ describe('a generation job', () => {
 
     for (const out of job.outputs) {
       expect(out).toMatchObject({ content_type: 'image/webp', width: expect.any(Number), height: expect.any(Number) });
-      const download = await env.api.get(`/api/v1/download/${job.job_id}?index=${out.index}`).set(alice.auth).buffer(true).parse(binaryParser as never).expect(200);
+      const download = await env.api.get(`/api/v1/download/${job.job_id}?index=${out.index}`).set(alice.auth).buffer(true).parse(binaryParser).expect(200);
       expect(download.headers['content-type']).toBe('image/webp');
       expect(sha256(download.body)).toBe(out.sha256);
       expect(download.body.length).toBe(out.size_bytes);

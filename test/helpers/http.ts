@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Test } from 'supertest';
 
 export const sha256 = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
 
-/** supertest parser that keeps binary bodies as Buffers. */
-export function binaryParser(res: IncomingMessage, cb: (err: Error | null, body: Buffer) => void): void {
+/** supertest parser that keeps binary bodies as Buffers: `.buffer(true).parse(binaryParser)`. */
+export const binaryParser = ((res: IncomingMessage, cb: (err: Error | null, body: Buffer) => void): void => {
   const chunks: Buffer[] = [];
   res.on('data', (c: Buffer) => chunks.push(c));
   res.on('end', () => cb(null, Buffer.concat(chunks)));
   res.on('error', (e: Error) => cb(e, Buffer.alloc(0)));
-}
+}) as unknown as Parameters<Test['parse']>[0];
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,0 +1,32 @@
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { reconcile } from '../../workflows/reconcile';
+import { taskQueues } from './names';
+
+/**
+ * The reconciliation Schedule: one per task queue, created at worker start and updated if
+ * its settings changed. Overlapping runs are skipped. Operators see, pause or trigger it in
+ * the Temporal UI (Schedules).
+ */
+export async function ensureReconcileSchedule(client: Client, config: Config): Promise<string> {
+  const scheduleId = `reconcile-${config.temporal.taskQueue}`;
+  const options = {
+    scheduleId,
+    spec: { intervals: [{ every: config.reconcile.intervalMs }] },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: 'reconcile' as const,
+      workflowId: `reconcile-${config.temporal.taskQueue}`,
+      taskQueue: taskQueues(config.temporal.taskQueue).main,
+      args: [{ graceMs: config.reconcile.graceMs, limit: config.reconcile.batchLimit }] as Parameters<typeof reconcile>,
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: config.reconcile.intervalMs },
+  };
+  try {
+    await client.schedule.create(options);
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }));
+  }
+  return scheduleId;
+}
