@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
+import { creditsFor } from '../src/catalog/service';
+import { settleCredits } from '../src/credits/ledger';
 import type { Db } from '../src/db/client';
 import { ErrorCode } from '../src/error-codes';
+import { recordFinished } from '../src/metrics/business';
 import type { CopiedOutput } from './outputs';
 
 const ACTIVE = ['queued', 'running'] as const;
 
 /**
  * Job state in Postgres. Every step is idempotent: a retried activity finds the work
- * done and changes nothing, and a finished job is never moved back.
+ * done and changes nothing, and a finished job is never moved back. Finishing a job
+ * settles its credit reservation in the same transaction (once, through the ledger).
  */
 export function createJobActivities({ db }: { db: Db }) {
   return {
@@ -25,6 +29,7 @@ export function createJobActivities({ db }: { db: Db }) {
       });
     },
 
+    /** Stores the outputs, commits what they cost (per run, or per stored output) and releases the rest. */
     async completeJob(req: {
       jobId: string;
       outputs: CopiedOutput[];
@@ -32,7 +37,7 @@ export function createJobActivities({ db }: { db: Db }) {
       providerCompletedAt: string | null;
     }): Promise<void> {
       await db.$transaction(async (tx) => {
-        const job = await tx.job.findUnique({ where: { id: req.jobId }, select: { status: true } });
+        const job = await tx.job.findUnique({ where: { id: req.jobId }, select: { status: true, priceUnit: true, priceCredits: true } });
         if (!job) throw ApplicationFailure.nonRetryable(`Job ${req.jobId} does not exist`, ErrorCode.jobNotFound);
         if (!ACTIVE.includes(job.status as (typeof ACTIVE)[number])) return;
         await tx.jobOutput.createMany({
@@ -50,29 +55,44 @@ export function createJobActivities({ db }: { db: Db }) {
           })),
           skipDuplicates: true,
         });
+        // A job from before credits has no price and no reservation: settling it does nothing.
+        const cost = creditsFor({ priceUnit: job.priceUnit ?? 'run', priceCredits: job.priceCredits ?? 0 }, req.outputs.length);
+        const spent = await settleCredits(tx, { jobId: req.jobId, used: cost });
         await tx.job.update({
           where: { id: req.jobId },
           data: {
             status: 'succeeded',
+            creditsSpent: spent ?? 0,
             providerMetrics: (req.metrics ?? undefined) as object | undefined,
             providerCompletedAt: req.providerCompletedAt ? new Date(req.providerCompletedAt) : null,
             completedAt: new Date(),
           },
         });
+        recordFinished('generation', 'succeeded', req.outputs);
       });
     },
 
+    /** Records the failure and releases the whole reservation. */
     async failJob(req: { jobId: string; code: string; message: string }): Promise<void> {
-      await db.job.updateMany({
-        where: { id: req.jobId, status: { in: [...ACTIVE] } },
-        data: { status: 'failed', errorCode: req.code, errorMessage: req.message, completedAt: new Date() },
+      await db.$transaction(async (tx) => {
+        const { count } = await tx.job.updateMany({
+          where: { id: req.jobId, status: { in: [...ACTIVE] } },
+          data: { status: 'failed', errorCode: req.code, errorMessage: req.message, completedAt: new Date(), creditsSpent: 0 },
+        });
+        if (count > 0) recordFinished('generation', 'failed');
+        await settleCredits(tx, { jobId: req.jobId, used: 0 });
       });
     },
 
+    /** Records the cancellation and releases the whole reservation. */
     async cancelJob(req: { jobId: string }): Promise<void> {
-      await db.job.updateMany({
-        where: { id: req.jobId, status: { in: [...ACTIVE] } },
-        data: { status: 'canceled', errorCode: ErrorCode.predictionCanceled, errorMessage: 'Canceled by request', completedAt: new Date() },
+      await db.$transaction(async (tx) => {
+        const { count } = await tx.job.updateMany({
+          where: { id: req.jobId, status: { in: [...ACTIVE] } },
+          data: { status: 'canceled', errorCode: ErrorCode.predictionCanceled, errorMessage: 'Canceled by request', completedAt: new Date(), creditsSpent: 0 },
+        });
+        if (count > 0) recordFinished('generation', 'canceled');
+        await settleCredits(tx, { jobId: req.jobId, used: 0 });
       });
     },
   };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../src/db/client';
 import { ErrorCode } from '../src/error-codes';
+import { recordFinished } from '../src/metrics/business';
 import { reserveImages, settleReservation } from '../src/quota/ledger';
 import type { CopiedOutput } from './outputs';
 
@@ -48,6 +49,7 @@ export function createPromptActivities({ db }: { db: Db }) {
           skipDuplicates: true,
         });
         await tx.prompt.update({ where: { id: req.promptId }, data: { status: 'succeeded', completedAt: new Date() } });
+        recordFinished('prompt', 'succeeded', req.images);
         await settleReservation(tx, { versionId: req.versionId, promptId: req.promptId, used: req.images.length });
       });
     },
@@ -55,10 +57,11 @@ export function createPromptActivities({ db }: { db: Db }) {
     /** Records a failed or canceled prompt and releases its whole reservation. */
     async finishPrompt(req: { promptId: string; versionId: string; status: 'failed' | 'canceled'; code: string; message: string }): Promise<void> {
       await db.$transaction(async (tx) => {
-        await tx.prompt.updateMany({
+        const { count } = await tx.prompt.updateMany({
           where: { id: req.promptId, status: { in: [...ACTIVE] } },
           data: { status: req.status, errorCode: req.code, errorMessage: req.message, completedAt: new Date() },
         });
+        if (count > 0) recordFinished('prompt', req.status);
         await settleReservation(tx, { versionId: req.versionId, promptId: req.promptId, used: 0 });
       });
     },

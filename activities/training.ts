@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Db } from '../src/db/client';
 import { ErrorCode } from '../src/error-codes';
+import { recordFinished } from '../src/metrics/business';
 import { prepareTrainingImage, zipImagesStream } from '../src/images/prepare';
 import { progressFromLogs, snapshot, type PredictionSnapshot } from '../src/provider/prediction';
 import type { Provider } from '../src/provider/replicate';
@@ -114,16 +115,18 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
           where: { id: req.versionId },
           data: { status: 'succeeded', progress: 100, providerModel: req.providerModel, providerVersion: req.providerVersion, trainedAt: new Date() },
         });
+        recordFinished('training', 'succeeded');
         await grantImages(tx, { versionId: req.versionId, paymentId: version.paymentId, images: version.payment.plan.images });
       });
     },
 
     /** Records a failed or canceled training. */
     async finishTraining(req: { versionId: string; status: 'failed' | 'canceled'; code: string; message: string }): Promise<void> {
-      await db.modelVersion.updateMany({
+      const { count } = await db.modelVersion.updateMany({
         where: { id: req.versionId, status: { notIn: [...FINISHED] } },
         data: { status: req.status, errorCode: req.code, errorMessage: req.message },
       });
+      if (count > 0) recordFinished('training', req.status);
     },
   };
 }

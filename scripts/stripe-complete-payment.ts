@@ -4,7 +4,9 @@
  * the API's Stripe webhook — what `stripe trigger` + `stripe listen` do against real Stripe.
  *
  *   npm run stripe:complete -- <payment_id> [options]
+ *   npm run stripe:complete -- --credits <purchase_id> [options]     a credit-pack purchase
  *
+ *   --credits          the id is a credit purchase (POST /api/v1/credits/checkout), not a payment
  *   --api URL          API base URL (default $API_BASE_URL or http://127.0.0.1:$PORT, port 3000)
  *   --secret whsec_... webhook signing secret (default $STRIPE_WEBHOOK_SECRET, else the local one
  *                      `npm start` uses)
@@ -13,12 +15,13 @@
  *   --status S         payment_status: paid | unpaid | no_payment_required (default: paid for completed
  *                      and async_payment_succeeded, unpaid otherwise)
  *   --api-key KEY      the payment owner's API key (default $API_KEY): reads the payment first, to send
- *                      its plan's price and currency
- *   --amount CENTS     amount_total (default: the plan price, with --api-key)
- *   --currency CUR     default: the plan's, else usd
+ *                      its plan's (or pack's) price and currency
+ *   --amount CENTS     amount_total (default: the plan or pack price, with --api-key)
+ *   --currency CUR     default: the plan's or pack's, else usd
  *   --email EMAIL      customer_details.email (default customer@example.com)
  */
 import { parseArgs } from 'node:util';
+import { CREDIT_PACK_KIND } from '../src/credits/checkout-sessions';
 import { LOCAL_STRIPE_WEBHOOK_SECRET } from '../src/dev/local-defaults';
 import { checkoutSessionEvent, signStripeEvent, type CheckoutSessionEvent } from '../src/payments/test-events';
 
@@ -28,7 +31,7 @@ export interface CompleteResult {
   body: unknown;
 }
 
-const USAGE = 'usage: npm run stripe:complete -- <payment_id> [--api URL] [--secret whsec_...] [--event TYPE] [--status paid|unpaid] [--api-key KEY] [--amount CENTS] [--currency CUR] [--email EMAIL]';
+const USAGE = 'usage: npm run stripe:complete -- [--credits] <payment_id | purchase_id> [--api URL] [--secret whsec_...] [--event TYPE] [--status paid|unpaid] [--api-key KEY] [--amount CENTS] [--currency CUR] [--email EMAIL]';
 
 export async function main(
   argv: string[],
@@ -48,6 +51,7 @@ export async function main(
       amount: { type: 'string' },
       currency: { type: 'string' },
       email: { type: 'string' },
+      credits: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -57,7 +61,8 @@ export async function main(
   }
   const paymentId = positionals[0];
   if (!paymentId || positionals.length > 1) throw new UsageError(USAGE);
-  if (!/^[0-9a-f-]{36}$/i.test(paymentId)) throw new UsageError(`"${paymentId}" is not a payment id (UUID)\n${USAGE}`);
+  const what = values.credits ? 'purchase' : 'payment';
+  if (!/^[0-9a-f-]{36}$/i.test(paymentId)) throw new UsageError(`"${paymentId}" is not a ${what} id (UUID)\n${USAGE}`);
   if (values.status && !['paid', 'unpaid', 'no_payment_required'].includes(values.status)) throw new UsageError(`--status must be paid, unpaid or no_payment_required\n${USAGE}`);
   if (values.amount !== undefined && !/^\d+$/.test(values.amount)) throw new UsageError(`--amount must be a whole number of cents\n${USAGE}`);
 
@@ -67,11 +72,13 @@ export async function main(
 
   let known: { amountCents?: number; currency?: string } = {};
   if (apiKey) {
-    const res = await request(`${api}/api/v1/payments/${paymentId}`, { headers: { Authorization: `Bearer ${apiKey}` } });
+    const path = values.credits ? `/api/v1/credits/purchases/${paymentId}` : `/api/v1/payments/${paymentId}`;
+    const res = await request(`${api}${path}`, { headers: { Authorization: `Bearer ${apiKey}` } });
     const body = (await res.json().catch(() => null)) as Record<string, any> | null;
-    if (!res.ok || !body) throw new Error(`GET /api/v1/payments/${paymentId} answered ${res.status}: ${JSON.stringify(body)}`);
-    known = { amountCents: body.amount_cents ?? body.plan?.price_cents, currency: body.currency ?? body.plan?.currency };
-    log(`payment ${paymentId}: status ${body.status}, plan ${body.plan?.id}, ${known.amountCents} ${known.currency}`);
+    if (!res.ok || !body) throw new Error(`GET ${path} answered ${res.status}: ${JSON.stringify(body)}`);
+    const product = body.plan ?? body.pack;
+    known = { amountCents: body.amount_cents ?? product?.price_cents, currency: body.currency ?? product?.currency };
+    log(`${what} ${paymentId}: status ${body.status}, ${values.credits ? 'pack' : 'plan'} ${product?.id}, ${known.amountCents} ${known.currency}`);
   }
 
   const event = checkoutSessionEvent({
@@ -81,6 +88,7 @@ export async function main(
     amountCents: values.amount !== undefined ? Number(values.amount) : (known.amountCents ?? null),
     currency: values.currency ?? known.currency ?? 'usd',
     ...(values.email ? { email: values.email } : {}),
+    ...(values.credits ? { metadata: { kind: CREDIT_PACK_KIND, purchase_id: paymentId } } : {}),
   });
   if (event.data.object.amount_total === null) log('note: amount unknown (pass --amount CENTS or --api-key KEY); amount_total is sent as null');
 

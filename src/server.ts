@@ -2,12 +2,17 @@ import type { Server } from 'node:http';
 import { loadConfig } from './config';
 import { createApp } from './http/app';
 import { createLogger } from './logger';
+import { collectProcessMetrics } from './metrics/registry';
 import { createRuntime } from './runtime';
 import { createTemporalClient } from './temporal/client';
+
+/** In-flight requests get this long after SIGTERM (compose gives the api 30 s before SIGKILL). */
+const HTTP_SHUTDOWN_GRACE_MS = 25_000;
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'api' });
+  collectProcessMetrics({ service: 'api' });
   const runtime = createRuntime(config);
   const temporal = await createTemporalClient(config.temporal);
   const app = createApp({ config, logger, temporal, ...runtime });
@@ -29,6 +34,8 @@ async function main(): Promise<void> {
       process.exit(0);
     });
     server.closeIdleConnections();
+    // A request still running after the grace period (a stuck upload) does not hold the exit forever.
+    setTimeout(() => server.closeAllConnections(), HTTP_SHUTDOWN_GRACE_MS).unref();
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -1,7 +1,18 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Runtime as TemporalRuntime,
+  Worker,
+  type LogLevel,
+  type LogMetadata,
+  type Logger as TemporalLogger,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
+import { activityMetricsInterceptor } from './metrics/activities';
+import { collectProcessMetrics } from './metrics/registry';
+import { startMetricsServer } from './metrics/server';
 import { createRuntime, type Runtime } from './runtime';
 import { taskQueues } from './temporal/names';
 
@@ -25,6 +36,7 @@ export async function createWorkers(opts: {
   connection?: NativeConnection;
 }): Promise<WorkerHandle> {
   const { config, runtime } = opts;
+  const ownConnection = opts.connection === undefined;
   const connection = opts.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
   const activities = { ...createActivities(runtime), ...opts.activities };
   const queues = taskQueues(config.temporal.taskQueue);
@@ -33,6 +45,8 @@ export async function createWorkers(opts: {
     namespace: config.temporal.namespace,
     activities,
     shutdownGraceTime: config.worker.shutdownGraceMs,
+    // imagegen_activity_* metrics (src/metrics/activities.ts)
+    interceptors: { activity: [activityMetricsInterceptor] },
   };
 
   const workers = await Promise.all([
@@ -60,7 +74,11 @@ export async function createWorkers(opts: {
 
   return {
     run: async () => {
-      await Promise.all(workers.map((w) => w.run()));
+      try {
+        await Promise.all(workers.map((w) => w.run()));
+      } finally {
+        if (ownConnection) await connection.close().catch(() => undefined);
+      }
     },
     shutdown: async () => {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
@@ -68,20 +86,94 @@ export async function createWorkers(opts: {
   };
 }
 
+/**
+ * The worker process's Temporal Runtime (once per process, before any connection):
+ *  - logs of the SDK, of workflows (`log` from @temporalio/workflow) and of activities (`log`
+ *    from @temporalio/activity: every line carries workflowId, workflowType, activityType,
+ *    activityId, attempt, taskQueue) go to pino as JSON, like the API's request logs;
+ *  - the SDK's own metrics (temporal_* : polls, task latencies, schedule-to-start, slots...) are
+ *    served by the SDK's Prometheus exporter on metrics.host:metrics.port (WORKER_METRICS_PORT).
+ * Our own worker metrics are on a second port (WORKER_APP_METRICS_PORT, see main()).
+ */
+export function installWorkerTelemetry(opts: { logger: Logger; metrics?: { host: string; port: number } }): void {
+  const metrics = opts.metrics && opts.metrics.port > 0 ? opts.metrics : undefined;
+  TemporalRuntime.install({
+    logger: temporalLogger(opts.logger),
+    telemetryOptions: {
+      logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
+      ...(metrics
+        ? {
+            metrics: {
+              prometheus: {
+                bindAddress: `${metrics.host}:${metrics.port}`,
+                // Prometheus naming: counters end in _total, durations in seconds with a unit suffix.
+                countersTotalSuffix: true,
+                unitSuffix: true,
+                useSecondsForDurations: true,
+              },
+            },
+          }
+        : {}),
+    },
+  });
+}
+
+const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/** SDK warnings that are expected here: the two provider task queues have activities only, by design. */
+const EXPECTED_WARNINGS = new Set(['No workflows registered, not polling for workflow tasks']);
+
+/** The Temporal SDK's Logger interface over pino (an `error` in the metadata becomes pino's serialized `err`). */
+export function temporalLogger(logger: Logger): TemporalLogger {
+  const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
+    const { error, ...fields } = meta ?? {};
+    const pinoLevel = level === 'WARN' && EXPECTED_WARNINGS.has(message) ? 'debug' : (PINO_LEVEL[level] ?? 'info');
+    logger[pinoLevel](error === undefined ? fields : { ...fields, err: error }, message);
+  };
+  return {
+    log,
+    trace: (message, meta) => log('TRACE', message, meta),
+    debug: (message, meta) => log('DEBUG', message, meta),
+    info: (message, meta) => log('INFO', message, meta),
+    warn: (message, meta) => log('WARN', message, meta),
+    error: (message, meta) => log('ERROR', message, meta),
+  };
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger: Logger = createLogger({ level: config.logLevel, name: 'worker' });
+  const { workerHost: host, workerSdkPort, workerAppPort } = config.metrics;
+  installWorkerTelemetry({ logger, metrics: { host, port: workerSdkPort } });
+  collectProcessMetrics({ service: 'worker' });
+  const metricsServer = workerAppPort > 0 ? await startMetricsServer({ host, port: workerAppPort }) : undefined;
   const runtime = createRuntime(config);
-  const workers = await createWorkers({ config, runtime, workflowBundlePath: process.env.WORKFLOW_BUNDLE_PATH || undefined });
+  const workers = await createWorkers({ config, runtime, workflowBundlePath: config.worker.workflowBundlePath });
   const stop = (signal: string) => {
-    logger.info({ signal }, 'draining: finishing in-flight activities, then exiting');
+    logger.info({ signal, graceMs: config.worker.shutdownGraceMs }, 'draining: no new tasks, finishing in-flight activities, then exiting');
     void workers.shutdown();
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  logger.info({ taskQueues: taskQueues(config.temporal.taskQueue) }, 'worker started');
+  logger.info(
+    {
+      taskQueues: taskQueues(config.temporal.taskQueue),
+      metrics: {
+        sdk: workerSdkPort > 0 ? `http://${host}:${workerSdkPort}/metrics` : 'off',
+        app: metricsServer ? `http://${host}:${metricsServer.port}/metrics` : 'off',
+      },
+    },
+    'worker started',
+  );
   await workers.run();
   await runtime.close();
+  await metricsServer?.close();
   logger.info('worker stopped');
 }
 

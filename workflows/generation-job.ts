@@ -19,8 +19,10 @@ export interface GenerationJobInput {
   jobId: string;
   /** "owner/name" or "owner/name:version". */
   model: string;
-  /** The provider input, exactly as the model receives it. */
+  /** The provider input, exactly as the model receives it, less the input file. */
   input: Record<string, unknown>;
+  /** The caller's upload, handed to the model as a presigned URL in its file field. */
+  inputFile: { uploadId: string; field: string } | null;
   /** Where the provider posts completion; null relies on polling alone. */
   webhookUrl: string | null;
   pollIntervalMs: number;
@@ -35,7 +37,9 @@ export interface GenerationJobResult {
 /**
  * A generic "run a Replicate model" job: create the prediction, wait for it (webhook
  * signal, polling fallback), copy every output into our bucket in parallel, record them.
- * Failure records the error; cancellation also cancels the provider prediction.
+ * Failure records the error; cancellation also cancels the provider prediction. Recording
+ * the outcome settles the credits reserved when the job was accepted: success commits
+ * what the stored outputs cost and releases the rest, failure and cancel release it all.
  */
 export async function generationJob(job: GenerationJobInput): Promise<GenerationJobResult> {
   const queues = taskQueues(workflowInfo().taskQueue);
@@ -47,7 +51,9 @@ export async function generationJob(job: GenerationJobInput): Promise<Generation
   let predictionId: string | undefined;
 
   try {
-    const created = await create.createPrediction({ model: job.model, input: job.input, webhookUrl: job.webhookUrl });
+    // The URL is made now, not when the job was accepted, so it is fresh when the provider fetches it.
+    const input = job.inputFile ? { ...job.input, [job.inputFile.field]: await db.presignUpload({ uploadId: job.inputFile.uploadId }) } : job.input;
+    const created = await create.createPrediction({ model: job.model, input, webhookUrl: job.webhookUrl });
     predictionId = created.id;
     predictions.record(created);
     upsertSearchAttributes([{ key: SA.jobStatus, value: 'running' }]);

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
+import { httpMetrics, metricsHandler } from '../metrics/http';
 import { requireApiKey } from './auth';
 import type { AppDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
+import { corsPolicy, rateLimits, securityHeaders } from './hardening';
 import { createDocsRouter } from './openapi/router';
 import { createCreditsRouter } from './routes/credits';
 import { createHealthRouter } from './routes/health';
@@ -22,8 +24,10 @@ const isMultipart = (req: { headers: Record<string, unknown> }) => String(req.he
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  app.set('trust proxy', deps.config.http.trustProxy);
 
+  // ---- cross-cutting middleware: metrics, request id + logs, security headers, CORS, rate limits ----
+  app.use(httpMetrics());
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -33,9 +37,18 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      autoLogging: { ignore: (req) => req.url === '/health' },
+      autoLogging: { ignore: (req) => req.url === '/health' || req.url === '/metrics' },
+      // The status is what matters in a request log; the (security) response headers are the same on every line.
+      serializers: { res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
     }),
   );
+  app.use(securityHeaders(deps.config));
+  const corsMiddleware = corsPolicy(deps.config);
+  if (corsMiddleware) app.use(corsMiddleware);
+  app.get('/metrics', metricsHandler(deps.config.metrics.token));
+  // Per API key (or per IP without one) on /api/v1; webhooks, health and metrics are not limited.
+  for (const limiter of rateLimits(deps.config)) app.use('/api/v1', limiter);
+  // ---- end of cross-cutting middleware ----
 
   app.use(createHealthRouter(deps), createDocsRouter(deps));
   // Webhooks verify signatures over the raw body, so they come before the JSON parser.

@@ -7,14 +7,21 @@ export const MODEL_PATTERN = /^[a-z0-9][a-z0-9._-]*\/[a-z0-9][a-z0-9._-]*(:[a-f0
 const RESERVED_PARAMETERS = ['prompt', 'num_outputs', 'seed', 'output_format'];
 export const MAX_PARAMETERS_BYTES = 16 * 1024;
 
+/**
+ * The generic shape; what a model takes (prompt, input file, several outputs, an image
+ * format) is checked against the catalog next (src/jobs/model-input.ts).
+ */
 export const generateBody = z.strictObject({
   model: z
     .string()
     .regex(MODEL_PATTERN, 'must be "owner/name" or "owner/name:<64-hex version id>"'),
-  prompt: z.string().trim().min(1, 'must not be empty').max(4000, 'must be at most 4000 characters'),
+  prompt: z.string().trim().min(1, 'must not be empty').max(4000, 'must be at most 4000 characters').optional(),
   num_outputs: z.number().int().min(1).max(4).default(1),
   seed: z.number().int().min(0).max(2_147_483_647).optional(),
-  output_format: z.enum(['png', 'jpg', 'webp']).default('png'),
+  /** Image models only; they default to png. */
+  output_format: z.enum(['png', 'jpg', 'webp']).optional(),
+  /** An upload_id from POST /api/v1/uploads, for models that take a file. */
+  input_file: z.uuid({ message: 'must be an upload_id (UUID) from POST /api/v1/uploads' }).optional(),
   parameters: z
     .record(z.string(), z.unknown())
     .default({})

@@ -3,11 +3,15 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import type { Job } from '../generated/prisma/client';
+import { creditsFor } from '../catalog/service';
+import { reserveCredits, settleCredits } from '../credits/ledger';
 import { AppError, ErrorCode } from '../errors';
 import { afterCursor, decodeCursor, page } from '../http/pagination';
 import { taskQueues, workflowIds } from '../temporal/names';
 import { SA } from '../temporal/search-attributes';
+import { jobsStarted } from '../metrics/business';
 import type { generationJob } from '../../workflows/generation-job';
+import { checkModelInput } from './model-input';
 import type { GenerateBody } from './schemas';
 
 export interface JobDeps {
@@ -24,52 +28,73 @@ export interface SubmitResult {
 
 const FINISHED = new Set(['succeeded', 'failed', 'canceled']);
 
-/** The exact input the model receives: passthrough parameters, then our own fields. */
-export function providerInput(body: GenerateBody): Record<string, unknown> {
+/**
+ * The exact input the model receives, less the input file (its presigned URL is made when
+ * the job runs): passthrough parameters, then our own fields. Image models (those with an
+ * output format) also get num_outputs and output_format; other kinds make one output.
+ */
+export function providerInput(job: Pick<Job, 'prompt' | 'numOutputs' | 'seed' | 'outputFormat' | 'parameters'>): Record<string, unknown> {
   return {
-    ...body.parameters,
-    prompt: body.prompt,
-    num_outputs: body.num_outputs,
-    output_format: body.output_format,
-    ...(body.seed === undefined ? {} : { seed: body.seed }),
+    ...(job.parameters as Record<string, unknown>),
+    ...(job.prompt === null ? {} : { prompt: job.prompt }),
+    ...(job.outputFormat === null ? {} : { num_outputs: job.numOutputs, output_format: job.outputFormat }),
+    ...(job.seed === null ? {} : { seed: job.seed }),
   };
 }
 
 /**
- * Records the job, then starts its workflow (the job id is the workflow id). With an
- * Idempotency-Key, the same key and body return the first job and start nothing new.
+ * Checks the request against its catalog model, then records the job and reserves its
+ * maximum cost in one transaction (402 and no job if the credits do not cover it), then
+ * starts its workflow (the job id is the workflow id). With an Idempotency-Key, the same
+ * key and body return the first job and neither reserve nor start anything new.
  */
 export async function submitJob(
   deps: JobDeps,
   req: { userId: string; body: GenerateBody; idempotencyKey?: string; requestId?: string },
 ): Promise<SubmitResult> {
-  const requestHash = createHash('sha256').update(JSON.stringify(req.body)).digest('hex');
+  const { body } = req;
+  const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
   if (req.idempotencyKey) {
     const existing = await findByIdempotencyKey(deps.db, req.userId, req.idempotencyKey);
     if (existing) return replay(deps, existing, requestHash);
   }
 
+  const { model, upload } = await checkModelInput(deps.db, req.userId, body);
   const id = randomUUID();
+  const maxCost = creditsFor(model, body.num_outputs);
   let job: Job;
   try {
-    job = await deps.db.job.create({
-      data: {
-        id,
-        userId: req.userId,
-        model: req.body.model,
-        prompt: req.body.prompt,
-        numOutputs: req.body.num_outputs,
-        seed: req.body.seed ?? null,
-        outputFormat: req.body.output_format,
-        parameters: req.body.parameters as object,
-        idempotencyKey: req.idempotencyKey ?? null,
-        requestHash,
-        requestId: req.requestId ?? null,
-        workflowId: workflowIds.generationJob(id),
-      },
+    job = await deps.db.$transaction(async (tx) => {
+      const created = await tx.job.create({
+        data: {
+          id,
+          userId: req.userId,
+          model: model.name,
+          prompt: body.prompt ?? null,
+          numOutputs: body.num_outputs,
+          seed: body.seed ?? null,
+          outputFormat: model.kind === 'image' ? (body.output_format ?? 'png') : null,
+          parameters: body.parameters as object,
+          priceUnit: model.priceUnit,
+          priceCredits: model.priceCredits,
+          inputUploadId: upload?.id ?? null,
+          idempotencyKey: req.idempotencyKey ?? null,
+          requestHash,
+          requestId: req.requestId ?? null,
+          workflowId: workflowIds.generationJob(id),
+        },
+      });
+      const reservation = await reserveCredits(tx, { userId: req.userId, jobId: id, credits: maxCost });
+      if (!reservation.reserved) {
+        throw new AppError(402, ErrorCode.insufficientCredits, `This job costs up to ${maxCost} credits and you have ${reservation.available}; buy a credit pack (POST /api/v1/credits/checkout)`, {
+          needed: maxCost,
+          available: reservation.available,
+        });
+      }
+      return created;
     });
   } catch (err) {
-    // Two requests with the same key raced; the other one made the job.
+    // Two requests with the same key raced; the other one made the job (and its reservation).
     if ((err as { code?: string }).code === 'P2002' && req.idempotencyKey) {
       const existing = await findByIdempotencyKey(deps.db, req.userId, req.idempotencyKey);
       if (existing) return replay(deps, existing, requestHash);
@@ -82,8 +107,13 @@ export async function submitJob(
   } catch (err) {
     // A concurrent replay of the same Idempotency-Key may have started it first.
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { job, replayed: false };
-    await deps.db.job.delete({ where: { id: job.id } }).catch(() => undefined);
-    throw AppError.unavailable('The job could not be queued; nothing was started. Try again shortly.', {
+    await deps.db
+      .$transaction(async (tx) => {
+        await settleCredits(tx, { jobId: job.id, used: 0 });
+        await tx.job.delete({ where: { id: job.id } });
+      })
+      .catch(() => undefined);
+    throw AppError.unavailable('The job could not be queued; nothing was started or charged. Try again shortly.', {
       cause: (err as Error).message,
     });
   }
@@ -113,7 +143,10 @@ async function replay(deps: JobDeps, job: Job, requestHash: string): Promise<Sub
 }
 
 export async function startJobWorkflow(deps: JobDeps, job: Job): Promise<void> {
-  const { config } = deps;
+  const { config, db } = deps;
+  const inputFile = job.inputUploadId
+    ? { uploadId: job.inputUploadId, field: (await db.catalogModel.findUniqueOrThrow({ where: { name: job.model } })).fileField! }
+    : null;
   await deps.temporal.workflow.start<typeof generationJob>('generationJob', {
     workflowId: job.workflowId,
     taskQueue: taskQueues(config.temporal.taskQueue).main,
@@ -123,14 +156,8 @@ export async function startJobWorkflow(deps: JobDeps, job: Job): Promise<void> {
       {
         jobId: job.id,
         model: job.model,
-        input: providerInput({
-          model: job.model,
-          prompt: job.prompt,
-          num_outputs: job.numOutputs,
-          seed: job.seed ?? undefined,
-          output_format: job.outputFormat as GenerateBody['output_format'],
-          parameters: job.parameters as Record<string, unknown>,
-        }),
+        input: providerInput(job),
+        inputFile,
         webhookUrl: `${config.http.publicBaseUrl}/api/v1/webhooks/replicate?workflow_id=${encodeURIComponent(job.workflowId)}`,
         pollIntervalMs: config.jobs.pollIntervalMs,
         timeoutMs: config.jobs.timeoutMs,
@@ -145,6 +172,7 @@ export async function startJobWorkflow(deps: JobDeps, job: Job): Promise<void> {
       ...(job.requestId ? [{ key: SA.requestId, value: job.requestId }] : []),
     ],
   });
+  jobsStarted.inc({ kind: 'generation' });
 }
 
 /** The caller's job with its outputs, or 404: another user's job does not exist for them. */

@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import type { Db, Prisma } from '../db/client';
 import type { Payment, PaymentStatus, Plan } from '../generated/prisma/client';
 import { AppError, ErrorCode } from '../errors';
+import { applyCreditPackSession, isCreditPackSession } from '../credits/checkout-sessions';
 import { grantImages } from '../quota/ledger';
 import type { Stripe } from '../stripe/client';
 import type { CreatePaymentBody } from './schemas';
@@ -205,7 +206,7 @@ function promotionCodeProblem(promo: Stripe.PromotionCode, plan: Pick<Plan, 'pri
 }
 
 /** 503 for what may pass (network, Stripe 5xx, rate limit), 502 for what will not (Stripe refused the request). */
-function paymentProviderError(stripe: Stripe, err: unknown, what: string): AppError {
+export function paymentProviderError(stripe: Stripe, err: unknown, what: string): AppError {
   const status = (err as { statusCode?: number }).statusCode;
   const transient =
     !(err instanceof stripe.errors.StripeError) ||
@@ -330,7 +331,7 @@ export function checkoutOutcome(session: Stripe.Checkout.Session, eventType?: st
 }
 
 export interface ApplyResult extends Omit<TransitionResult, 'status'> {
-  /** Our payment the session belongs to; null if none matches (the session is ignored). */
+  /** Our payment (or credit purchase) the session belongs to; null if none matches (the session is ignored). */
   paymentId: string | null;
   outcome: CheckoutOutcome;
   status: PaymentStatus | null;
@@ -344,7 +345,8 @@ export interface ApplyResult extends Omit<TransitionResult, 'status'> {
  * opens its own transaction; with a transaction it joins it.
  *
  * The payment is found by `client_reference_id`, then `metadata.payment_id`, then the
- * session id.
+ * session id. A credit-pack session (`metadata.kind = credit_pack`) goes to its credit
+ * purchase instead (src/credits/checkout-sessions.ts), which adds the pack's credits once.
  */
 export async function applyCheckoutSession(
   db: DbOrTx,
@@ -353,6 +355,7 @@ export async function applyCheckoutSession(
 ): Promise<ApplyResult> {
   return inTransaction(db, async (tx) => {
     const outcome = checkoutOutcome(session, opts.eventType);
+    if (isCreditPackSession(session)) return applyCreditPackSession(tx, session, outcome, opts.paidAt);
     const payment = await findPaymentForSession(tx, session);
     if (!payment) return { paymentId: null, outcome, changed: false, status: null, imagesGranted: 0 };
 

@@ -6,6 +6,7 @@ import { AppError, ErrorCode } from '../errors';
 import { decodeCursor, encodeCursor } from '../http/pagination';
 import { taskQueues, workflowIds } from '../temporal/names';
 import { SA } from '../temporal/search-attributes';
+import { jobsStarted } from '../metrics/business';
 import type { generatePrompt } from '../../workflows/generate-prompt';
 import { promptInput, type CreatePromptBody } from './schemas';
 
@@ -83,6 +84,7 @@ export async function submitPrompt(
         ...(req.requestId ? [{ key: SA.requestId, value: req.requestId }] : []),
       ],
     });
+    jobsStarted.inc({ kind: 'prompt' });
     await db.prompt.update({ where: { id: promptId }, data: { workflowRunId: handle.firstExecutionRunId } });
   } catch (err) {
     await db.prompt.delete({ where: { id: promptId } });

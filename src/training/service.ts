@@ -10,6 +10,7 @@ import { validateTrainingImages, type ValidImage } from '../images/validate';
 import type { Storage } from '../storage/s3';
 import { taskQueues, workflowIds } from '../temporal/names';
 import { SA } from '../temporal/search-attributes';
+import { jobsStarted } from '../metrics/business';
 import type { trainModel } from '../../workflows/train-model';
 
 export interface TrainingDeps {
@@ -191,4 +192,5 @@ async function startWorkflow(
       ...(v.requestId ? [{ key: SA.requestId, value: v.requestId }] : []),
     ],
   });
+  jobsStarted.inc({ kind: 'training' });
 }

@@ -1,3 +1,4 @@
+import { fundedUser } from '../helpers/factories';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
 const MODEL = 'black-forest-labs/flux-schnell';
@@ -8,7 +9,7 @@ describe('when the provider rate-limits (a 429 storm)', () => {
   beforeAll(async () => {
     // 3 creates per 1-second window; 12 jobs at once must queue behind 429s and all complete.
     env = await startTestEnv({ knobs: { latency_ms: 20, create_rate_limit_per_minute: 3, rate_limit_window_ms: 1000 } });
-    user = await env.createUser();
+    user = await fundedUser(env);
   });
   afterAll(() => env?.stop());
 
@@ -32,7 +33,7 @@ describe('when webhooks are lost', () => {
   let user: TestUser;
   beforeAll(async () => {
     env = await startTestEnv({ knobs: { latency_ms: 100, webhooks_enabled: false }, env: { JOB_POLL_INTERVAL_MS: '300' } });
-    user = await env.createUser();
+    user = await fundedUser(env);
   });
   afterAll(() => env?.stop());
 
@@ -47,7 +48,7 @@ describe('when webhooks are lost', () => {
   it('then a prediction that never finishes times out, is canceled at the provider, and fails clearly', async () => {
     const slowEnv = await startTestEnv({ knobs: { webhooks_enabled: false }, env: { JOB_POLL_INTERVAL_MS: '200', JOB_TIMEOUT_MS: '800' } });
     try {
-      const u = await slowEnv.createUser();
+      const u = await fundedUser(slowEnv);
       const res = await slowEnv.api.post('/api/v1/generate').set(u.auth).send({ model: MODEL, prompt: 'forever', parameters: { fake_latency_ms: 60_000 } }).expect(202);
       const job = await slowEnv.waitForJob(u, res.body.job_id);
       expect(job.status).toBe('failed');

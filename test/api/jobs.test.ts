@@ -2,6 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import sharp from 'sharp';
 import { signWebhookBody } from '../../src/provider/webhook-signature';
+import { fundedUser } from '../helpers/factories';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 import { binaryParser, eventually, sha256 } from '../helpers/http';
 
@@ -10,9 +11,10 @@ let env: TestEnv;
 let alice: TestUser;
 let bob: TestUser;
 
+// Users get credits up front (test/api/credits.test.ts covers running out of them).
 beforeAll(async () => {
   env = await startTestEnv({ knobs: { latency_ms: 50 } });
-  [alice, bob] = await Promise.all([env.createUser(), env.createUser()]);
+  [alice, bob] = await Promise.all([fundedUser(env), fundedUser(env)]);
 });
 afterAll(() => env?.stop());
 afterEach(() => env.replicate.setKnobs({ latency_ms: 50, failure_rate: 0, create_rate_limit_per_minute: 0, output_retention_ms: 3_600_000, duplicate_webhooks: false, webhooks_enabled: true }));
@@ -82,10 +84,11 @@ describe('a generation job', () => {
     expect(job.retry_count).toBe(0);
   });
 
-  it('when the model is unknown to the provider, then the job fails with provider_not_found', async () => {
-    const res = await submit(alice, { model: 'nobody/no-such-model', prompt: 'x' }).expect(202);
-    const job = await env.waitForJob(alice, res.body.job_id);
-    expect(job.error.code).toBe('provider_not_found');
+  it('when the model is not in the catalog, then 422 unknown_model lists the valid names and no job is made', async () => {
+    const res = await submit(alice, { model: 'nobody/no-such-model', prompt: 'x' }).expect(422);
+    expect(res.body.error).toMatchObject({ code: 'unknown_model', message: expect.stringContaining('nobody/no-such-model') });
+    expect(res.body.error.details).toEqual({ model: 'nobody/no-such-model', valid_models: expect.arrayContaining([MODEL, 'meta/musicgen', 'resemble-ai/resemble-enhance']) });
+    expect(await env.db.job.count({ where: { userId: alice.id, model: 'nobody/no-such-model' } })).toBe(0);
   });
 
   it('when webhooks are delivered twice, then the job completes once with exactly its outputs', async () => {
@@ -247,7 +250,7 @@ describe('bad input', () => {
 
 describe('listing', () => {
   it('lists only the caller\'s jobs, newest first, page by page, filtered by status', async () => {
-    const carol = await env.createUser();
+    const carol = await fundedUser(env);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await submit(carol, { model: MODEL, prompt: `p${i}` }).expect(202)).body.job_id);
     const failing = (await submit(carol, { model: MODEL, prompt: 'bad', parameters: { fake_error: 'nope' } }).expect(202)).body.job_id;

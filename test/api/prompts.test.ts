@@ -173,7 +173,6 @@ describe('prompts on a trained model', () => {
 
 describe('the gallery', () => {
   it('lists prompts newest first with their images, page by page, each page in exactly one query, and images outlive the provider', async () => {
-    env.replicate.setKnobs({ output_retention_ms: 500 });
     const version = await trainedVersion(env.db, user.id, 'pro');
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -182,7 +181,10 @@ describe('the gallery', () => {
       await waitForPrompt(r.body.prompt_id);
       await idle(version.id);
     }
-    await new Promise((r) => setTimeout(r, 700)); // the provider deletes its copies
+    // The provider deletes its copies (Replicate does after an hour).
+    env.replicate.setKnobs({ output_retention_ms: 1 });
+    const prediction = (await env.db.prompt.findUniqueOrThrow({ where: { id: ids[0]! } })).providerPredictionId;
+    await eventually(async () => (await fetch(`${env.replicate.url}/files/${prediction}/0.webp`)).status === 404);
 
     const seen: any[] = [];
     let cursor: string | null = null;

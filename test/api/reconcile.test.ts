@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ledgerTotals } from '../../src/quota/ledger';
 import { ensureReconcileSchedule } from '../../src/temporal/schedules';
-import { paidPayment, photos, trainedVersion } from '../helpers/factories';
+import { fundedUser, paidPayment, photos, trainedVersion } from '../helpers/factories';
 import { eventually } from '../helpers/http';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
@@ -14,7 +14,7 @@ beforeAll(async () => {
     knobs: { latency_ms: 50, training_latency_ms: 300 },
     env: { RECONCILE_GRACE_MS: '1', RECONCILE_INTERVAL_MS: String(3_600_000) },
   });
-  user = await env.createUser();
+  user = await fundedUser(env);
   scheduleId = await ensureReconcileSchedule(env.temporal, env.config);
 });
 afterAll(async () => {

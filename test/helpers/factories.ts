@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { topUp } from '../../src/credits/ledger';
 import type { Db } from '../../src/db/client';
 import { grantImages } from '../../src/quota/ledger';
 import { builtinVersionId } from '../../src/replicate-local/models';
 import { makeJpeg } from '../fixtures/images';
+import type { TestEnv, TestUser } from './test-env';
 
 /** A paid payment, as the Stripe webhook leaves it. */
 export async function paidPayment(db: Db, userId: string, planId = 'starter', overrides: { versionId?: string } = {}) {
@@ -20,6 +22,33 @@ export async function paidPayment(db: Db, userId: string, planId = 'starter', ov
       paidAt: new Date(),
     },
   });
+}
+
+/** A paid credit purchase, as the Stripe webhook leaves it: the user has `credits` more (ledger and balance). */
+export async function paidCredits(db: Db, userId: string, credits: number) {
+  const pack = await db.creditPack.findUniqueOrThrow({ where: { id: 'credits-100' } });
+  const purchase = await db.creditPurchase.create({
+    data: {
+      id: randomUUID(),
+      userId,
+      packId: pack.id,
+      credits,
+      status: 'paid',
+      amountCents: pack.priceCents,
+      currency: pack.currency,
+      checkoutSessionId: `cs_test_${randomUUID().replace(/-/g, '')}`,
+      paidAt: new Date(),
+    },
+  });
+  await db.$transaction((tx) => topUp(tx, { userId, purchaseId: purchase.id, credits }));
+  return purchase;
+}
+
+/** A new user with `credits` to spend. */
+export async function fundedUser(env: TestEnv, credits = 1000): Promise<TestUser> {
+  const user = await env.createUser();
+  await paidCredits(env.db, user.id, credits);
+  return user;
 }
 
 /** Distinct valid training photos (small, so tests stay fast). */

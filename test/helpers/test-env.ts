@@ -13,7 +13,7 @@ import { LOCAL_TRAINER_MODEL } from '../../src/dev/local-defaults';
 import { startLocalReplicate, type LocalReplicate, type Knobs } from '../../src/replicate-local/server';
 import { createRuntime, type Runtime as AppRuntime } from '../../src/runtime';
 import { createWorkers } from '../../src/worker';
-import { databaseUrlFor, readStackInfo } from './stack-info';
+import { databaseUrlFor, readStackInfo, type StackInfo } from './stack-info';
 
 export const TEST_STRIPE_WEBHOOK_SECRET = 'whsec_test_secret_for_signed_events';
 
@@ -54,6 +54,8 @@ export interface TestEnvOptions {
   activities?: Partial<Activities> | ((real: Activities) => Partial<Activities>);
   /** Start workers (default true). */
   worker?: boolean;
+  /** The test file already called Runtime.install (e.g. installWorkerTelemetry): do not install the quiet one. */
+  runtimeInstalled?: boolean;
 }
 
 /**
@@ -62,7 +64,7 @@ export interface TestEnvOptions {
  * Replicate server, the real worker and the real API on a loopback port.
  */
 export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
-  quietTemporalLogs();
+  if (!opts.runtimeInstalled) quietTemporalLogs();
   const stack = readStackInfo();
   const databaseUrl = await cloneDatabase(stack.databaseUrl, stack.templateDatabase);
   const replicate = await startLocalReplicate({ knobs: { latency_ms: 50, ...opts.knobs } });
@@ -73,32 +75,7 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
   const baseUrl = `http://127.0.0.1:${port}`;
 
   const config = loadConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    PORT: String(port),
-    PUBLIC_BASE_URL: baseUrl,
-    API_KEY_PEPPER: 'test-pepper-0123456789',
-    DATABASE_URL: databaseUrl,
-    DATABASE_POOL_SIZE: '5',
-    TEMPORAL_ADDRESS: stack.temporal.address,
-    TEMPORAL_NAMESPACE: stack.temporal.namespace,
-    TEMPORAL_TASK_QUEUE: `test-${randomUUID().slice(0, 8)}`,
-    S3_ENDPOINT: stack.s3.endpoint,
-    S3_REGION: stack.s3.region,
-    S3_ACCESS_KEY_ID: stack.s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey,
-    S3_BUCKET: stack.s3.bucket,
-    REPLICATE_API_TOKEN: 'r8_test',
-    REPLICATE_BASE_URL: replicate.apiBaseUrl,
-    REPLICATE_CREATE_RATE_PER_SECOND: '1000',
-    REPLICATE_CALL_RATE_PER_SECOND: '1000',
-    STRIPE_SECRET_KEY: 'sk_test_123',
-    STRIPE_WEBHOOK_SECRET: TEST_STRIPE_WEBHOOK_SECRET,
-    STRIPE_API_BASE: `${stack.stripe.protocol}://${stack.stripe.host}:${stack.stripe.port}`,
-    TRAINER_MODEL: LOCAL_TRAINER_MODEL,
-    TRAINING_DESTINATION_OWNER: 'imagegen-test',
-    JOB_POLL_INTERVAL_MS: '2000',
-    JOB_TIMEOUT_MS: '60000',
+    ...serviceEnv(stack, { port, databaseUrl, replicateApiBaseUrl: replicate.apiBaseUrl }),
     ...opts.env,
   });
 
@@ -164,13 +141,57 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
   return env;
 }
 
-async function cloneDatabase(serverUrl: string, template: string): Promise<string> {
+/**
+ * The environment of a service (API and worker) on this stack, as the tests run it: every key
+ * loadConfig needs. `npm run bench` starts src/server.ts and src/worker.ts with it as child processes.
+ */
+export function serviceEnv(
+  stack: StackInfo,
+  s: { port: number; databaseUrl: string; replicateApiBaseUrl: string; taskQueue?: string },
+): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: String(s.port),
+    PUBLIC_BASE_URL: `http://127.0.0.1:${s.port}`,
+    API_KEY_PEPPER: 'test-pepper-0123456789',
+    DATABASE_URL: s.databaseUrl,
+    DATABASE_POOL_SIZE: '5',
+    TEMPORAL_ADDRESS: stack.temporal.address,
+    TEMPORAL_NAMESPACE: stack.temporal.namespace,
+    TEMPORAL_TASK_QUEUE: s.taskQueue ?? `test-${randomUUID().slice(0, 8)}`,
+    S3_ENDPOINT: stack.s3.endpoint,
+    S3_REGION: stack.s3.region,
+    S3_ACCESS_KEY_ID: stack.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey,
+    S3_BUCKET: stack.s3.bucket,
+    REPLICATE_API_TOKEN: 'r8_test',
+    REPLICATE_BASE_URL: s.replicateApiBaseUrl,
+    REPLICATE_CREATE_RATE_PER_SECOND: '1000',
+    REPLICATE_CALL_RATE_PER_SECOND: '1000',
+    STRIPE_SECRET_KEY: 'sk_test_123',
+    STRIPE_WEBHOOK_SECRET: TEST_STRIPE_WEBHOOK_SECRET,
+    STRIPE_API_BASE: `${stack.stripe.protocol}://${stack.stripe.host}:${stack.stripe.port}`,
+    TRAINER_MODEL: LOCAL_TRAINER_MODEL,
+    TRAINING_DESTINATION_OWNER: 'imagegen-test',
+    JOB_POLL_INTERVAL_MS: '2000',
+    JOB_TIMEOUT_MS: '60000',
+    // Tests and benchmarks poll hard and run several workers side by side: no request limits
+    // (test/ops/http-hardening.test.ts sets its own) and no fixed worker metrics ports.
+    RATE_LIMIT_PER_MINUTE: '0',
+    RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '0',
+    WORKER_METRICS_PORT: '0',
+    WORKER_APP_METRICS_PORT: '0',
+  };
+}
+
+export async function cloneDatabase(serverUrl: string, template: string): Promise<string> {
   const name = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
   await withAdmin(serverUrl, (c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
   return databaseUrlFor(serverUrl, name);
 }
 
-async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   await withAdmin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }
 

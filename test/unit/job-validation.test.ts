@@ -18,7 +18,6 @@ describe('generate request validation', () => {
       model: 'black-forest-labs/flux-schnell',
       prompt: 'a cat',
       num_outputs: 1,
-      output_format: 'png',
       parameters: {},
     });
   });

@@ -1,0 +1,418 @@
+import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { creditCheckoutBody, purchaseIdParam, usageQuery } from '../../credits/schemas';
+import { ErrorCode } from '../../error-codes';
+import { formatBytes } from '../../images/format';
+import { DEFAULT_IMAGE_RULES } from '../../images/validate';
+import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery } from '../../jobs/schemas';
+import { createPaymentBody, paymentIdParam } from '../../payments/schemas';
+import { createPromptBody, listPromptsQuery, promptIdParam } from '../../prompts/schemas';
+import { createUserBody } from '../routes/users';
+import { listVersionsQuery, paymentIdParam as trainPaymentIdParam, versionIdParam } from '../routes/versions';
+import * as R from './responses';
+import { API_KEY_SCHEME, binaryFile, toRouteConfig, type ApiRoute } from './route';
+
+/**
+ * Every HTTP route of the API, in the order of src/http/routes/*. Request schemas are the
+ * very objects the routes validate with; response schemas live in ./responses.ts.
+ *
+ * To document a new route: add one entry to `apiRoutes` below (test/api/openapi.test.ts
+ * fails for any route of the Express app that has none). 401, 422 validation_failed, 429, 500
+ * and the JSON parser's 400/413/415 are added for you (see toRouteConfig); list the other error
+ * codes it answers in `errors`.
+ */
+export const apiRoutes: ApiRoute[] = [
+  // -- src/http/routes/health.ts ----------------------------------------------------------------
+  {
+    method: 'get',
+    path: '/health',
+    operationId: 'getLiveness',
+    tag: 'Health',
+    summary: 'Liveness: the process answers',
+    public: true,
+    responses: { 200: { description: 'Alive', json: R.Liveness } },
+  },
+  {
+    method: 'get',
+    path: '/health/ready',
+    operationId: 'getReadiness',
+    tag: 'Health',
+    summary: 'Readiness: one verdict per dependency',
+    public: true,
+    responses: {
+      200: { description: 'Every dependency is up', json: R.Readiness },
+      503: { description: 'At least one dependency is down', json: R.Readiness },
+    },
+  },
+
+  // -- src/http/routes/users.ts -----------------------------------------------------------------
+  {
+    method: 'post',
+    path: '/api/v1/users',
+    operationId: 'createUser',
+    tag: 'Accounts',
+    summary: 'Create an account and its API key',
+    public: true,
+    request: { json: createUserBody },
+    responses: { 201: { description: 'Created; the API key is shown only now', json: R.CreatedUser } },
+    errors: { 409: [ErrorCode.emailTaken] },
+  },
+
+  // -- src/http/routes/plans.ts -----------------------------------------------------------------
+  {
+    method: 'get',
+    path: '/api/v1/plans',
+    operationId: 'listPlans',
+    tag: 'Payments',
+    summary: 'The plans that can be bought',
+    public: true,
+    responses: { 200: { description: 'Active plans', json: R.PlanList } },
+  },
+
+  // -- src/http/routes/jobs.ts ------------------------------------------------------------------
+  {
+    method: 'post',
+    path: '/api/v1/generate',
+    operationId: 'submitJob',
+    tag: 'Jobs',
+    summary: 'Start a generation job on a catalog model',
+    description:
+      'Runs one of the models of GET /api/v1/models, which says what input each takes (a prompt, an `input_file` from ' +
+      'POST /api/v1/uploads) and its price. The maximum cost is reserved from your credits (402 if they do not cover it); ' +
+      'what the job really cost is charged when it finishes. Answers at once: poll the Location (GET /api/v1/status/{job_id}).',
+    request: {
+      json: generateBody,
+      headers: z.object({ 'Idempotency-Key': idempotencyKey }),
+    },
+    responses: {
+      202: {
+        description: 'Queued (or, with a replayed Idempotency-Key, the job the first request made)',
+        json: R.JobAccepted,
+        location: 'The job status: /api/v1/status/{job_id}',
+        headers: { 'Idempotent-Replayed': '`true` when an earlier request with the same Idempotency-Key made this job' },
+      },
+    },
+    errors: {
+      402: [ErrorCode.insufficientCredits],
+      422: [ErrorCode.unknownModel, ErrorCode.idempotencyKeyReused],
+      503: [ErrorCode.serviceUnavailable],
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/status/{job_id}',
+    operationId: 'getJob',
+    tag: 'Jobs',
+    summary: 'A job, with its outputs once it succeeded',
+    request: { params: jobIdParam },
+    responses: { 200: { description: 'The job', json: R.Job } },
+    errors: { 404: [ErrorCode.notFound] },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/jobs',
+    operationId: 'listJobs',
+    tag: 'Jobs',
+    summary: 'Your jobs, newest first',
+    request: { query: listJobsQuery },
+    responses: { 200: { description: 'A page of jobs', json: R.JobList } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/jobs/{job_id}/metadata',
+    operationId: 'getJobMetadata',
+    tag: 'Jobs',
+    summary: 'Provider input, ids and timings of a job',
+    request: { params: jobIdParam },
+    responses: { 200: { description: 'The job metadata', json: R.JobMetadata } },
+    errors: { 404: [ErrorCode.notFound] },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/jobs/{job_id}',
+    operationId: 'cancelJob',
+    tag: 'Jobs',
+    summary: 'Cancel a queued or running job',
+    request: { params: jobIdParam },
+    responses: {
+      202: { description: 'Cancellation requested; the job becomes `canceled`', json: R.JobCancelRequested, location: 'The job status: /api/v1/status/{job_id}' },
+    },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.jobAlreadyFinished] },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/download/{job_id}',
+    operationId: 'downloadJobOutput',
+    tag: 'Jobs',
+    summary: 'The bytes of one output of a job',
+    request: { params: jobIdParam, query: downloadQuery },
+    responses: {
+      200: {
+        description: 'The output (its content_type), as an attachment',
+        content: Object.fromEntries(['image/*', 'audio/*', 'video/*'].map((type) => [type, { schema: binaryFile }])),
+        headers: { 'Content-Disposition': 'attachment; filename="<job_id>-<index>.<ext>"' },
+      },
+    },
+    errors: { 404: [ErrorCode.notFound] },
+  },
+
+  // -- src/http/routes/payments.ts --------------------------------------------------------------
+  {
+    method: 'post',
+    path: '/api/v1/payments/create',
+    operationId: 'createPayment',
+    tag: 'Payments',
+    summary: 'Buy a plan: creates a Stripe Checkout session',
+    description: 'A base plan (`is_init`) pays for training a new model; an add-on plan needs `version_id`, one of your trained models.',
+    request: { json: createPaymentBody },
+    responses: { 201: { description: 'Pending until paid at `checkout_url`', json: R.CreatedPayment, location: 'The payment: /api/v1/payments/{payment_id}' } },
+    errors: { 404: [ErrorCode.notFound], 502: [ErrorCode.paymentProviderUnavailable], 503: [ErrorCode.paymentProviderUnavailable] },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/payments/{payment_id}',
+    operationId: 'getPayment',
+    tag: 'Payments',
+    summary: 'A payment and its plan',
+    request: { params: paymentIdParam },
+    responses: { 200: { description: 'The payment', json: R.Payment } },
+    errors: { 404: [ErrorCode.notFound] },
+  },
+
+  // -- src/http/routes/versions.ts --------------------------------------------------------------
+  {
+    method: 'post',
+    path: '/api/v1/versions/train/{payment_id}',
+    operationId: 'trainModel',
+    tag: 'Models',
+    summary: 'Upload photos and train a model with a paid base plan',
+    description:
+      'Every photo is checked first and all problems are reported at once (422 `invalid_images`); nothing is consumed on a rejection. ' +
+      'The training runs as a durable workflow: poll the Location.',
+    request: {
+      params: trainPaymentIdParam,
+      // Read with busboy and checked by src/images/validate.ts, not by a zod schema: this one only describes the form.
+      multipart: z.object({
+        images: z.array(binaryFile).meta({
+          description:
+            `The training photos (JPEG, PNG or WebP), one file per \`images\` part. Default limits (configurable): ` +
+            `${DEFAULT_IMAGE_RULES.minImages}-${DEFAULT_IMAGE_RULES.maxImages} photos, each at most ${formatBytes(DEFAULT_IMAGE_RULES.maxFileBytes)} ` +
+            `and at least ${DEFAULT_IMAGE_RULES.minSide} px on its short side, ${formatBytes(DEFAULT_IMAGE_RULES.maxTotalBytes)} in total.`,
+        }),
+        trigger_word: z.string().optional().meta({
+          description: 'The word that invokes the subject in prompts: 2-32 letters, digits or underscores, starting with a letter. Defaults to `TOK`.',
+          example: 'TOK',
+        }),
+      }),
+    },
+    responses: {
+      202: { description: 'Photos stored and training queued', json: R.TrainingAccepted, location: 'The model: /api/v1/versions/info/{version_id}' },
+    },
+    errors: {
+      400: [ErrorCode.validationFailed],
+      404: [ErrorCode.notFound],
+      409: [ErrorCode.paymentNotPaid, ErrorCode.paymentAlreadyUsed, ErrorCode.trainingInProgress],
+      413: [ErrorCode.payloadTooLarge],
+      415: [ErrorCode.validationFailed],
+      422: [ErrorCode.invalidImages, ErrorCode.planNotTrainable],
+      503: [ErrorCode.serviceUnavailable],
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/versions/info/{version_id}',
+    operationId: 'getModel',
+    tag: 'Models',
+    summary: 'A model: training status and image quota',
+    request: { params: versionIdParam },
+    responses: { 200: { description: 'The model', json: R.Version } },
+    errors: { 404: [ErrorCode.notFound] },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/versions',
+    operationId: 'listModels',
+    tag: 'Models',
+    summary: 'Your models, newest first',
+    request: { query: listVersionsQuery },
+    responses: { 200: { description: 'A page of models', json: R.VersionList } },
+  },
+
+  // -- src/http/routes/prompts.ts ---------------------------------------------------------------
+  {
+    method: 'post',
+    path: '/api/v1/prompts/create/{version_id}',
+    operationId: 'createPrompt',
+    tag: 'Prompts',
+    summary: 'Generate images with a trained model',
+    description: 'One prompt runs per model at a time. The images are reserved from the model quota and charged when they are delivered.',
+    request: { params: versionIdParam, json: createPromptBody },
+    responses: { 202: { description: 'Queued', json: R.PromptAccepted, location: 'The prompt: /api/v1/prompts/{prompt_id}' } },
+    errors: {
+      402: [ErrorCode.quotaExceeded],
+      404: [ErrorCode.notFound],
+      409: [ErrorCode.versionNotReady, ErrorCode.versionBusy],
+      503: [ErrorCode.serviceUnavailable],
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/prompts/list/{version_id}',
+    operationId: 'listPrompts',
+    tag: 'Prompts',
+    summary: "A model's prompts with their images, newest first",
+    request: { params: versionIdParam, query: listPromptsQuery },
+    responses: { 200: { description: 'A page of prompts', json: R.PromptList } },
+    errors: { 404: [ErrorCode.notFound] },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/prompts/{prompt_id}',
+    operationId: 'getPrompt',
+    tag: 'Prompts',
+    summary: 'A prompt, with its images once it succeeded',
+    request: { params: promptIdParam },
+    responses: { 200: { description: 'The prompt', json: R.Prompt } },
+    errors: { 404: [ErrorCode.notFound] },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/prompts/{prompt_id}',
+    operationId: 'cancelPrompt',
+    tag: 'Prompts',
+    summary: 'Cancel a queued or running prompt; its reserved images are released',
+    request: { params: promptIdParam },
+    responses: { 202: { description: 'Cancellation requested', json: R.PromptCancelRequested, location: 'The prompt: /api/v1/prompts/{prompt_id}' } },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.jobAlreadyFinished] },
+  },
+
+  // -- src/http/routes/credits.ts (with models.ts and uploads.ts) --------------------------------
+  {
+    method: 'get',
+    path: '/api/v1/balance',
+    operationId: 'getBalance',
+    tag: 'Credits',
+    summary: 'Your credits',
+    responses: { 200: { description: 'The balance', json: R.Balance } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/credit-packs',
+    operationId: 'listCreditPacks',
+    tag: 'Credits',
+    summary: 'The credit packs that can be bought',
+    responses: { 200: { description: 'Active packs', json: R.CreditPackList } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/credits/checkout',
+    operationId: 'buyCredits',
+    tag: 'Credits',
+    summary: 'Buy a credit pack: creates a Stripe Checkout session',
+    request: { json: creditCheckoutBody },
+    responses: {
+      201: { description: 'Pending until paid at `checkout_url`', json: R.CreatedCreditPurchase, location: 'The purchase: /api/v1/credits/purchases/{purchase_id}' },
+    },
+    errors: { 404: [ErrorCode.notFound], 502: [ErrorCode.paymentProviderUnavailable], 503: [ErrorCode.paymentProviderUnavailable] },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/credits/purchases/{purchase_id}',
+    operationId: 'getCreditPurchase',
+    tag: 'Credits',
+    summary: 'A credit purchase and its pack',
+    request: { params: purchaseIdParam },
+    responses: { 200: { description: 'The purchase', json: R.CreditPurchase } },
+    errors: { 404: [ErrorCode.notFound] },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/usage',
+    operationId: 'listUsage',
+    tag: 'Credits',
+    summary: 'Your jobs with what each cost, newest first',
+    request: { query: usageQuery },
+    responses: { 200: { description: 'A page of usage', json: R.UsageList } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/models',
+    operationId: 'listCatalogModels',
+    tag: 'Jobs',
+    summary: 'The models POST /api/v1/generate runs, with their inputs and prices',
+    responses: { 200: { description: 'Active catalog models', json: R.CatalogModelList } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/uploads',
+    operationId: 'createUpload',
+    tag: 'Jobs',
+    summary: 'Upload a job input file',
+    description: 'Pass the returned `upload_id` as `input_file` to POST /api/v1/generate. The type is read from the bytes, whatever the file name.',
+    request: {
+      // Read with busboy and checked by src/uploads/service.ts, not by a zod schema: this one only describes the form.
+      multipart: z.object({
+        file: binaryFile.meta({
+          description:
+            'One image (JPEG, PNG, WebP, GIF), audio (WAV, MP3, FLAC, OGG) or video (MP4, WebM) file, within the size limit of its kind ' +
+            '(UPLOAD_MAX_IMAGE_BYTES, UPLOAD_MAX_AUDIO_BYTES, UPLOAD_MAX_VIDEO_BYTES).',
+        }),
+      }),
+    },
+    responses: { 201: { description: 'Stored', json: R.CreatedUpload } },
+    errors: {
+      400: [ErrorCode.validationFailed],
+      413: [ErrorCode.payloadTooLarge],
+      415: [ErrorCode.validationFailed, ErrorCode.unsupportedMediaType],
+    },
+  },
+
+  // -- src/http/routes/webhooks.ts --------------------------------------------------------------
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/stripe',
+    operationId: 'stripeWebhook',
+    tag: 'Webhooks',
+    summary: 'Stripe events (checkout sessions)',
+    description: 'Verified with the `Stripe-Signature` header over the raw body. A redelivered event answers `duplicate: true` and changes nothing.',
+    public: true,
+    request: {
+      headers: z.object({ 'Stripe-Signature': z.string().meta({ description: 'Stripe webhook signature: `t=<timestamp>,v1=<hmac>`' }) }),
+      json: z.record(z.string(), z.unknown()).meta({ description: 'A Stripe event, as Stripe sent it' }),
+    },
+    responses: { 200: { description: 'Received', json: R.WebhookReceipt } },
+    errors: { 400: [ErrorCode.webhookSignatureInvalid] },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/replicate',
+    operationId: 'replicateWebhook',
+    tag: 'Webhooks',
+    summary: 'Replicate prediction and training updates',
+    description:
+      'Verified with the `webhook-*` headers (Standard Webhooks) over the raw body, then signalled to the workflow named by the ' +
+      '`workflow_id` query parameter of the webhook URL we gave Replicate. A redelivery answers `duplicate: true`.',
+    public: true,
+    request: {
+      headers: z.object({
+        'webhook-id': z.string(),
+        'webhook-timestamp': z.string().meta({ description: 'Unix seconds' }),
+        'webhook-signature': z.string().meta({ description: 'Space-separated `v1,<base64 hmac>` signatures' }),
+      }),
+      json: z.record(z.string(), z.unknown()).meta({ description: 'A Replicate prediction or training, as Replicate sent it' }),
+    },
+    responses: { 200: { description: 'Received', json: R.WebhookReceipt } },
+    errors: { 400: [ErrorCode.webhookSignatureInvalid] },
+  },
+];
+
+export function createRegistry(routes: ApiRoute[] = apiRoutes): OpenAPIRegistry {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', API_KEY_SCHEME, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The API key from POST /api/v1/users, sent as `Authorization: Bearer <api_key>`.',
+  });
+  for (const route of routes) registry.registerPath(toRouteConfig(route));
+  return registry;
+}

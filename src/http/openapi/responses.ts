@@ -1,0 +1,363 @@
+import { z } from 'zod';
+import { JobStatus, ModelKind, PaymentStatus, PriceUnit, VersionStatus } from '../../generated/prisma/enums';
+import { generateBody } from '../../jobs/schemas';
+
+/**
+ * Response bodies, described once as zod schemas. They document what src/jobs/serialize.ts,
+ * src/prompts/views.ts, src/training/views.ts and src/payments/serialize.ts return (the
+ * src/credits/serialize.ts, src/catalog/service.ts and the routes' inline bodies return (the
+ * serializers stay plain functions); test/api/openapi.test.ts checks real responses against
+ * them. `.meta({ id })` makes a schema a named component of the OpenAPI document.
+ */
+
+const uuid = z.uuid();
+const timestamp = z.iso.datetime().meta({ description: 'ISO 8601, UTC', example: '2025-01-01T12:00:00.000Z' });
+const int = z.int();
+const parameters = z.record(z.string(), z.unknown()).meta({ description: 'Model parameters passed through to the provider as sent' });
+const presignedUrl = z.url().meta({ description: 'Time-limited presigned URL of our bucket' });
+
+/** `{ error: { code, message, details? } }`: the body of every error response (src/errors.ts). */
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: 'Stable machine-readable code; each response lists the codes it can carry', example: 'validation_failed' }),
+      message: z.string().meta({ description: 'What went wrong and what to do about it, for a person', example: 'Invalid request body: prompt: must not be empty' }),
+      details: z.unknown().optional().meta({ description: 'Structured context, e.g. `{ issues: [{ field, message }] }` for validation_failed' }),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+/** Why a job, prompt or training failed (null while it has not). */
+export const Failure = z
+  .object({ code: z.string().meta({ example: 'prediction_failed' }), message: z.string() })
+  .meta({ id: 'Failure' });
+
+const page = <T extends z.ZodType>(item: T) =>
+  z.object({
+    items: z.array(item),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+  });
+
+// ---------------------------------------------------------------------------------------------
+// Health
+
+export const Liveness = z.object({ status: z.literal('ok') }).meta({ id: 'Liveness' });
+
+const ComponentCheck = z.object({
+  status: z.enum(['up', 'down']),
+  latency_ms: int,
+  error: z.string().optional(),
+});
+export const Readiness = z
+  .object({
+    status: z.enum(['ready', 'unavailable']),
+    components: z.object({ postgres: ComponentCheck, temporal: ComponentCheck, s3: ComponentCheck, provider: ComponentCheck }),
+  })
+  .meta({ id: 'Readiness' });
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+
+export const CreatedUser = z
+  .object({
+    id: uuid,
+    email: z.email(),
+    api_key: z.string().meta({ description: 'Shown once: send it as `Authorization: Bearer <api_key>`' }),
+  })
+  .meta({ id: 'CreatedUser' });
+
+// ---------------------------------------------------------------------------------------------
+// Jobs (src/jobs/serialize.ts), their catalog (src/catalog/service.ts) and input uploads
+
+const jobStatus = z.enum(JobStatus);
+const price = z.object({ credits: int, per: z.enum(PriceUnit).meta({ description: '`run`: once per job; `output`: once per output' }) });
+
+export const CatalogModel = z
+  .object({
+    name: z.string().meta({ example: 'black-forest-labs/flux-schnell', description: 'Pass as `model` to POST /api/v1/generate' }),
+    kind: z.enum(ModelKind),
+    description: z.string(),
+    input: z.object({
+      prompt: z.boolean().meta({ description: 'true: the model needs a prompt; false: it takes none' }),
+      file: z
+        .object({ media_types: z.array(z.string()) })
+        .nullable()
+        .meta({ description: 'The input file the model needs (`input_file`), or null if it takes none' }),
+    }),
+    price: price.meta({ description: 'Price in credits' }),
+  })
+  .meta({ id: 'CatalogModel' });
+
+export const CatalogModelList = z.object({ items: z.array(CatalogModel) }).meta({ id: 'CatalogModelList' });
+
+export const CreatedUpload = z
+  .object({
+    upload_id: uuid.meta({ description: 'Pass as `input_file` to POST /api/v1/generate' }),
+    content_type: z.string().meta({ description: 'Read from the bytes, not the file name', example: 'image/png' }),
+    size_bytes: int,
+  })
+  .meta({ id: 'CreatedUpload' });
+
+export const JobAccepted = z.object({ job_id: uuid, status: jobStatus }).meta({ id: 'JobAccepted' });
+export const JobCancelRequested = z
+  .object({ job_id: uuid, status: jobStatus, cancel_requested: z.literal(true) })
+  .meta({ id: 'JobCancelRequested' });
+
+export const JobOutput = z
+  .object({
+    index: int,
+    url: presignedUrl,
+    content_type: z.string().meta({ example: 'image/png' }),
+    size_bytes: int,
+    width: int.optional(),
+    height: int.optional(),
+    sha256: z.string(),
+  })
+  .meta({ id: 'JobOutput' });
+
+export const Job = z
+  .object({
+    job_id: uuid,
+    status: jobStatus,
+    model: z.string(),
+    prompt: z.string().nullable().meta({ description: 'Null for a model that takes no prompt' }),
+    num_outputs: int,
+    seed: int.nullable(),
+    output_format: generateBody.shape.output_format.unwrap().nullable().meta({ description: 'Image models only' }),
+    input_file: uuid.nullable().meta({ description: 'The upload the model received, if it takes a file' }),
+    parameters,
+    credits_spent: int.nullable().meta({ description: 'Credits charged; null until the job finished' }),
+    retry_count: int,
+    error: Failure.nullable(),
+    created_at: timestamp,
+    started_at: timestamp.nullable(),
+    completed_at: timestamp.nullable(),
+    outputs: z.array(JobOutput),
+  })
+  .meta({ id: 'Job' });
+
+export const JobList = page(Job).meta({ id: 'JobList' });
+
+export const JobMetadata = z
+  .object({
+    job_id: uuid,
+    model: z.string(),
+    model_version: z.string().nullable(),
+    provider: z.literal('replicate'),
+    provider_prediction_id: z.string().nullable(),
+    workflow_id: z.string(),
+    request_id: z.string().nullable(),
+    parameters,
+    provider_input: z.record(z.string(), z.unknown()).meta({ description: 'The exact input the model received' }),
+    input_file: uuid.nullable(),
+    price: price.nullable().meta({ description: 'The model price when the job was accepted' }),
+    retry_count: int,
+    timings: z.object({
+      created_at: timestamp,
+      started_at: timestamp.nullable(),
+      provider_completed_at: timestamp.nullable(),
+      completed_at: timestamp.nullable(),
+      queued_ms: int.nullable(),
+      total_ms: int.nullable(),
+      predict_time_s: z.number().nullable(),
+    }),
+  })
+  .meta({ id: 'JobMetadata' });
+
+// ---------------------------------------------------------------------------------------------
+// Plans and payments (src/payments/serialize.ts)
+
+export const Plan = z
+  .object({
+    id: z.string().meta({ example: 'starter' }),
+    name: z.string(),
+    description: z.string(),
+    price_cents: int,
+    currency: z.string().meta({ example: 'usd' }),
+    images: int.meta({ description: 'Images the plan grants' }),
+    is_init: z.boolean().meta({ description: 'true: a base plan that trains a new model; false: an add-on for a trained model' }),
+  })
+  .meta({ id: 'Plan' });
+
+export const PlanList = z.object({ items: z.array(Plan) }).meta({ id: 'PlanList' });
+
+export const CreatedPayment = z
+  .object({
+    payment_id: uuid,
+    checkout_url: z.url().nullable().meta({ description: 'Stripe Checkout page where the user pays' }),
+    status: z.enum(PaymentStatus),
+    promocode_applied: z.boolean(),
+  })
+  .meta({ id: 'CreatedPayment' });
+
+export const Payment = z
+  .object({
+    payment_id: uuid,
+    status: z.enum(PaymentStatus),
+    plan: Plan,
+    version_id: uuid.nullable().meta({ description: 'For an add-on: the model that receives the images' }),
+    checkout_url: z.url().nullable().meta({ description: 'Only while the payment is pending' }),
+    amount_cents: int.nullable().meta({ description: 'What Stripe charged; null until paid' }),
+    currency: z.string().nullable(),
+    promotion_code: z.string().nullable(),
+    created_at: timestamp,
+    paid_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Payment' });
+
+// ---------------------------------------------------------------------------------------------
+// Credits (src/credits/serialize.ts)
+
+export const Balance = z
+  .object({
+    credits: int.meta({ description: 'Spendable now' }),
+    reserved: int.meta({ description: 'Held for jobs that have not finished' }),
+  })
+  .meta({ id: 'Balance' });
+
+export const CreditPack = z
+  .object({
+    id: z.string().meta({ example: 'credits-100' }),
+    name: z.string(),
+    description: z.string(),
+    credits: int,
+    price_cents: int,
+    currency: z.string().meta({ example: 'usd' }),
+  })
+  .meta({ id: 'CreditPack' });
+
+export const CreditPackList = z.object({ items: z.array(CreditPack) }).meta({ id: 'CreditPackList' });
+
+export const CreatedCreditPurchase = z
+  .object({
+    purchase_id: uuid,
+    checkout_url: z.url().nullable().meta({ description: 'Stripe Checkout page where the user pays' }),
+    status: z.enum(PaymentStatus),
+    credits: int.meta({ description: 'Added to the balance once paid' }),
+  })
+  .meta({ id: 'CreatedCreditPurchase' });
+
+export const CreditPurchase = z
+  .object({
+    purchase_id: uuid,
+    status: z.enum(PaymentStatus),
+    pack: CreditPack,
+    credits: int,
+    checkout_url: z.url().nullable().meta({ description: 'Only while the purchase is pending' }),
+    amount_cents: int.nullable().meta({ description: 'What Stripe charged; null until paid' }),
+    currency: z.string().nullable(),
+    created_at: timestamp,
+    paid_at: timestamp.nullable(),
+  })
+  .meta({ id: 'CreditPurchase' });
+
+export const UsageEntry = z
+  .object({
+    job_id: uuid,
+    model: z.string(),
+    status: jobStatus,
+    credits_spent: int.nullable().meta({ description: 'Null until the job finished' }),
+    created_at: timestamp,
+    completed_at: timestamp.nullable(),
+  })
+  .meta({ id: 'UsageEntry' });
+
+export const UsageList = page(UsageEntry).meta({ id: 'UsageList' });
+
+// ---------------------------------------------------------------------------------------------
+// Models (src/training/views.ts)
+
+export const TrainingAccepted = z
+  .object({ version_id: uuid, status: z.literal(VersionStatus.queued) })
+  .meta({ id: 'TrainingAccepted' });
+
+export const Version = z
+  .object({
+    version_id: uuid,
+    status: z.enum(VersionStatus),
+    progress: z.number().optional().meta({ description: 'Training progress from 0 to 1, once known' }),
+    trigger_word: z.string(),
+    plan_id: z.string(),
+    payment_id: uuid,
+    image_count: int.meta({ description: 'Training photos uploaded' }),
+    images_total: int.meta({ description: 'Images granted by the plan and its add-ons' }),
+    images_used: int,
+    images_reserved: int.meta({ description: 'Held by prompts that are running' }),
+    images_left: int,
+    created_at: timestamp,
+    trained_at: timestamp.nullable(),
+    error: Failure.nullable(),
+    provider_model: z.string().optional().meta({ description: 'Only once the training succeeded' }),
+    provider_version: z.string().optional().meta({ description: 'Only once the training succeeded' }),
+  })
+  .meta({ id: 'Version' });
+
+export const VersionList = page(Version).meta({ id: 'VersionList' });
+
+// ---------------------------------------------------------------------------------------------
+// Prompts (src/prompts/views.ts)
+
+export const PromptAccepted = z
+  .object({ prompt_id: uuid, status: z.literal(JobStatus.queued) })
+  .meta({ id: 'PromptAccepted' });
+export const PromptCancelRequested = z
+  .object({ prompt_id: uuid, cancel_requested: z.literal(true) })
+  .meta({ id: 'PromptCancelRequested' });
+
+export const PromptImage = z
+  .object({
+    id: uuid,
+    index: int,
+    url: presignedUrl,
+    width: int.nullable(),
+    height: int.nullable(),
+    content_type: z.string(),
+    size_bytes: int,
+    sha256: z.string(),
+  })
+  .meta({ id: 'PromptImage' });
+
+export const Prompt = z
+  .object({
+    prompt_id: uuid,
+    version_id: uuid,
+    prompt: z.string(),
+    negative_prompt: z.string().nullable(),
+    num_outputs: int,
+    seed: int.nullable(),
+    width: int.nullable(),
+    height: int.nullable(),
+    parameters,
+    status: jobStatus,
+    error: Failure.nullable(),
+    created_at: timestamp,
+    started_at: timestamp.nullable(),
+    completed_at: timestamp.nullable(),
+    images: z.array(PromptImage),
+  })
+  .meta({ id: 'Prompt' });
+
+export const PromptSummary = z
+  .object({
+    prompt_id: uuid,
+    prompt: z.string(),
+    status: jobStatus,
+    created_at: timestamp,
+    images: z.array(
+      z.object({ id: uuid, url: presignedUrl, width: int.nullable(), height: int.nullable(), content_type: z.string() }),
+    ),
+  })
+  .meta({ id: 'PromptSummary' });
+
+export const PromptList = page(PromptSummary).meta({ id: 'PromptList' });
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks
+
+export const WebhookReceipt = z
+  .object({
+    received: z.literal(true),
+    duplicate: z.literal(true).optional().meta({ description: 'This delivery was already processed; nothing changed' }),
+    ignored: z.literal(true).optional().meta({ description: 'Recorded, but nothing to act on' }),
+  })
+  .meta({ id: 'WebhookReceipt' });

@@ -1,0 +1,14 @@
+import { Router } from 'express';
+import { createUpload } from '../../uploads/service';
+import { currentUser } from '../auth';
+import type { AppDeps } from '../deps';
+
+/** Job input files: POST one, pass its upload_id as `input_file` to POST /generate. */
+export function createUploadsRouter(deps: AppDeps): Router {
+  const router = Router();
+  router.post('/uploads', async (req, res) => {
+    const upload = await createUpload(deps, { userId: currentUser(req).id, body: req });
+    res.status(201).json({ upload_id: upload.id, content_type: upload.contentType, size_bytes: Number(upload.sizeBytes) });
+  });
+  return router;
+}
