@@ -66,15 +66,12 @@ export function createReconcileActivities({ db, stripe, temporalClient }: Pick<R
       };
     },
 
-    /** Pending payments whose checkout is older than `olderThanMs`: Stripe has the truth. */
+    /** Pending plan payments and credit purchases whose checkout is older than `olderThanMs`: Stripe has the truth. */
     async findPendingCheckouts(req: { olderThanMs: number; limit: number }): Promise<string[]> {
-      const rows = await db.payment.findMany({
-        where: { status: 'pending', checkoutSessionId: { not: null }, createdAt: { lt: new Date(Date.now() - req.olderThanMs) } },
-        select: { checkoutSessionId: true },
-        orderBy: { createdAt: 'asc' },
-        take: req.limit,
-      });
-      return rows.map((r) => r.checkoutSessionId!);
+      const where = { status: 'pending' as const, checkoutSessionId: { not: null }, createdAt: { lt: new Date(Date.now() - req.olderThanMs) } };
+      const page = { select: { checkoutSessionId: true }, orderBy: { createdAt: 'asc' as const }, take: req.limit };
+      const [payments, purchases] = await Promise.all([db.payment.findMany({ where, ...page }), db.creditPurchase.findMany({ where, ...page })]);
+      return [...payments, ...purchases].map((r) => r.checkoutSessionId!);
     },
 
     /** Applies the checkout session as Stripe has it now, exactly as its webhook would have. */
