@@ -1,19 +1,7 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  proxyActivities,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { ErrorCode } from '../src/error-codes';
-import { errorText, outputUrls } from '../src/provider/prediction';
-import { taskQueues } from '../src/temporal/names';
-import { SA } from '../src/temporal/search-attributes';
-import { databaseStep, outputCopy, providerCall, providerCreate } from './activity-options';
 import { describeFailure } from './failure';
-import { isTerminal, trackPredictions } from './prediction-wait';
+import { copyOutputs, predictionRunner, setStatus, workflowActivities } from './prediction-run';
 
 export interface GeneratePromptInput {
   promptId: string;
@@ -33,48 +21,28 @@ export interface GeneratePromptInput {
  * the images actually stored, failure or cancel releases the reservation.
  */
 export async function generatePrompt(p: GeneratePromptInput): Promise<{ images: number }> {
-  const queues = taskQueues(workflowInfo().taskQueue);
-  const db = proxyActivities<Activities>(databaseStep);
-  const create = proxyActivities<Activities>(providerCreate(queues));
-  const calls = proxyActivities<Activities>(providerCall(queues));
-  const copy = proxyActivities<Activities>(outputCopy);
-  const predictions = trackPredictions();
+  const acts = workflowActivities();
+  const runPrediction = predictionRunner(acts);
   let predictionId: string | undefined;
-  const setStatus = (status: string) => upsertSearchAttributes([{ key: SA.jobStatus, value: status }]);
 
   // Every way out settles the reservation (a no-op if it was never taken).
   try {
-    await db.reservePromptImages({ promptId: p.promptId, versionId: p.versionId, images: p.numOutputs });
-    const created = await create.createPrediction({ model: p.model, input: p.input, webhookUrl: p.webhookUrl });
-    predictionId = created.id;
-    predictions.record(created);
-    setStatus('running');
-    const markedRunning = db.markPromptRunning({ promptId: p.promptId, predictionId: created.id });
-    const done = isTerminal(created)
-      ? created
-      : await predictions.waitFor(created.id, {
-          pollIntervalMs: p.pollIntervalMs,
-          timeoutMs: p.timeoutMs,
-          poll: calls.getPrediction,
-          cancel: calls.cancelPrediction,
-        });
-    await markedRunning;
-
-    if (done.status === 'failed') throw ApplicationFailure.nonRetryable(errorText(done.error), ErrorCode.predictionFailed);
-    if (done.status === 'canceled') throw ApplicationFailure.nonRetryable('The prediction was canceled at the provider', ErrorCode.predictionCanceled);
-    const urls = outputUrls(done.output).slice(0, p.numOutputs);
-    if (urls.length === 0) throw ApplicationFailure.nonRetryable('The model finished without any image', ErrorCode.outputMissing);
-
-    const images = await Promise.all(urls.map((url, index) => copy.copyOutput({ keyPrefix: `prompts/${p.promptId}`, index, url })));
-    await db.completePrompt({ promptId: p.promptId, versionId: p.versionId, images });
+    await acts.db.reservePromptImages({ promptId: p.promptId, versionId: p.versionId, images: p.numOutputs });
+    const done = await runPrediction(p, async (created) => {
+      predictionId = created.id;
+      setStatus('running');
+      await acts.db.markPromptRunning({ promptId: p.promptId, predictionId: created.id });
+    });
+    const images = await copyOutputs(acts, `prompts/${p.promptId}`, done, p.numOutputs);
+    await acts.db.completePrompt({ promptId: p.promptId, versionId: p.versionId, images });
     setStatus('succeeded');
     return { images: images.length };
   } catch (err) {
     const canceled = isCancellation(err);
     const failure = canceled ? { code: ErrorCode.predictionCanceled, message: 'Canceled by request' } : describeFailure(err);
     await CancellationScope.nonCancellable(async () => {
-      if (canceled && predictionId) await calls.cancelPrediction(predictionId).catch(() => undefined);
-      await db.finishPrompt({ promptId: p.promptId, versionId: p.versionId, status: canceled ? 'canceled' : 'failed', ...failure });
+      if (canceled && predictionId) await acts.calls.cancelPrediction(predictionId).catch(() => undefined);
+      await acts.db.finishPrompt({ promptId: p.promptId, versionId: p.versionId, status: canceled ? 'canceled' : 'failed', ...failure });
     });
     setStatus(canceled ? 'canceled' : 'failed');
     if (canceled) throw err;

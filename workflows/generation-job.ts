@@ -1,19 +1,6 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  proxyActivities,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { ErrorCode } from '../src/error-codes';
-import { outputUrls, errorText } from '../src/provider/prediction';
-import { taskQueues } from '../src/temporal/names';
-import { SA } from '../src/temporal/search-attributes';
-import { databaseStep, outputCopy, providerCall, providerCreate } from './activity-options';
+import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { describeFailure } from './failure';
-import { isTerminal, trackPredictions } from './prediction-wait';
+import { copyOutputs, predictionRunner, setStatus, workflowActivities } from './prediction-run';
 
 export interface GenerationJobInput {
   jobId: string;
@@ -42,61 +29,34 @@ export interface GenerationJobResult {
  * what the stored outputs cost and releases the rest, failure and cancel release it all.
  */
 export async function generationJob(job: GenerationJobInput): Promise<GenerationJobResult> {
-  const queues = taskQueues(workflowInfo().taskQueue);
-  const db = proxyActivities<Activities>(databaseStep);
-  const create = proxyActivities<Activities>(providerCreate(queues));
-  const calls = proxyActivities<Activities>(providerCall(queues));
-  const copy = proxyActivities<Activities>(outputCopy);
-  const predictions = trackPredictions();
+  const acts = workflowActivities();
+  const runPrediction = predictionRunner(acts);
   let predictionId: string | undefined;
 
   try {
     // The URL is made now, not when the job was accepted, so it is fresh when the provider fetches it.
-    const input = job.inputFile ? { ...job.input, [job.inputFile.field]: await db.presignUpload({ uploadId: job.inputFile.uploadId }) } : job.input;
-    const created = await create.createPrediction({ model: job.model, input, webhookUrl: job.webhookUrl });
-    predictionId = created.id;
-    predictions.record(created);
-    upsertSearchAttributes([{ key: SA.jobStatus, value: 'running' }]);
-    const markedRunning = db.markJobRunning({
-      jobId: job.jobId,
-      predictionId: created.id,
-      modelVersion: created.version,
-      retryCount: created.attempts - 1,
+    const input = job.inputFile ? { ...job.input, [job.inputFile.field]: await acts.db.presignUpload({ uploadId: job.inputFile.uploadId }) } : job.input;
+    const done = await runPrediction({ ...job, input }, async (created) => {
+      predictionId = created.id;
+      setStatus('running');
+      await acts.db.markJobRunning({ jobId: job.jobId, predictionId: created.id, modelVersion: created.version, retryCount: created.attempts - 1 });
     });
-
-    const done = isTerminal(created)
-      ? created
-      : await predictions.waitFor(created.id, {
-          pollIntervalMs: job.pollIntervalMs,
-          timeoutMs: job.timeoutMs,
-          poll: calls.getPrediction,
-          cancel: calls.cancelPrediction,
-        });
-    await markedRunning;
-
-    if (done.status === 'failed') throw ApplicationFailure.nonRetryable(errorText(done.error), ErrorCode.predictionFailed);
-    if (done.status === 'canceled') throw ApplicationFailure.nonRetryable('The prediction was canceled at the provider', ErrorCode.predictionCanceled);
-    const urls = outputUrls(done.output);
-    if (urls.length === 0) throw ApplicationFailure.nonRetryable('The model finished without any output file', ErrorCode.outputMissing);
-
-    const outputs = await Promise.all(
-      urls.map((url, index) => copy.copyOutput({ keyPrefix: `jobs/${job.jobId}`, index, url })),
-    );
-    await db.completeJob({ jobId: job.jobId, outputs, metrics: done.metrics, providerCompletedAt: done.completedAt });
-    upsertSearchAttributes([{ key: SA.jobStatus, value: 'succeeded' }]);
-    return { predictionId: created.id, outputs: outputs.length };
+    const outputs = await copyOutputs(acts, `jobs/${job.jobId}`, done);
+    await acts.db.completeJob({ jobId: job.jobId, outputs, metrics: done.metrics, providerCompletedAt: done.completedAt });
+    setStatus('succeeded');
+    return { predictionId: done.id, outputs: outputs.length };
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
-        if (predictionId) await calls.cancelPrediction(predictionId).catch(() => undefined);
-        await db.cancelJob({ jobId: job.jobId });
-        upsertSearchAttributes([{ key: SA.jobStatus, value: 'canceled' }]);
+        if (predictionId) await acts.calls.cancelPrediction(predictionId).catch(() => undefined);
+        await acts.db.cancelJob({ jobId: job.jobId });
+        setStatus('canceled');
       });
       throw err;
     }
     const failure = describeFailure(err);
-    await CancellationScope.nonCancellable(() => db.failJob({ jobId: job.jobId, ...failure }));
-    upsertSearchAttributes([{ key: SA.jobStatus, value: 'failed' }]);
+    await CancellationScope.nonCancellable(() => acts.db.failJob({ jobId: job.jobId, ...failure }));
+    setStatus('failed');
     throw ApplicationFailure.nonRetryable(failure.message, failure.code);
   }
 }

@@ -1,10 +1,9 @@
-import { ActivityFailure, ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities, PredictionSnapshot } from '../activities';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import type { PredictionSnapshot } from '../activities';
 import type { OrphanJob, OrphanPrompt, OrphanVersion } from '../activities/reconcile';
 import { ErrorCode } from '../src/error-codes';
-import { errorText, outputUrls, trainedVersion } from '../src/provider/prediction';
-import { taskQueues } from '../src/temporal/names';
-import { databaseStep, outputCopy, providerCall } from './activity-options';
+import { errorText, trainedVersion } from '../src/provider/prediction';
+import { copyOutputs, workflowActivities } from './prediction-run';
 
 export interface ReconcileInput {
   /** Only rows untouched this long are suspects (a live workflow updates its row). */
@@ -29,21 +28,12 @@ const LOST = 'The workflow running this stopped before it finished (terminated o
  * changes, ledger keys), and failing refunds through the same settle step.
  */
 export async function reconcile(input: ReconcileInput): Promise<ReconcileReport> {
-  const queues = taskQueues(workflowInfo().taskQueue);
-  const db = proxyActivities<Activities>(databaseStep);
-  const calls = proxyActivities<Activities>(providerCall(queues));
-  const copy = proxyActivities<Activities>(outputCopy);
+  const acts = workflowActivities();
+  const { db, calls } = acts;
   const report: ReconcileReport = { completed: 0, failed: 0, stillRunning: 0, paymentsUpdated: 0, reservationsSettled: 0 };
   const count = (outcome: 'completed' | 'failed' | 'stillRunning') => {
     report[outcome] += 1;
   };
-
-  /** The prediction's outputs copied into our bucket, or the reason they cannot be. */
-  async function copyAll(prefix: string, p: PredictionSnapshot, max: number) {
-    const urls = outputUrls(p.output).slice(0, max);
-    if (urls.length === 0) throw ApplicationFailure.nonRetryable('The model finished without any output file', ErrorCode.outputMissing);
-    return Promise.all(urls.map((url, index) => copy.copyOutput({ keyPrefix: prefix, index, url })));
-  }
 
   /** What to do with a prediction whose workflow is gone. */
   async function settle(
@@ -71,14 +61,14 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
   const repairJob = (job: OrphanJob) =>
     settle(
       job.predictionId,
-      async (p) => db.completeJob({ jobId: job.id, outputs: await copyAll(`jobs/${job.id}`, p, 100), metrics: p.metrics, providerCompletedAt: p.completedAt }),
+      async (p) => db.completeJob({ jobId: job.id, outputs: await copyOutputs(acts, `jobs/${job.id}`, p), metrics: p.metrics, providerCompletedAt: p.completedAt }),
       (code, message) => db.failJob({ jobId: job.id, code, message }),
     );
 
   const repairPrompt = (prompt: OrphanPrompt) =>
     settle(
       prompt.predictionId,
-      async (p) => db.completePrompt({ promptId: prompt.id, versionId: prompt.versionId, images: await copyAll(`prompts/${prompt.id}`, p, prompt.numOutputs) }),
+      async (p) => db.completePrompt({ promptId: prompt.id, versionId: prompt.versionId, images: await copyOutputs(acts, `prompts/${prompt.id}`, p, prompt.numOutputs) }),
       (code, message) => db.finishPrompt({ promptId: prompt.id, versionId: prompt.versionId, status: 'failed', code, message }),
     );
 

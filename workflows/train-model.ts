@@ -1,18 +1,8 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  proxyActivities,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { ErrorCode } from '../src/error-codes';
 import { errorText, trainedVersion } from '../src/provider/prediction';
-import { taskQueues } from '../src/temporal/names';
-import { SA } from '../src/temporal/search-attributes';
-import { databaseStep, imageProcessing, providerCall, providerCreate } from './activity-options';
 import { describeFailure } from './failure';
+import { setStatus, workflowActivities } from './prediction-run';
 import { trackPredictions } from './prediction-wait';
 
 export interface TrainModelInput {
@@ -39,18 +29,11 @@ export interface TrainModelResult {
  * clear error; cancellation also cancels the provider's training.
  */
 export async function trainModel(input: TrainModelInput): Promise<TrainModelResult> {
-  const queues = taskQueues(workflowInfo().taskQueue);
-  const db = proxyActivities<Activities>(databaseStep);
-  const images = proxyActivities<Activities>(imageProcessing);
-  const create = proxyActivities<Activities>(providerCreate(queues));
-  const calls = proxyActivities<Activities>(providerCall(queues));
+  const { db, images, create, calls } = workflowActivities();
   const trainings = trackPredictions();
   const { versionId } = input;
   const destination = { owner: input.trainer.destinationOwner, name: `model-${versionId}` };
   let trainingId: string | undefined;
-  const setStatus = (status: 'validating' | 'uploading' | 'training' | 'succeeded' | 'failed' | 'canceled') => {
-    upsertSearchAttributes([{ key: SA.jobStatus, value: status }]);
-  };
 
   try {
     setStatus('validating');

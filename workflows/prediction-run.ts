@@ -1,0 +1,75 @@
+import { ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities, CopiedOutput, PredictionSnapshot } from '../activities';
+import { ErrorCode } from '../src/error-codes';
+import { errorText, outputUrls } from '../src/provider/prediction';
+import { taskQueues } from '../src/temporal/names';
+import { SA } from '../src/temporal/search-attributes';
+import { databaseStep, imageProcessing, outputCopy, providerCall, providerCreate } from './activity-options';
+import { isTerminal, trackPredictions } from './prediction-wait';
+
+/** The activity stubs every workflow uses, each with its option preset and task queue. */
+export function workflowActivities() {
+  const queues = taskQueues(workflowInfo().taskQueue);
+  return {
+    db: proxyActivities<Activities>(databaseStep),
+    images: proxyActivities<Activities>(imageProcessing),
+    create: proxyActivities<Activities>(providerCreate(queues)),
+    calls: proxyActivities<Activities>(providerCall(queues)),
+    copy: proxyActivities<Activities>(outputCopy),
+  };
+}
+export type WorkflowActivities = ReturnType<typeof workflowActivities>;
+
+/** The business status operators filter on in the Temporal UI. */
+export function setStatus(status: string): void {
+  upsertSearchAttributes([{ key: SA.jobStatus, value: status }]);
+}
+
+export interface PredictionRequest {
+  model: string;
+  input: Record<string, unknown>;
+  webhookUrl: string | null;
+  pollIntervalMs: number;
+  timeoutMs: number;
+}
+
+/**
+ * Creates a prediction and waits until it has succeeded (webhook signal, polling
+ * fallback). `onCreated` records it while the wait goes on. A failed or canceled
+ * prediction throws with its code. Call it before the workflow's first other await,
+ * so no early webhook signal is missed.
+ */
+export function predictionRunner(acts: WorkflowActivities) {
+  const predictions = trackPredictions();
+  return async function run(
+    req: PredictionRequest,
+    onCreated: (created: PredictionSnapshot & { attempts: number }) => Promise<void>,
+  ): Promise<PredictionSnapshot> {
+    const created = await acts.create.createPrediction({ model: req.model, input: req.input, webhookUrl: req.webhookUrl });
+    predictions.record(created);
+    const recorded = onCreated(created);
+    const done = isTerminal(created)
+      ? created
+      : await predictions.waitFor(created.id, {
+          pollIntervalMs: req.pollIntervalMs,
+          timeoutMs: req.timeoutMs,
+          poll: acts.calls.getPrediction,
+          cancel: acts.calls.cancelPrediction,
+        });
+    await recorded;
+    assertSucceeded(done);
+    return done;
+  };
+}
+
+export function assertSucceeded(p: PredictionSnapshot): void {
+  if (p.status === 'failed') throw ApplicationFailure.nonRetryable(errorText(p.error), ErrorCode.predictionFailed);
+  if (p.status === 'canceled') throw ApplicationFailure.nonRetryable('The prediction was canceled at the provider', ErrorCode.predictionCanceled);
+}
+
+/** Copies a finished prediction's outputs into our bucket, one activity per file, in parallel. */
+export async function copyOutputs(acts: WorkflowActivities, keyPrefix: string, p: PredictionSnapshot, max = Infinity): Promise<CopiedOutput[]> {
+  const urls = outputUrls(p.output).slice(0, max);
+  if (urls.length === 0) throw ApplicationFailure.nonRetryable('The model finished without any output file', ErrorCode.outputMissing);
+  return Promise.all(urls.map((url, index) => acts.copy.copyOutput({ keyPrefix, index, url })));
+}
