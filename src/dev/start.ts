@@ -133,6 +133,7 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
 function printUrls(env: Record<string, string>, stack: RunningStack, replicate?: LocalReplicate): void {
   const rows: [string, string][] = [
     ['API', env.PUBLIC_BASE_URL!],
+    ['API docs', `${env.PUBLIC_BASE_URL}/docs`],
     ['Readiness', `${env.PUBLIC_BASE_URL}/health/ready`],
     ['Temporal Web UI', stack.temporal.uiUrl],
     ['Temporal gRPC', stack.temporal.address],
