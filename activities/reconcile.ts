@@ -1,4 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { reconcileFindings } from '../src/metrics/business';
 import { applyCheckoutSession } from '../src/payments/service';
 import { settleReservation } from '../src/quota/ledger';
 import type { Runtime } from '../src/runtime';
@@ -79,6 +80,18 @@ export function createReconcileActivities({ db, stripe, temporalClient }: Pick<R
       const session = await stripe.checkout.sessions.retrieve(sessionId);
       const result = await applyCheckoutSession(db, session);
       return { changed: result.changed };
+    },
+
+    /** Counts one run's findings in metrics (the workflow's result holds the same numbers). */
+    async recordReconcileReport(report: { completed: number; failed: number; stillRunning: number; paymentsUpdated: number; reservationsSettled: number }): Promise<void> {
+      const outcomes = {
+        completed: report.completed,
+        failed: report.failed,
+        still_running: report.stillRunning,
+        payment_updated: report.paymentsUpdated,
+        reservation_settled: report.reservationsSettled,
+      };
+      for (const [outcome, n] of Object.entries(outcomes)) if (n > 0) reconcileFindings.inc({ outcome }, n);
     },
 
     /** Finished prompts whose reservation was never settled: commit what was stored, release the rest. */

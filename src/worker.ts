@@ -15,6 +15,7 @@ import { collectProcessMetrics } from './metrics/registry';
 import { startMetricsServer } from './metrics/server';
 import { createRuntime, type Runtime } from './runtime';
 import { taskQueues } from './temporal/names';
+import { ensureReconcileSchedule } from './temporal/schedules';
 
 export interface WorkerHandle {
   run(): Promise<void>;
@@ -155,6 +156,7 @@ async function main(): Promise<void> {
   const metricsServer = workerAppPort > 0 ? await startMetricsServer({ host, port: workerAppPort }) : undefined;
   const runtime = createRuntime(config);
   const workers = await createWorkers({ config, runtime, workflowBundlePath: config.worker.workflowBundlePath });
+  const reconcileSchedule = await ensureReconcileSchedule(await runtime.temporalClient(), config);
   const stop = (signal: string) => {
     logger.info({ signal, graceMs: config.worker.shutdownGraceMs }, 'draining: no new tasks, finishing in-flight activities, then exiting');
     void workers.shutdown();
@@ -164,6 +166,7 @@ async function main(): Promise<void> {
   logger.info(
     {
       taskQueues: taskQueues(config.temporal.taskQueue),
+      reconcileSchedule,
       metrics: {
         sdk: workerSdkPort > 0 ? `http://${host}:${workerSdkPort}/metrics` : 'off',
         app: metricsServer ? `http://${host}:${metricsServer.port}/metrics` : 'off',

@@ -90,5 +90,6 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
   const synced = await Promise.all(sessions.map((id) => db.syncCheckoutSession(id)));
   report.paymentsUpdated = synced.filter((s) => s.changed).length;
   report.reservationsSettled = await db.settleLeakedReservations({ limit: input.limit });
+  await db.recordReconcileReport(report);
   return report;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Prisma } from '../db/client';
+import { countLedgerMovement } from '../metrics/business';
 
 /**
  * A user's credits: counters on credit_balances plus one ledger row per movement. Every
@@ -31,6 +32,7 @@ async function record(
             ${row.jobId ?? null}::uuid, ${row.purchaseId ?? null}::uuid)
     ON CONFLICT (key) DO NOTHING
     RETURNING id`;
+  if (inserted.length === 1) countLedgerMovement('credits', row.movement, row.credits);
   return inserted.length === 1;
 }
 

@@ -82,3 +82,10 @@ export function recordOutputsStored(kind: WorkKind, outputs: ReadonlyArray<{ siz
   outputsStored.inc({ kind }, outputs.length);
   outputBytesStored.inc({ kind }, outputs.reduce((n, o) => n + o.sizeBytes, 0));
 }
+
+export const reconcileFindings = new Counter({
+  name: `${METRIC_PREFIX}reconcile_findings_total`,
+  help: 'Inconsistencies the reconciliation schedule found and repaired, by outcome (completed, failed, payment_updated, reservation_settled, still_running)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Prisma } from '../db/client';
+import { countLedgerMovement } from '../metrics/business';
 
 /**
  * A model's image quota: counters on model_versions plus one ledger row per movement.
@@ -24,6 +25,7 @@ async function record(
             ${row.paymentId ?? null}::uuid, ${row.promptId ?? null}::uuid)
     ON CONFLICT (key) DO NOTHING
     RETURNING id`;
+  if (inserted.length === 1) countLedgerMovement('quota', row.movement, row.images);
   return inserted.length === 1;
 }
 

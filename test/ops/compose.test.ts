@@ -1,0 +1,269 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readDynamicConfig } from '../../src/dev/dynamic-config';
+import { findTool, REPO_ROOT } from '../../src/dev/paths';
+import '../../src/metrics/activities';
+import '../../src/metrics/business';
+import '../../src/metrics/http';
+import { registry } from '../../src/metrics/registry';
+
+/**
+ * docker-compose.yml, the Dockerfile and the deploy/ files, checked without a Docker engine:
+ * `docker-compose config` (Debian's docker-compose package: apt-get install docker-compose)
+ * resolves the file; python3's yaml (a dependency of that package) turns it into JSON.
+ */
+const file = (...p: string[]) => path.join(REPO_ROOT, ...p);
+const read = (...p: string[]) => fs.readFileSync(file(...p), 'utf8');
+
+const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+/** Debian's docker-compose (v1), else the Docker CLI's compose plugin (v2). */
+const composeCli: string[] | undefined = has('docker-compose', ['version'])
+  ? ['docker-compose']
+  : has('docker', ['compose', 'version'])
+    ? ['docker', 'compose']
+    : undefined;
+const yamlCli = has('python3', ['-c', 'import yaml']);
+const NO_COMPOSE = 'skipped: neither docker-compose nor `docker compose` is installed (apt-get install docker-compose)';
+const NO_YAML = 'skipped: python3 with yaml is not installed (apt-get install python3-yaml)';
+const itWithCompose = (name: string, fn: () => void) => (composeCli ? it(name, fn) : it.skip(`${name} (${NO_COMPOSE})`, fn));
+const itWithYaml = (name: string, fn: () => void) => (yamlCli ? it(name, fn) : it.skip(`${name} (${NO_YAML})`, fn));
+if (!composeCli) console.warn(`compose.test.ts: docker-compose checks ${NO_COMPOSE}`);
+
+function yamlToJson(text: string): any {
+  return JSON.parse(execFileSync('python3', ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: text }).toString());
+}
+
+/** KEY=value lines of deploy/compose.env.example (the documented variables). */
+function exampleEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of read('deploy/compose.env.example').split('\n')) {
+    const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]!] = m[2]!.replace(/\s+#.*$/, '');
+  }
+  return env;
+}
+
+function compose(args: string[], env: Record<string, string>) {
+  // Only PATH from our environment: the result must not depend on the caller's variables.
+  return spawnSync(composeCli![0]!, [...composeCli!.slice(1), '-f', file('docker-compose.yml'), ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, encoding: 'utf8' });
+}
+
+let resolvedCache: any;
+function resolved(): any {
+  if (resolvedCache) return resolvedCache;
+  const out = compose(['config'], exampleEnv());
+  if (out.status !== 0) throw new Error(`${composeCli!.join(' ')} config failed:\n${out.stderr}`);
+  return (resolvedCache = yamlToJson(out.stdout));
+}
+
+/** A service's mounts as "source:target[:ro]", from the short (v1) or long (v2) syntax. */
+function mounts(svc: { volumes?: Array<string | { source: string; target: string; read_only?: boolean }> }): string[] {
+  return (svc.volumes ?? []).map((v) => (typeof v === 'string' ? v.replace(/:rw$/, '') : `${v.source}:${v.target}${v.read_only ? ':ro' : ''}`));
+}
+
+/** Keys of the zod schema in src/config.ts. */
+function configKeys(): string[] {
+  const body = /const schema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(read('src/config.ts'))![1]!;
+  return [...body.matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]!);
+}
+
+describe('docker-compose.yml', () => {
+  it('when read as text, then every image line names an exact version (no latest), even without a compose CLI', () => {
+    const images = [...read('docker-compose.yml').matchAll(/^\s+image:\s*(\S+)\s*$/gm)].map((m) => m[1]!);
+    expect(images.length).toBeGreaterThanOrEqual(10);
+    for (const raw of images) {
+      // The app image may come from APP_IMAGE; its default must be pinned too.
+      const image = /^\$\{APP_IMAGE:-(.+)\}$/.exec(raw)?.[1] ?? raw;
+      expect({ image, interpolated: image.includes('$') }).toEqual({ image, interpolated: false });
+      expect(image).toMatch(/:[^/:]+$/);
+      expect(image).not.toMatch(/:latest$/);
+    }
+  });
+
+  itWithCompose('when the documented variables are set, then `docker-compose -f docker-compose.yml config -q` accepts the file', () => {
+    const out = compose(['config', '-q'], exampleEnv());
+    expect(out.stderr).toBe('');
+    expect(out.status).toBe(0);
+  });
+
+  itWithCompose('when a required secret is missing, then compose refuses and names it', () => {
+    const { API_KEY_PEPPER: _omitted, ...env } = exampleEnv();
+    const out = compose(['config', '-q'], env);
+    expect(out.status).not.toBe(0);
+    expect(out.stderr).toContain('API_KEY_PEPPER');
+  });
+
+  itWithCompose('when resolved, then every image is pinned to an exact version tag', () => {
+    const services: Record<string, { image?: string; build?: unknown }> = resolved().services;
+    expect(Object.keys(services).sort()).toEqual(
+      ['api', 'app-db', 'grafana', 'migrate', 'minio', 'minio-setup', 'prometheus', 'temporal', 'temporal-db', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker'],
+    );
+    for (const [name, svc] of Object.entries(services)) {
+      expect({ name, image: svc.image }).toEqual({ name, image: expect.stringMatching(/:[^/:]+$/) });
+      const tag = svc.image!.slice(svc.image!.lastIndexOf(':') + 1);
+      expect({ name, tag }).not.toEqual({ name, tag: 'latest' });
+      // Third-party images: a full version (1.29.1, 18.1-bookworm, v3.5.0, RELEASE.2025-...), not a moving major tag.
+      if (!svc.build) expect({ name, tag }).toEqual({ name, tag: expect.stringMatching(/^(v?\d+\.\d+(\.\d+)?([-.][\w.-]+)?|RELEASE\.[\dT:-]+Z)$/) });
+    }
+  });
+
+  itWithCompose('when resolved, then api, worker and migrate are built from the Dockerfile and run its three commands', () => {
+    const { services } = resolved();
+    for (const [name, command] of [
+      ['api', 'dist/src/server.js'],
+      ['worker', 'dist/src/worker.js'],
+      ['migrate', 'dist/src/db/migrate-cli.js'],
+    ] as const) {
+      expect({ name, build: services[name].build }).toEqual({ name, build: { context: REPO_ROOT, dockerfile: 'Dockerfile' } });
+      expect(services[name].command).toEqual(['node', command]);
+    }
+    expect(services.api.image).toBe(services.worker.image);
+  });
+
+  itWithCompose('when resolved, then the worker can be scaled: no container name, no host ports, a drain period longer than the activity grace', () => {
+    const { worker } = resolved().services;
+    expect(worker.container_name).toBeUndefined();
+    expect(worker.ports).toBeUndefined();
+    const graceMs = Number(worker.environment.WORKER_SHUTDOWN_GRACE_MS);
+    expect(parseDuration(worker.stop_grace_period)).toBeGreaterThan(graceMs);
+  });
+
+  itWithCompose('when resolved, then the Temporal server runs with temporal-config/dynamic-config.yaml mounted where DYNAMIC_CONFIG_FILE_PATH points', () => {
+    const { temporal } = resolved().services;
+    const target = temporal.environment.DYNAMIC_CONFIG_FILE_PATH;
+    expect(mounts(temporal)).toContain(`${file('temporal-config', 'dynamic-config.yaml')}:${target}:ro`);
+    expect(temporal.image).toMatch(/^temporalio\/server:1\.29\.\d+$/);
+  });
+
+  itWithCompose('when resolved, then every bind-mounted file exists in the repository', () => {
+    const { services } = resolved();
+    const sources = Object.values(services)
+      .flatMap((s: any) => mounts(s))
+      .map((v) => v.split(':')[0]!)
+      .filter((src) => src.startsWith('/'));
+    expect(sources.length).toBeGreaterThanOrEqual(7);
+    for (const src of sources) expect({ src, exists: fs.existsSync(src) }).toEqual({ src, exists: true });
+  });
+
+  itWithCompose('when resolved, then api and worker start only after the migrations, the Temporal namespace and the bucket are ready', () => {
+    const { services } = resolved();
+    const ready = { condition: 'service_completed_successfully' };
+    for (const name of ['api', 'worker']) {
+      expect(Object.keys(services[name].depends_on).sort()).toEqual(['migrate', 'minio-setup', 'temporal-setup']);
+      expect(services[name].depends_on).toMatchObject({ migrate: ready, 'temporal-setup': ready, 'minio-setup': ready });
+      expect(services[name].healthcheck.test[0]).toBe('CMD');
+    }
+    expect(mounts(services['temporal-setup'])).toContain(`${file('temporal-config', 'search-attributes.json')}:/etc/imagegen/search-attributes.json:ro`);
+    expect(services.temporal.depends_on).toMatchObject({ 'temporal-schema': ready });
+  });
+
+  itWithCompose('when resolved, then api and worker get every key of src/config.ts', () => {
+    const { services } = resolved();
+    const keys = configKeys();
+    expect(keys.length).toBeGreaterThan(40);
+    for (const name of ['api', 'worker']) {
+      const missing = keys.filter((k) => !(k in services[name].environment));
+      expect({ name, missing }).toEqual({ name, missing: [] });
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = read('Dockerfile');
+
+  it('when read, then it builds in stages from an exactly pinned base, prebuilds the workflows and runs as a non-root user', () => {
+    const froms = [...dockerfile.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gm)].map((m) => m[2]);
+    expect(froms).toEqual(['build', 'deps', 'runtime']);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim$/m);
+    for (const step of ['npm ci --ignore-scripts', 'node scripts/prisma-generate.mjs', 'npm run build', 'npm run bundle:workflows -- dist/workflow-bundle.js', 'npm ci --omit=dev --ignore-scripts']) {
+      expect(dockerfile).toContain(step);
+    }
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/WORKFLOW_BUNDLE_PATH=\/app\/dist\/workflow-bundle\.js/);
+    expect(dockerfile).toMatch(/^CMD \["node", "dist\/src\/server\.js"\]$/m);
+    // src/db/migrate.ts reads ../../prisma/migrations from dist/src/db
+    expect(dockerfile).toContain('COPY prisma/migrations ./prisma/migrations');
+    expect(dockerfile).toContain('ln -s ../prisma dist/prisma');
+  });
+
+  it('when the build context is filtered, then local state and generated code stay out', () => {
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    for (const p of ['node_modules', 'dist', '.data', '.tools', '.test-stack', 'src/generated', '.env', '.git']) expect(ignored).toContain(p);
+  });
+
+  it('when the TypeScript build config is read, then it compiles the generated Prisma client and leaves out the dev stack', () => {
+    const build = JSON.parse(read('tsconfig.build.json'));
+    expect(build.include).toEqual(expect.arrayContaining(['src', 'workflows', 'activities']));
+    expect(build.exclude).toEqual(expect.arrayContaining(['src/dev']));
+    expect(build.exclude.some((p: string) => p.includes('generated'))).toBe(false);
+  });
+});
+
+describe('Temporal dynamic config', () => {
+  const entries = readDynamicConfig();
+  const temporalCli = findTool('temporal');
+
+  it('when parsed, then it has the tuned keys in the server file format', () => {
+    expect(entries.map((e) => e.key)).toEqual(expect.arrayContaining(['history.transferProcessorMaxPollRPS', 'matching.numTaskqueueReadPartitions', 'history.timerProcessorMaxTimeShift']));
+  });
+
+  (temporalCli ? it : it.skip)(
+    temporalCli
+      ? 'when checked against the Temporal server 1.29.1 the dev server embeds, then every key is one the server knows'
+      : 'when checked against the Temporal server, then every key is known (skipped: no temporal CLI in .tools/bin or PATH; npm run tools)',
+    async () => {
+      const keys = entries.map((e) => e.key);
+      const found = await findStrings(temporalCli!, keys);
+      expect(keys.filter((k) => !found.has(k))).toEqual([]);
+      // and the check would notice a wrong key
+      expect((await findStrings(temporalCli!, ['history.noSuchSettingXyz'])).size).toBe(0);
+    },
+  );
+});
+
+describe('Prometheus and Grafana provisioning', () => {
+  itWithYaml('when Prometheus reads its config, then it scrapes the api, every worker on both metrics ports, and the Temporal server', () => {
+    const config = yamlToJson(read('deploy/prometheus/prometheus.yml'));
+    const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
+    expect(jobs.api.dns_sd_configs[0]).toEqual({ names: ['api'], type: 'A', port: 3000 });
+    expect(jobs.worker.dns_sd_configs[0]).toEqual({ names: ['worker'], type: 'A', port: 9465 });
+    expect(jobs['worker-temporal-sdk'].dns_sd_configs[0]).toEqual({ names: ['worker'], type: 'A', port: 9464 });
+    expect(jobs['temporal-server'].static_configs[0].targets).toEqual(['temporal:8000']);
+    const datasource = yamlToJson(read('deploy/grafana/provisioning/datasources/prometheus.yml'));
+    expect(datasource.datasources[0]).toMatchObject({ uid: 'prometheus', type: 'prometheus', url: 'http://prometheus:9090' });
+  });
+
+  it('when the dashboards query our metrics, then every imagegen_* name exists in the registry', () => {
+    const known = new Set<string>();
+    for (const m of registry.getMetricsAsArray()) {
+      const name = (m as unknown as { name: string }).name;
+      for (const suffix of ['', '_bucket', '_sum', '_count']) known.add(name + suffix);
+    }
+    const dir = file('deploy/grafana/dashboards');
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const f of files) {
+      const dashboard = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+      expect(dashboard.uid).toEqual(expect.any(String));
+      const exprs: string[] = dashboard.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr));
+      const used = new Set(exprs.flatMap((e) => e.match(/\bimagegen_\w+/g) ?? []));
+      expect(used.size).toBeGreaterThan(0);
+      expect({ f, unknown: [...used].filter((n) => !known.has(n)) }).toEqual({ f, unknown: [] });
+    }
+  });
+});
+
+function parseDuration(v: string | number): number {
+  if (typeof v === 'number') return v / 1e6; // compose may give nanoseconds
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(v);
+  if (!m) throw new Error(`unexpected duration ${v}`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'];
+}
+
+/** Which of `needles` occur in a (large, binary) file: one pass of grep. */
+async function findStrings(filePath: string, needles: string[]): Promise<Set<string>> {
+  const out = spawnSync('grep', ['-a', '-o', '-F', ...needles.flatMap((n) => ['-e', n]), filePath], { encoding: 'latin1', maxBuffer: 64 * 1024 * 1024 });
+  if (out.status !== 0 && out.status !== 1) throw new Error(`grep failed: ${out.stderr}`);
+  return new Set(out.stdout.split('\n').filter((l) => needles.includes(l)));
+}
