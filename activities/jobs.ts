@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { creditsFor } from '../src/catalog/service';
 import { settleCredits } from '../src/credits/ledger';
 import type { Db } from '../src/db/client';
 import { ErrorCode } from '../src/error-codes';
 import { recordFinished } from '../src/metrics/business';
-import type { CopiedOutput } from './outputs';
+import { outputColumns, type CopiedOutput } from './outputs';
 
 const ACTIVE = ['queued', 'running'] as const;
 
@@ -41,18 +40,7 @@ export function createJobActivities({ db }: { db: Db }) {
         if (!job) throw ApplicationFailure.nonRetryable(`Job ${req.jobId} does not exist`, ErrorCode.jobNotFound);
         if (!ACTIVE.includes(job.status as (typeof ACTIVE)[number])) return;
         await tx.jobOutput.createMany({
-          data: req.outputs.map((o) => ({
-            id: randomUUID(),
-            jobId: req.jobId,
-            index: o.index,
-            s3Key: o.key,
-            contentType: o.contentType,
-            sizeBytes: BigInt(o.sizeBytes),
-            sha256: o.sha256,
-            width: o.width,
-            height: o.height,
-            sourceUrl: o.sourceUrl,
-          })),
+          data: req.outputs.map((o) => ({ ...outputColumns(o), jobId: req.jobId, sourceUrl: o.sourceUrl })),
           skipDuplicates: true,
         });
         // A job from before credits has no price and no reservation: settling it does nothing.

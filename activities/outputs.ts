@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/activity';
 import sharp from 'sharp';
@@ -98,4 +99,18 @@ async function imageSize(head: Buffer): Promise<{ width: number; height: number 
   } catch {
     return null;
   }
+}
+
+/** The database columns of a copied output (job outputs and prompt images share them). */
+export function outputColumns(o: CopiedOutput) {
+  return {
+    id: randomUUID(),
+    index: o.index,
+    s3Key: o.key,
+    contentType: o.contentType,
+    sizeBytes: BigInt(o.sizeBytes),
+    sha256: o.sha256,
+    width: o.width,
+    height: o.height,
+  };
 }

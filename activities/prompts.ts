@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../src/db/client';
 import { ErrorCode } from '../src/error-codes';
 import { recordFinished } from '../src/metrics/business';
 import { reserveImages, settleReservation } from '../src/quota/ledger';
-import type { CopiedOutput } from './outputs';
+import { outputColumns, type CopiedOutput } from './outputs';
 
 const ACTIVE = ['queued', 'running'] as const;
 
@@ -35,17 +34,7 @@ export function createPromptActivities({ db }: { db: Db }) {
         if (!prompt) throw ApplicationFailure.nonRetryable(`Prompt ${req.promptId} does not exist`, ErrorCode.jobNotFound);
         if (!ACTIVE.includes(prompt.status as (typeof ACTIVE)[number])) return;
         await tx.promptImage.createMany({
-          data: req.images.map((o) => ({
-            id: randomUUID(),
-            promptId: req.promptId,
-            index: o.index,
-            s3Key: o.key,
-            contentType: o.contentType,
-            sizeBytes: BigInt(o.sizeBytes),
-            sha256: o.sha256,
-            width: o.width,
-            height: o.height,
-          })),
+          data: req.images.map((o) => ({ ...outputColumns(o), promptId: req.promptId })),
           skipDuplicates: true,
         });
         await tx.prompt.update({ where: { id: req.promptId }, data: { status: 'succeeded', completedAt: new Date() } });

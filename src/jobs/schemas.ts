@@ -1,11 +1,11 @@
 import { z } from 'zod';
+import { passthroughParameters } from '../http/parameters';
 
 /** Request and response schemas of the generic job API. The routes validate with these. */
 
 export const MODEL_PATTERN = /^[a-z0-9][a-z0-9._-]*\/[a-z0-9][a-z0-9._-]*(:[a-f0-9]{64})?$/i;
 /** Fields we set ourselves; `parameters` may not override them. */
 const RESERVED_PARAMETERS = ['prompt', 'num_outputs', 'seed', 'output_format'];
-export const MAX_PARAMETERS_BYTES = 16 * 1024;
 
 /**
  * The generic shape; what a model takes (prompt, input file, several outputs, an image
@@ -22,14 +22,7 @@ export const generateBody = z.strictObject({
   output_format: z.enum(['png', 'jpg', 'webp']).optional(),
   /** An upload_id from POST /api/v1/uploads, for models that take a file. */
   input_file: z.uuid({ message: 'must be an upload_id (UUID) from POST /api/v1/uploads' }).optional(),
-  parameters: z
-    .record(z.string(), z.unknown())
-    .default({})
-    .superRefine((params, ctx) => {
-      const reserved = Object.keys(params).filter((k) => RESERVED_PARAMETERS.includes(k));
-      if (reserved.length) ctx.addIssue({ code: 'custom', message: `set ${reserved.join(', ')} as top-level fields, not in parameters` });
-      if (JSON.stringify(params).length > MAX_PARAMETERS_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_PARAMETERS_BYTES} bytes of JSON` });
-    }),
+  parameters: passthroughParameters(RESERVED_PARAMETERS),
 });
 export type GenerateBody = z.output<typeof generateBody>;
 

@@ -7,8 +7,8 @@ import { creditsFor } from '../catalog/service';
 import { reserveCredits, settleCredits } from '../credits/ledger';
 import { AppError, ErrorCode } from '../errors';
 import { afterCursor, decodeCursor, page } from '../http/pagination';
-import { taskQueues, workflowIds } from '../temporal/names';
-import { SA } from '../temporal/search-attributes';
+import { replicateWebhookUrl, taskQueues, workflowIds } from '../temporal/names';
+import { startAttributes } from '../temporal/search-attributes';
 import { jobsStarted } from '../metrics/business';
 import type { generationJob } from '../../workflows/generation-job';
 import { checkModelInput } from './model-input';
@@ -158,19 +158,13 @@ export async function startJobWorkflow(deps: JobDeps, job: Job): Promise<void> {
         model: job.model,
         input: providerInput(job),
         inputFile,
-        webhookUrl: `${config.http.publicBaseUrl}/api/v1/webhooks/replicate?workflow_id=${encodeURIComponent(job.workflowId)}`,
+        webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, job.workflowId),
         pollIntervalMs: config.jobs.pollIntervalMs,
         timeoutMs: config.jobs.timeoutMs,
       },
     ],
     memo: { requestId: job.requestId ?? null },
-    typedSearchAttributes: [
-      { key: SA.userId, value: job.userId },
-      { key: SA.jobKind, value: 'generation' },
-      { key: SA.modelName, value: job.model },
-      { key: SA.jobStatus, value: 'queued' },
-      ...(job.requestId ? [{ key: SA.requestId, value: job.requestId }] : []),
-    ],
+    typedSearchAttributes: startAttributes({ userId: job.userId, kind: 'generation', modelName: job.model, requestId: job.requestId }),
   });
   jobsStarted.inc({ kind: 'generation' });
 }

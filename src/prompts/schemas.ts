@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { passthroughParameters } from '../http/parameters';
 
 const RESERVED = ['prompt', 'negative_prompt', 'num_outputs', 'seed', 'width', 'height'];
 const dimension = z.number().int().min(256).max(2048).multipleOf(8);
@@ -10,14 +11,7 @@ export const createPromptBody = z.strictObject({
   seed: z.number().int().min(0).max(2_147_483_647).optional(),
   width: dimension.optional(),
   height: dimension.optional(),
-  parameters: z
-    .record(z.string(), z.unknown())
-    .default({})
-    .superRefine((params, ctx) => {
-      const reserved = Object.keys(params).filter((k) => RESERVED.includes(k));
-      if (reserved.length) ctx.addIssue({ code: 'custom', message: `set ${reserved.join(', ')} as top-level fields, not in parameters` });
-      if (JSON.stringify(params).length > 16 * 1024) ctx.addIssue({ code: 'custom', message: 'must be at most 16384 bytes of JSON' });
-    }),
+  parameters: passthroughParameters(RESERVED),
 });
 export type CreatePromptBody = z.output<typeof createPromptBody>;
 

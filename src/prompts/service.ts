@@ -4,8 +4,8 @@ import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
 import { decodeCursor, encodeCursor } from '../http/pagination';
-import { taskQueues, workflowIds } from '../temporal/names';
-import { SA } from '../temporal/search-attributes';
+import { replicateWebhookUrl, taskQueues, workflowIds } from '../temporal/names';
+import { startAttributes } from '../temporal/search-attributes';
 import { jobsStarted } from '../metrics/business';
 import type { generatePrompt } from '../../workflows/generate-prompt';
 import { promptInput, type CreatePromptBody } from './schemas';
@@ -70,19 +70,13 @@ export async function submitPrompt(
           model: `${version.providerModel}:${version.providerVersion}`,
           input: promptInput(req.body),
           numOutputs: req.body.num_outputs,
-          webhookUrl: `${config.http.publicBaseUrl}/api/v1/webhooks/replicate?workflow_id=${encodeURIComponent(workflowId)}`,
+          webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, workflowId),
           pollIntervalMs: config.jobs.pollIntervalMs,
           timeoutMs: config.jobs.timeoutMs,
         },
       ],
       memo: { requestId: req.requestId ?? null, promptId },
-      typedSearchAttributes: [
-        { key: SA.userId, value: req.userId },
-        { key: SA.jobKind, value: 'prompt' },
-        { key: SA.versionId, value: version.id },
-        { key: SA.jobStatus, value: 'queued' },
-        ...(req.requestId ? [{ key: SA.requestId, value: req.requestId }] : []),
-      ],
+      typedSearchAttributes: startAttributes({ userId: req.userId, kind: 'prompt', versionId: version.id, requestId: req.requestId }),
     });
     jobsStarted.inc({ kind: 'prompt' });
     await db.prompt.update({ where: { id: promptId }, data: { workflowRunId: handle.firstExecutionRunId } });

@@ -16,3 +16,16 @@ export const SA = {
 };
 
 export type JobKind = 'generation' | 'training' | 'prompt';
+
+/** The search attributes every workflow starts with; `JobStatus` then moves with the work. */
+export function startAttributes(a: { userId: string; kind: JobKind; requestId?: string | null; modelName?: string; versionId?: string; paymentId?: string }) {
+  return [
+    { key: SA.userId, value: a.userId },
+    { key: SA.jobKind, value: a.kind },
+    { key: SA.jobStatus, value: 'queued' },
+    ...(a.modelName ? [{ key: SA.modelName, value: a.modelName }] : []),
+    ...(a.versionId ? [{ key: SA.versionId, value: a.versionId }] : []),
+    ...(a.paymentId ? [{ key: SA.paymentId, value: a.paymentId }] : []),
+    ...(a.requestId ? [{ key: SA.requestId, value: a.requestId }] : []),
+  ];
+}

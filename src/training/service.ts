@@ -8,8 +8,8 @@ import { AppError, ErrorCode } from '../errors';
 import { MultipartError, receiveMultipart, type ReceivedUpload } from '../http/multipart';
 import { validateTrainingImages, type ValidImage } from '../images/validate';
 import type { Storage } from '../storage/s3';
-import { taskQueues, workflowIds } from '../temporal/names';
-import { SA } from '../temporal/search-attributes';
+import { replicateWebhookUrl, taskQueues, workflowIds } from '../temporal/names';
+import { startAttributes } from '../temporal/search-attributes';
 import { jobsStarted } from '../metrics/business';
 import type { trainModel } from '../../workflows/train-model';
 
@@ -177,20 +177,13 @@ async function startWorkflow(
         uploadKeys: v.uploadKeys,
         triggerWord: v.triggerWord,
         trainer: { model: config.training.trainerModel, destinationOwner: config.training.destinationOwner, steps: config.training.steps },
-        webhookUrl: `${config.http.publicBaseUrl}/api/v1/webhooks/replicate?workflow_id=${encodeURIComponent(v.workflowId)}`,
+        webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, v.workflowId),
         pollIntervalMs: config.jobs.pollIntervalMs,
         timeoutMs: config.training.timeoutMs,
       },
     ],
     memo: { requestId: v.requestId ?? null },
-    typedSearchAttributes: [
-      { key: SA.userId, value: v.userId },
-      { key: SA.jobKind, value: 'training' },
-      { key: SA.versionId, value: v.versionId },
-      { key: SA.paymentId, value: v.paymentId },
-      { key: SA.jobStatus, value: 'queued' },
-      ...(v.requestId ? [{ key: SA.requestId, value: v.requestId }] : []),
-    ],
+    typedSearchAttributes: startAttributes({ userId: v.userId, kind: 'training', versionId: v.versionId, paymentId: v.paymentId, requestId: v.requestId }),
   });
   jobsStarted.inc({ kind: 'training' });
 }
