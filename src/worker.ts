@@ -16,6 +16,7 @@ import { startMetricsServer } from './metrics/server';
 import { createRuntime, type Runtime } from './runtime';
 import { taskQueues } from './temporal/names';
 import { ensureReconcileSchedule } from './temporal/schedules';
+import sharp from 'sharp';
 
 export interface WorkerHandle {
   run(): Promise<void>;
@@ -149,6 +150,9 @@ export function temporalLogger(logger: Logger): TemporalLogger {
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Each photo is decoded once and streamed on: libvips' operation cache would only hold
+  // decoded pixels (tens of MB per 12 MP photo) that are never reused.
+  sharp.cache(false);
   const logger: Logger = createLogger({ level: config.logLevel, name: 'worker' });
   const { workerHost: host, workerSdkPort, workerAppPort } = config.metrics;
   installWorkerTelemetry({ logger, metrics: { host, port: workerSdkPort } });
