@@ -72,6 +72,9 @@ async function main(): Promise<void> {
       S3_ACCESS_KEY_ID: env.S3_ACCESS_KEY_ID || stack.s3.accessKeyId,
       S3_SECRET_ACCESS_KEY: env.S3_SECRET_ACCESS_KEY || stack.s3.secretAccessKey,
       S3_BUCKET: env.S3_BUCKET || stack.s3.bucket,
+      // glibc's per-thread malloc arenas make sharp's short-lived buffers look like growth;
+      // two arenas keep a 30-photo training well inside the worker's memory budget.
+      MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX || '2',
       PUBLIC_BASE_URL: env.PUBLIC_BASE_URL || `http://${env.HOST}:${env.PORT}`,
       // Without Stripe keys, Stripe API calls go to stripe-mock; `npm run stripe:complete` sends signed webhooks.
       STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY || 'sk_test_123',
