@@ -3,7 +3,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { Client } from 'pg';
 import path from 'node:path';
 import { migrate } from '../src/db/migrate';
-import { makeTempDataDir, startStack, type RunningStack } from '../src/dev/stack';
+import { makeTempDataDir, startStack, type RunningStack, type StackOptions } from '../src/dev/stack';
 import { STACK_DIR, STACK_INFO_ENV, databaseUrlFor, stackInfoFile, type StackInfo } from './helpers/stack-info';
 
 const TEMPLATE_DB = 'imagegen_test_template';
@@ -15,46 +15,76 @@ const TEMPLATE_DB = 'imagegen_test_template';
  */
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
-  const [stack, workflowBundlePath] = await Promise.all([
-    startStack({ dataDir: makeTempDataDir('imagegen-test-'), persistent: false, databaseUrl: process.env.TEST_DATABASE_URL || undefined }),
-    bundleWorkflows(),
-  ]);
+  const { stack, info, infoFile } = await prepareStack({ runId: String(process.pid), databaseUrl: process.env.TEST_DATABASE_URL || undefined });
   (globalThis as { __stack?: RunningStack }).__stack = stack;
-  await createTemplateDatabase(stack.databaseUrl);
+  process.env[STACK_INFO_ENV] = infoFile;
+  if (process.env.TEST_STACK_VERBOSE) console.log(`\nlocal stack ready in ${Date.now() - started} ms`, info);
+}
+
+export interface PreparedStack {
+  stack: RunningStack;
+  info: StackInfo;
+  /** Where `info` was written (what TEST_STACK_INFO_FILE points at). */
+  infoFile: string;
+}
+
+/**
+ * The global setup's work, reusable (npm run bench): starts the stack, migrates the template
+ * database, bundles the workflows, and writes the StackInfo file.
+ */
+export async function prepareStack(opts: {
+  runId: string;
+  databaseUrl?: string;
+  templateDatabase?: string;
+  /** A throwaway state directory (deleted on stop); default a fresh temp dir. */
+  dataDir?: string;
+  log?: StackOptions['log'];
+}): Promise<PreparedStack> {
+  const templateDatabase = opts.templateDatabase ?? TEMPLATE_DB;
+  const starting = startStack({ dataDir: opts.dataDir ?? makeTempDataDir('imagegen-test-'), persistent: false, databaseUrl: opts.databaseUrl, log: opts.log });
+  let stack: RunningStack | undefined;
+  let workflowBundlePath: string;
+  try {
+    [stack, workflowBundlePath] = await Promise.all([starting, bundleWorkflows(require.resolve('../workflows'), `workflow-bundle-${opts.runId}.js`)]);
+    await createTemplateDatabase(stack.databaseUrl, templateDatabase);
+  } catch (err) {
+    await (stack ?? (await starting.catch(() => undefined)))?.stop();
+    throw err;
+  }
 
   const info: StackInfo = {
     databaseUrl: stack.databaseUrl,
-    templateDatabase: TEMPLATE_DB,
+    templateDatabase,
     temporal: stack.temporal,
     s3: stack.s3,
     stripe: stack.stripe,
     workflowBundlePath,
   };
-  const file = stackInfoFile(String(process.pid));
-  fs.writeFileSync(file, JSON.stringify(info, null, 2));
-  process.env[STACK_INFO_ENV] = file;
-  if (process.env.TEST_STACK_VERBOSE) console.log(`\nlocal stack ready in ${Date.now() - started} ms`, info);
+  const infoFile = stackInfoFile(opts.runId);
+  fs.writeFileSync(infoFile, JSON.stringify(info, null, 2));
+  return { stack, info, infoFile };
 }
 
-async function bundleWorkflows(): Promise<string> {
+/** Bundles the workflows at `workflowsPath` into STACK_DIR/`fileName`; returns the file. */
+export async function bundleWorkflows(workflowsPath: string, fileName: string): Promise<string> {
   fs.mkdirSync(STACK_DIR, { recursive: true });
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
+    workflowsPath,
     logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} },
   });
-  const file = path.join(STACK_DIR, `workflow-bundle-${process.pid}.js`);
+  const file = path.join(STACK_DIR, fileName);
   fs.writeFileSync(file, code);
   return file;
 }
 
-async function createTemplateDatabase(serverUrl: string): Promise<void> {
+async function createTemplateDatabase(serverUrl: string, templateDatabase: string): Promise<void> {
   const admin = new Client({ connectionString: serverUrl });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
+    await admin.query(`DROP DATABASE IF EXISTS ${templateDatabase} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${templateDatabase}`);
   } finally {
     await admin.end();
   }
-  await migrate(databaseUrlFor(serverUrl, TEMPLATE_DB));
+  await migrate(databaseUrlFor(serverUrl, templateDatabase));
 }

@@ -1,0 +1,22 @@
+import type { Client } from '@temporalio/client';
+import type { LocalReplicate } from '../src/replicate-local/server';
+import type { StackInfo } from '../test/helpers/stack-info';
+
+/** What every row gets: the stack, the bench's own Temporal client and local provider, and settings. */
+export interface BenchContext {
+  quick: boolean;
+  stack: StackInfo;
+  /** The stack's data dir when the bench started it (lets the report attribute CPU to it). */
+  stackDataDir?: string;
+  /** This run's folder under .bench/ (child logs). */
+  runDir: string;
+  /** .bench/ */
+  benchDir: string;
+  floorBundlePath: string;
+  temporal: Client;
+  /** The local Replicate-compatible server, in this process (knobs and stats() per row). */
+  replicate: LocalReplicate;
+  /** REPLICATE_CREATE_RATE_PER_SECOND the services run with (see run.ts). */
+  createRatePerSecond: number;
+  log(line: string): void;
+}

@@ -1,0 +1,43 @@
+/**
+ * Floor workflows for `npm run bench` (bundled separately from workflows/): the same Temporal
+ * shape as the real workflows with every activity a no-op, so the difference between a real
+ * job and its floor is what our own code (HTTP, Postgres, S3, the provider) adds.
+ *
+ * floorGenerationJob mirrors workflows/generation-job.ts: create (on the rate-limited create
+ * queue) → mark running (main queue, in parallel with the wait) → wait for one signal (the
+ * provider's webhook; here the create activity sends it) → copy one output → complete.
+ * Four activity hops and one signal, no search-attribute upserts.
+ */
+import { condition, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { FloorActivities } from './floor-activities';
+
+export const floorPredictionDone = defineSignal('floorPredictionDone');
+
+export interface FloorJobInput {
+  /** How long after "create" the signal arrives (the model latency of the row being compared). */
+  signalDelayMs: number;
+}
+
+// The same timeouts as workflows/activity-options.ts; retries never happen on no-ops.
+const mainQueue = { startToCloseTimeout: '30 seconds', scheduleToCloseTimeout: '10 minutes' } as const;
+
+export async function floorGenerationJob(input: FloorJobInput): Promise<void> {
+  const base = workflowInfo().taskQueue;
+  const create = proxyActivities<FloorActivities>({
+    taskQueue: `${base}-replicate-create`,
+    startToCloseTimeout: '30 seconds',
+    scheduleToCloseTimeout: '30 minutes',
+  });
+  const db = proxyActivities<FloorActivities>(mainQueue);
+  let done = false;
+  setHandler(floorPredictionDone, () => {
+    done = true;
+  });
+
+  await create.floorCreate({ workflowId: workflowInfo().workflowId, signalDelayMs: input.signalDelayMs });
+  const marked = db.floorNoop();
+  await condition(() => done);
+  await marked;
+  await db.floorNoop(); // copy the output
+  await db.floorNoop(); // record completion
+}

@@ -1,0 +1,35 @@
+/** Writes bench/README-section.md: the README's "Performance" section from a bench report. */
+import fs from 'node:fs';
+import { renderNotes, renderTable, type BenchReport } from './report';
+
+export function readmeSection(report: BenchReport): string {
+  const m = report.machine;
+  const when = report.startedAt.slice(0, 16).replace('T', ' ');
+  return `## Performance
+
+\`npm run bench\` starts the local stack (as the tests do), measures the rows below and prints this
+table (JSON in \`.bench/latest-full.json\`); \`npm run bench -- --quick\` is a short version that
+\`test/bench.test.ts\` runs so the bench cannot rot. Goals are judged, never asserted. Each figure
+sits next to a **floor** measured in the same run on the same Temporal server and worker settings:
+for the job rows, a workflow with the same activity hops and signal and no-op activities
+(\`bench/floor-workflows.ts\`); for the others, as the floor column says.
+
+Last measured: ${report.mode} mode, ${when} UTC, ${Math.round(report.seconds / 60)} min; ${m.nproc} cores (${m.cpuModel}),
+${m.memoryGiB} GiB, Node ${m.node}; load average at the start ${m.loadAverageAtStart.join(' / ')} (the machine was shared
+with other test runs, so absolute numbers are noisy; the floors move with them).
+
+${renderTable(report.rows)}
+
+${renderNotes(report.rows)}
+`;
+}
+
+/** Hand-written analysis below this heading survives a regeneration (its numbers may then be older). */
+export const ANALYSIS_HEADING = '### What bounds the misses';
+
+export function writeReadmeSection(report: BenchReport, file: string): void {
+  const previous = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const at = previous.indexOf(ANALYSIS_HEADING);
+  const analysis = at >= 0 ? `\n${previous.slice(at)}` : '';
+  fs.writeFileSync(file, readmeSection(report) + analysis);
+}

@@ -1,0 +1,112 @@
+/**
+ * B3: a burst. 2,000 POST /generate in 20 s (quick: 100 in 1 s), the same 100/s open loop;
+ * the provider is limited as in B2, so the jobs drain at the create limit afterwards. Figure:
+ * the accept latency (the POST's answer). Floor: starting the floor workflow directly on
+ * Temporal at the same rate (client.workflow.start latency), with its worker running.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { BenchContext } from '../context';
+import { openLoop } from '../http-client';
+import { cpuMeter } from '../proc';
+import type { RowResult } from '../report';
+import { startFloorWorker, type Service } from '../service';
+import { round, summarize } from '../stats';
+import { cpuGroups, describeUnfinished, emptyRow, jobBody, ms, waitAllFinal } from './common';
+import { providerLimitKnobs } from './b2-provider-throughput';
+
+export async function b3BurstAcceptance(ctx: BenchContext, svc: Service): Promise<RowResult> {
+  const row = emptyRow('B3', 'burst acceptance', 'accept p99 ≤ 100 ms; 0 errors; all complete');
+  const total = ctx.quick ? 100 : 2000;
+  const durationMs = ctx.quick ? 1000 : 20_000;
+  const rate = (total * 1000) / durationMs;
+
+  // ---- floor ----
+  const floor = await startFloorWorker(ctx, svc, 'b3');
+  const floorLatencies: number[] = [];
+  let floorErrors = 0;
+  try {
+    await openLoop({
+      ratePerSecond: rate,
+      durationMs,
+      send: async () => {
+        const t0 = performance.now();
+        try {
+          await ctx.temporal.workflow.start('floorGenerationJob', { taskQueue: floor.taskQueue, workflowId: `floor-b3-${randomUUID()}`, args: [{ signalDelayMs: 1000 }] });
+          floorLatencies.push(performance.now() - t0);
+        } catch {
+          floorErrors++;
+        }
+      },
+    });
+  } finally {
+    await floor.stop();
+  }
+
+  // ---- the burst ----
+  ctx.replicate.setKnobs({ latency_ms: 1000, failure_rate: 0, ...providerLimitKnobs(ctx.quick) });
+  const users = await Promise.all(Array.from({ length: 10 }, () => svc.createUser()));
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const ids: string[] = [];
+  const errorSamples = new Set<string>();
+  const cpu = cpuMeter(cpuGroups(ctx, svc));
+  const offer = await openLoop({
+    ratePerSecond: rate,
+    durationMs,
+    send: async (i) => {
+      try {
+        const res = await svc.http.json('POST', '/api/v1/generate', { json: jobBody(`bench B3 ${i}`), headers: users[i % users.length]!.headers });
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        if (res.status === 202) {
+          latencies.push(res.ms);
+          ids.push(res.body.job_id);
+        } else if (errorSamples.size < 3) {
+          errorSamples.add(`${res.status} ${JSON.stringify(res.body).slice(0, 160)}`);
+        }
+      } catch {
+        statuses['0'] = (statuses['0'] ?? 0) + 1;
+      }
+    },
+  });
+  row.cpu = cpu.stop();
+  ctx.log(`  B3: ${ids.length} accepted in ${round(offer.seconds, 1)} s; waiting for all to complete (they drain at the create limit)`);
+  const drained = await waitAllFinal(svc, ids, (ids.length / ctx.createRatePerSecond) * 1000 + (ctx.quick ? 45_000 : 180_000), ctx.log);
+
+  const a = summarize(latencies);
+  const f = summarize(floorLatencies);
+  const errors = total - ids.length;
+  const succeeded = drained.counts.succeeded ?? 0;
+  const allComplete = !drained.timedOut && succeeded === ids.length;
+  row.figures = {
+    requests: total,
+    offered_per_s: rate,
+    accepted: ids.length,
+    errors,
+    accept_p50_ms: round(a.p50),
+    accept_p95_ms: round(a.p95),
+    accept_p99_ms: round(a.p99),
+    accept_max_ms: round(a.max),
+    succeeded,
+    all_complete: allComplete,
+    seconds_to_complete: round(offer.seconds + drained.ms / 1000),
+    schedule_lag_max_ms: round(offer.lagMs),
+  };
+  row.floor = { starts: floorLatencies.length, errors: floorErrors, p50_ms: round(f.p50), p99_ms: round(f.p99) };
+  row.figureText = `${ids.length}/${total} accepted in ${round(offer.seconds, 1)} s: p50 ${ms(a.p50)}, p99 ${ms(a.p99)}, max ${ms(a.max)}; ${errors} errors; ${succeeded}/${ids.length} completed (after ${round(offer.seconds + drained.ms / 1000)} s)`;
+  row.floorText = `workflow start p50 ${ms(f.p50)}, p99 ${ms(f.p99)}`;
+  row.ratio = round(a.p99 / f.p99, 2);
+  row.ratioText = `${row.ratio}× (p99)`;
+  const misses: string[] = [];
+  if (a.p99 > 100) misses.push(`accept p99 ${ms(a.p99)} > 100 ms`);
+  if (errors) misses.push(`${errors} errors (${JSON.stringify(statuses)}: ${[...errorSamples].join('; ')})`);
+  if (!allComplete) {
+    misses.push(`not all completed (${JSON.stringify(drained.counts)})`);
+    row.notes.push(`Unfinished: ${(await describeUnfinished(ctx, svc, ids)).join(' | ')}.`);
+  }
+  row.pass = misses.length === 0;
+  row.notes.push(`Jobs drain at the create limit (${ctx.createRatePerSecond}/s), model 1 s.`);
+  if (misses.length) row.notes.push(`Missed: ${misses.join('; ')}.`);
+  if (offer.lagMs > 20) row.notes.push(`The load generator fell up to ${ms(offer.lagMs)} behind its schedule.`);
+  return row;
+}

@@ -1,0 +1,204 @@
+/**
+ * The service under test as it runs in production: the API (src/server.ts) and the worker
+ * (src/worker.ts) as separate child processes, configured like the tests configure them
+ * (test/helpers/test-env.ts serviceEnv) on their own database and task queue, against the bench's
+ * local provider. Also the floor worker (bench/floor-worker.ts) with the same settings.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { createDb, type Db } from '../src/db/client';
+import { REPO_ROOT } from '../src/dev/paths';
+import { findFreePorts } from '../src/dev/ports';
+import { spawnManaged, waitUntil, type ManagedProcess } from '../src/dev/processes';
+import { taskQueues } from '../src/temporal/names';
+import { cloneDatabase, dropDatabase, serviceEnv } from '../test/helpers/test-env';
+import { grantCreditsIfNeeded } from './credits';
+import type { BenchContext } from './context';
+import { HttpClient } from './http-client';
+
+export interface BenchUser {
+  id: string;
+  apiKey: string;
+  headers: Record<string, string>;
+}
+
+export interface Service {
+  name: string;
+  baseUrl: string;
+  taskQueue: string;
+  databaseUrl: string;
+  env: Record<string, string>;
+  /** Prisma client on the service's database, for setup and counting (not the service's own). */
+  db: Db;
+  api: ManagedProcess;
+  worker: ManagedProcess;
+  http: HttpClient;
+  createUser(): Promise<BenchUser>;
+  stop(): Promise<void>;
+}
+
+/** Settings the bench changes from the test defaults (everything else as test-env sets it). */
+function benchEnv(ctx: BenchContext): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    // Request logs would measure the log sink, not the service; BENCH_LOG_LEVEL=info to include them.
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    DATABASE_POOL_SIZE: '10', // the production default (tests use 5)
+    REPLICATE_CREATE_RATE_PER_SECOND: String(ctx.createRatePerSecond),
+    REPLICATE_CALL_RATE_PER_SECOND: '45', // the production default
+    JOB_POLL_INTERVAL_MS: '10000', // production default: the webhook signal ends every wait here
+    JOB_TIMEOUT_MS: String(30 * 60_000),
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  // WORKER_* and other tuning keys set in the caller's environment pass through (to try settings).
+  return { ...process.env, ...env };
+}
+
+/** `node --import tsx <script>`; BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS add flags (e.g. --cpu-prof). */
+function nodeTs(script: string, extraArgs = ''): { command: string; args: string[] } {
+  return { command: process.execPath, args: [...extraArgs.split(' ').filter(Boolean), '--import', 'tsx', script] };
+}
+
+export async function startService(ctx: BenchContext, name: string, overrides: Record<string, string> = {}): Promise<Service> {
+  const databaseUrl = await cloneDatabase(ctx.stack.databaseUrl, ctx.stack.templateDatabase);
+  const [port, sdkMetricsPort, appMetricsPort] = await findFreePorts(3);
+  const taskQueue = `bench-${name}-${randomUUID().slice(0, 8)}`;
+  const env = {
+    ...serviceEnv(ctx.stack, { port: port!, databaseUrl, replicateApiBaseUrl: ctx.replicate.apiBaseUrl, taskQueue }),
+    ...benchEnv(ctx),
+    ...overrides,
+  };
+  const baseUrl = env.PUBLIC_BASE_URL!;
+  const api = spawnManaged({
+    name: `${name}-api`,
+    ...nodeTs('src/server.ts', process.env.BENCH_API_NODE_ARGS),
+    env: childEnv(env),
+    cwd: REPO_ROOT,
+    logFile: path.join(ctx.runDir, `${name}-api.log`),
+    truncateLog: true,
+  });
+  const worker = spawnManaged({
+    name: `${name}-worker`,
+    ...nodeTs('src/worker.ts', process.env.BENCH_WORKER_NODE_ARGS),
+    // the worker's metrics endpoints (on, as in production) on free ports, not the fixed defaults
+    env: childEnv({ ...env, WORKFLOW_BUNDLE_PATH: ctx.stack.workflowBundlePath, WORKER_METRICS_PORT: String(sdkMetricsPort), WORKER_APP_METRICS_PORT: String(appMetricsPort) }),
+    cwd: REPO_ROOT,
+    logFile: path.join(ctx.runDir, `${name}-worker.log`),
+    truncateLog: true,
+  });
+  const db = createDb(databaseUrl, 4);
+  const http = new HttpClient(baseUrl, {}, 64);
+  const stop = async () => {
+    http.close();
+    await Promise.all([api.stop(10_000), worker.stop(10_000)]);
+    await db.$disconnect();
+    await dropDatabase(ctx.stack.databaseUrl, new URL(databaseUrl).pathname.slice(1)).catch(() => undefined);
+  };
+  try {
+    await Promise.all([
+      waitUntil(async () => (await http.request('GET', '/health', { timeoutMs: 1000 })).status === 200, {
+        what: `the API (${baseUrl})`,
+        timeoutMs: 90_000,
+        intervalMs: 100,
+        proc: api,
+      }),
+      waitForPollers(ctx, taskQueue, worker),
+    ]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  ctx.log(`${name}: API pid ${api.pid} on ${baseUrl}, worker pid ${worker.pid}, task queue ${taskQueue}`);
+
+  let users = 0;
+  return {
+    name,
+    baseUrl,
+    taskQueue,
+    databaseUrl,
+    env,
+    db,
+    api,
+    worker,
+    http,
+    async createUser() {
+      const res = await http.json('POST', '/api/v1/users', { json: { email: `bench-${name}-${++users}-${randomUUID().slice(0, 6)}@example.com` } });
+      if (res.status !== 201) throw new Error(`POST /api/v1/users answered ${res.status}: ${JSON.stringify(res.body)}`);
+      const user = { id: res.body.id as string, apiKey: res.body.api_key as string, headers: { authorization: `Bearer ${res.body.api_key}` } };
+      await grantCreditsIfNeeded(db, user.id);
+      return user;
+    },
+    stop,
+  };
+}
+
+/** Waits until the worker(s) on `taskQueue` poll both the workflow queue and the create queue. */
+export async function waitForPollers(ctx: BenchContext, taskQueue: string, proc: ManagedProcess): Promise<void> {
+  const queues = taskQueues(taskQueue);
+  const has = async (name: string, type: 1 | 2) => {
+    const res = await ctx.temporal.workflowService.describeTaskQueue({
+      namespace: ctx.stack.temporal.namespace,
+      taskQueue: { name, kind: 1 },
+      taskQueueType: type,
+    });
+    return (res.pollers?.length ?? 0) > 0;
+  };
+  await waitUntil(async () => (await has(queues.main, 1)) && (await has(queues.providerCreate, 2)), {
+    what: `worker pollers on ${taskQueue}`,
+    timeoutMs: 90_000,
+    intervalMs: 200,
+    proc,
+  });
+}
+
+export interface FloorWorker {
+  taskQueue: string;
+  proc: ManagedProcess;
+  /** Counters of the floor worker: create activities run so far. */
+  stats(): Promise<{ creates: number; noops: number }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A worker for the floor workflows (bench/floor-workflows.ts) with the service's exact worker
+ * settings (createWorkers from src/worker.ts, the same env), on its own task queue.
+ */
+export async function startFloorWorker(ctx: BenchContext, svc: Service, name: string): Promise<FloorWorker> {
+  const [statsPort, sdkMetricsPort] = await findFreePorts(2);
+  const taskQueue = `floor-${name}-${randomUUID().slice(0, 8)}`;
+  const proc = spawnManaged({
+    name: `floor-${name}`,
+    ...nodeTs('bench/floor-worker.ts'),
+    env: childEnv({
+      ...svc.env,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      FLOOR_BUNDLE_PATH: ctx.floorBundlePath,
+      FLOOR_STATS_PORT: String(statsPort),
+      WORKER_METRICS_PORT: String(sdkMetricsPort),
+    }),
+    cwd: REPO_ROOT,
+    logFile: path.join(ctx.runDir, `floor-${name}.log`),
+    truncateLog: true,
+  });
+  const http = new HttpClient(`http://127.0.0.1:${statsPort}`, {}, 2);
+  try {
+    await waitForPollers(ctx, taskQueue, proc);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return {
+    taskQueue,
+    proc,
+    async stats() {
+      return (await http.json<{ creates: number; noops: number }>('GET', '/stats')).body;
+    },
+    async stop() {
+      http.close();
+      await proc.stop(10_000);
+    },
+  };
+}
