@@ -1,5 +1,6 @@
 /** Writes bench/README-section.md: the README's "Performance" section from a bench report. */
 import fs from 'node:fs';
+import path from 'node:path';
 import { renderNotes, renderTable, type BenchReport } from './report';
 
 export function readmeSection(report: BenchReport): string {
@@ -16,12 +17,22 @@ for the job rows, a workflow with the same activity hops and signal and no-op ac
 
 Last measured: ${report.mode} mode, ${when} UTC, ${Math.round(report.seconds / 60)} min; ${m.nproc} cores (${m.cpuModel}),
 ${m.memoryGiB} GiB, Node ${m.node}; load average at the start ${m.loadAverageAtStart.join(' / ')} (the machine was shared
-with other test runs, so absolute numbers are noisy; the floors move with them).
+with other test runs, so absolute numbers are noisy; the floors move with them). Settings: API and
+worker as separate processes, \`REPLICATE_CREATE_RATE_PER_SECOND=${String(report.settings.createRatePerSecond)}\`, log level
+${String(report.settings.logLevel)}, credits from ${String(report.settings.credits)}; ${stateDir(report)}.
+\`npm run bench -- --quick\` takes about 100 s here.
 
 ${renderTable(report.rows)}
 
 ${renderNotes(report.rows)}
 `;
+}
+
+function stateDir(report: BenchReport): string {
+  const dir = report.settings.stackDataDir ? path.dirname(String(report.settings.stackDataDir)) : undefined;
+  if (!dir) return 'a reused stack';
+  if (dir !== '/dev/shm') return `the stack's state in \`${dir}\``;
+  return "the stack's state on tmpfs (`/dev/shm`): on this VM's shared disk the Temporal dev server's SQLite fsyncs stalled it for seconds at a time";
 }
 
 /** Hand-written analysis below this heading survives a regeneration (its numbers may then be older). */

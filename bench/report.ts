@@ -26,6 +26,8 @@ export interface RowResult {
 
 export interface BenchReport {
   mode: 'quick' | 'full';
+  /** Only some rows ran (--only). */
+  partial?: boolean;
   startedAt: string;
   seconds: number;
   machine: MachineInfo;

@@ -235,6 +235,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   rows.sort((a, b) => a.id.localeCompare(b.id));
   const report: BenchReport = {
     mode,
+    partial: Boolean(options.only),
     startedAt: new Date(started).toISOString(),
     seconds: Math.round((Date.now() - started) / 1000),
     machine,
@@ -248,8 +249,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     rows,
   };
   const json = JSON.stringify(report, null, 2);
-  fs.writeFileSync(path.join(benchDir, `bench-${mode}-${stamp}.json`), json);
-  fs.writeFileSync(path.join(benchDir, `latest-${mode}.json`), json);
+  // a partial run (--only) never replaces the latest complete report
+  const kind = options.only ? `${mode}-partial` : mode;
+  fs.writeFileSync(path.join(benchDir, `bench-${kind}-${stamp}.json`), json);
+  fs.writeFileSync(path.join(benchDir, `latest-${kind}.json`), json);
   if (options.out) fs.writeFileSync(options.out, json);
   if (options.readme) writeReadmeSection(report, path.join(REPO_ROOT, 'bench', 'README-section.md'));
   return report;
@@ -260,7 +263,7 @@ export function printReport(report: BenchReport): void {
   process.stdout.write(
     `\n${renderTable(report.rows)}\n\n${renderNotes(report.rows)}\n\n` +
       `${report.mode} mode, ${report.seconds} s; ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; ` +
-      `JSON: .bench/latest-${report.mode}.json\n`,
+      `JSON: .bench/latest-${report.mode}${report.partial ? '-partial' : ''}.json\n`,
   );
 }
 

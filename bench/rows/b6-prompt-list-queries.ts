@@ -66,7 +66,7 @@ export async function b6PromptListQueries(_ctx: BenchContext): Promise<RowResult
       ]),
     );
     row.floor = { queries: 1 };
-    row.figureText = `${SIZES.map((n, i) => `${n} prompts: ${listing[i]} quer${listing[i] === 1 ? 'y' : 'ies'} (${ms(latency[i]!)})`).join('; ')}; API-key check: ${total[0]! - listing[0]! ? `${total[0]! - listing[0]!} more` : 'no query (cached by the API)'}`;
+    row.figureText = `${SIZES.map((n, i) => `${n} prompt${n === 1 ? '' : 's'}: ${listing[i]} quer${listing[i] === 1 ? 'y' : 'ies'} (${ms(latency[i]!)})`).join('; ')}; API-key check: ${total[0]! - listing[0]! ? `${total[0]! - listing[0]!} more` : 'no query (cached by the API)'}`;
     row.floorText = '1 query (the minimum)';
     row.ratio = Math.max(...listing);
     row.ratioText = `${row.ratio}×`;
