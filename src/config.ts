@@ -76,7 +76,7 @@ const schema = z.object({
   REPLICATE_WEBHOOK_SECRET: optionalString,
   WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
   /** Task-queue rate limits shared by all workers: Replicate allows ~600 creates/min and 3000 other calls/min. */
-  REPLICATE_CREATE_RATE_PER_SECOND: z.coerce.number().positive().default(9.5),
+  REPLICATE_CREATE_RATE_PER_SECOND: z.coerce.number().positive().default(10),
   REPLICATE_CALL_RATE_PER_SECOND: z.coerce.number().positive().default(45),
 
   // Stripe (stripe-mock locally: STRIPE_API_BASE=http://127.0.0.1:12111)

@@ -20,5 +20,9 @@ function toAppError(err: unknown): AppError {
   if (e.type === 'entity.parse.failed') return new AppError(400, ErrorCode.invalidJson, 'The request body is not valid JSON');
   if (e.type === 'entity.too.large') return new AppError(413, ErrorCode.payloadTooLarge, 'The request body is too large');
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new AppError(415, ErrorCode.validationFailed, e.message ?? 'Unsupported encoding');
+  // Prisma could not get a connection for a transaction in time: overload, not a bug. Nothing was done.
+  if ((err as { code?: string }).code === 'P2028') {
+    return new AppError(503, ErrorCode.serviceUnavailable, 'The service is busy; nothing was done. Try again shortly.', undefined, { 'Retry-After': '1' });
+  }
   return new AppError(500, ErrorCode.internal, 'Something went wrong on our side; the error was logged');
 }
