@@ -6,7 +6,7 @@
  *   npm run bench                  full mode (about 15 minutes)
  *   npm run bench -- --quick       short mode (about two minutes; test/bench.test.ts runs it)
  *   options: --only=B1,B7   --create-rate=<per s>   --stack-info=<file> (reuse a running stack,
- *            e.g. the jest one)   --out=<file.json>   --readme (also rewrite bench/README-section.md)
+ *            e.g. the jest one)   --out=<file.json>   --readme (also write bench/README-section.md, the README's Performance section, git-ignored)
  *
  * Every figure sits next to a floor measured in the same run on the same Temporal server and
  * worker settings (see bench/floor-workflows.ts and each row's header).

@@ -53,8 +53,9 @@ function benchEnv(ctx: BenchContext): Record<string, string> {
 }
 
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  // WORKER_* and other tuning keys set in the caller's environment pass through (to try settings).
-  return { ...process.env, ...env };
+  // As deployed (Dockerfile, npm start): two glibc malloc arenas. WORKER_* and other tuning
+  // keys set in the caller's environment pass through (to try settings).
+  return { MALLOC_ARENA_MAX: '2', ...process.env, ...env };
 }
 
 /** `node --import tsx <script>`; BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS add flags (e.g. --cpu-prof). */
