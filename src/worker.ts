@@ -17,6 +17,7 @@ import { createRuntime, type Runtime } from './runtime';
 import { taskQueues } from './temporal/names';
 import { ensureReconcileSchedule } from './temporal/schedules';
 import sharp from 'sharp';
+import { requestIdActivityInterceptor, WORKFLOW_INTERCEPTOR_MODULES } from './temporal/request-id';
 
 export interface WorkerHandle {
   run(): Promise<void>;
@@ -47,8 +48,9 @@ export async function createWorkers(opts: {
     namespace: config.temporal.namespace,
     activities,
     shutdownGraceTime: config.worker.shutdownGraceMs,
-    // imagegen_activity_* metrics (src/metrics/activities.ts)
-    interceptors: { activity: [activityMetricsInterceptor] },
+    // imagegen_activity_* metrics (src/metrics/activities.ts); the HTTP request id on activity
+    // and workflow log lines (src/temporal/request-id.ts, workflows/interceptors.ts)
+    interceptors: { activity: [activityMetricsInterceptor, requestIdActivityInterceptor], workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
   };
 
   const workers = await Promise.all([

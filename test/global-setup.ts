@@ -5,6 +5,7 @@ import path from 'node:path';
 import { migrate } from '../src/db/migrate';
 import { makeTempDataDir, startStack, type RunningStack, type StackOptions } from '../src/dev/stack';
 import { STACK_DIR, STACK_INFO_ENV, databaseUrlFor, stackInfoFile, type StackInfo } from './helpers/stack-info';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../src/temporal/request-id';
 
 const TEMPLATE_DB = 'imagegen_test_template';
 
@@ -70,6 +71,7 @@ export async function bundleWorkflows(workflowsPath: string, fileName: string): 
   fs.mkdirSync(STACK_DIR, { recursive: true });
   const { code } = await bundleWorkflowCode({
     workflowsPath,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} },
   });
   const file = path.join(STACK_DIR, fileName);
