@@ -1,8 +1,8 @@
 import type { CreditPack } from '../generated/prisma/client';
 import type { PurchaseWithPack } from './purchases';
 import type { UsageRow } from './usage';
+import { iso } from '../http/dates';
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** The public shape of a credit pack. */
 export function packView(pack: CreditPack) {

@@ -1,13 +1,13 @@
 import busboy, { type Busboy, type FieldInfo, type FileInfo } from 'busboy';
-import { createHash } from 'crypto';
 import { createWriteStream } from 'fs';
 import { mkdtemp, rm } from 'fs/promises';
 import type { IncomingMessage } from 'http';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Transform, type Readable } from 'stream';
+import type { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { formatBytes } from '../images/format';
+import { meter } from '../streams';
 
 export interface ReceivedFile {
   field: string;
@@ -241,15 +241,7 @@ function malformed(err: unknown): MultipartError {
 
 /** Pipes one file part to disk with backpressure, hashing and counting the bytes as they pass. */
 async function saveFile(stream: FileStream, path: string): Promise<Pick<ReceivedFile, 'sizeBytes' | 'sha256' | 'truncated'>> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      sizeBytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  await pipeline(stream, measure, createWriteStream(path, { flags: 'wx' }));
-  return { sizeBytes, sha256: hash.digest('hex'), truncated: stream.truncated === true };
+  const measure = meter();
+  await pipeline(stream, measure.stream, createWriteStream(path, { flags: 'wx' }));
+  return { sizeBytes: measure.sizeBytes(), sha256: measure.sha256(), truncated: stream.truncated === true };
 }

@@ -1,8 +1,8 @@
 import type { Storage } from '../storage/s3';
 import type { JobWithOutputs } from './service';
 import { providerInput } from './service';
+import { iso } from '../http/dates';
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** The public shape of a job; output URLs are time-limited presigned URLs of our bucket. */
 export async function jobView(storage: Storage, job: JobWithOutputs) {

@@ -1,6 +1,6 @@
 import type { Payment, Plan } from '../generated/prisma/client';
+import { iso } from '../http/dates';
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** The public shape of a plan. */
 export function planView(plan: Plan) {

@@ -1,8 +1,8 @@
 import type { Storage } from '../storage/s3';
 import type { getOwnPrompt, ListedPrompt } from './service';
+import { iso } from '../http/dates';
 
 type PromptWithImages = Awaited<ReturnType<typeof getOwnPrompt>>;
-const iso = (d: Date | null) => d?.toISOString() ?? null;
 
 export async function promptView(storage: Storage, p: PromptWithImages) {
   return {

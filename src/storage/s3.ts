@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectsCommand,
@@ -13,6 +12,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Config } from '../config';
+import { meter } from '../streams';
 
 export interface StoredObject {
   key: string;
@@ -54,15 +54,7 @@ export function createStorage(client: S3Client, cfg: Config['s3']): Storage {
     bucket,
 
     async putStream(key, body, contentType) {
-      const hash = createHash('sha256');
-      let sizeBytes = 0;
-      const meter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
-          sizeBytes += chunk.length;
-          cb(null, chunk);
-        },
-      });
+      const measure = meter();
       const pass = new PassThrough();
       const upload = new Upload({
         client,
@@ -70,8 +62,8 @@ export function createStorage(client: S3Client, cfg: Config['s3']): Storage {
         queueSize: 2,
         partSize: 5 * 1024 * 1024,
       });
-      await Promise.all([pipeline(body, meter, pass), upload.done()]);
-      return { key, sizeBytes, sha256: hash.digest('hex'), contentType };
+      await Promise.all([pipeline(body, measure.stream, pass), upload.done()]);
+      return { key, sizeBytes: measure.sizeBytes(), sha256: measure.sha256(), contentType };
     },
 
     async presignGet(key, opts = {}) {

@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
+import { MINIMAL_ENV } from '../helpers/config';
 
 /**
  * Security headers, CORS, rate limits and the metrics token of createApp. One real service
@@ -153,16 +154,7 @@ describe('body size', () => {
 });
 
 describe('configuration', () => {
-  const minimal = {
-    API_KEY_PEPPER: 'a-long-enough-pepper',
-    DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/app',
-    S3_ACCESS_KEY_ID: 'k',
-    S3_SECRET_ACCESS_KEY: 's',
-    S3_BUCKET: 'bucket',
-    REPLICATE_API_TOKEN: 'r8_x',
-    STRIPE_SECRET_KEY: 'sk_test_1',
-    STRIPE_WEBHOOK_SECRET: 'whsec_1',
-  };
+  const minimal = MINIMAL_ENV;
 
   it('when nothing is set, then there is no CORS, no proxy trust, default limits and loopback worker metrics on 9464/9465', () => {
     const c = loadConfig(minimal);

@@ -1,15 +1,7 @@
 import { ConfigError, loadConfig } from '../../src/config';
+import { MINIMAL_ENV } from '../helpers/config';
 
-const minimal = {
-  API_KEY_PEPPER: 'a-long-enough-pepper',
-  DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/app',
-  S3_ACCESS_KEY_ID: 'k',
-  S3_SECRET_ACCESS_KEY: 's',
-  S3_BUCKET: 'bucket',
-  REPLICATE_API_TOKEN: 'r8_x',
-  STRIPE_SECRET_KEY: 'sk_test_1',
-  STRIPE_WEBHOOK_SECRET: 'whsec_1',
-};
+const minimal = MINIMAL_ENV;
 
 describe('loadConfig', () => {
   it('when the required keys are set, then defaults fill the rest', () => {
