@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { reconcileFindings } from '../src/metrics/business';
-import { applyCheckoutSession } from '../src/payments/service';
+import { applyCheckoutSession } from '../src/payments/outcome';
 import { settleReservation } from '../src/quota/ledger';
 import type { Runtime } from '../src/runtime';
 

@@ -1,10 +1,8 @@
-import type { Prisma } from '../db/client';
+import type { Tx } from '../db/transaction';
 import type { CreditPurchase, PaymentStatus } from '../generated/prisma/client';
-import type { ApplyResult, CheckoutOutcome } from '../payments/service';
+import { sessionPaymentIntentId, type ApplyResult, type CheckoutOutcome } from '../payments/session-outcome';
 import type { Stripe } from '../stripe/client';
 import { topUp } from './ledger';
-
-type Tx = Prisma.TransactionClient;
 
 /** `metadata.kind` of our credit-pack Checkout Sessions; sessions without it are plan payments. */
 export const CREDIT_PACK_KIND = 'credit_pack';
@@ -35,7 +33,7 @@ export async function applyCreditPackSession(tx: Tx, session: Stripe.Checkout.Se
         paidAt: paidAt ?? new Date(),
         amountCents: session.amount_total ?? null,
         currency: session.currency?.toLowerCase() ?? null,
-        paymentIntentId: typeof session.payment_intent === 'string' ? session.payment_intent : (session.payment_intent?.id ?? null),
+        paymentIntentId: sessionPaymentIntentId(session),
         ...(purchase.checkoutSessionId === null && session.id ? { checkoutSessionId: session.id } : {}),
       },
     });

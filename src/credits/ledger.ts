@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db, Prisma } from '../db/client';
+import type { DbOrTx, Tx } from '../db/transaction';
 import { countLedgerMovement } from '../metrics/business';
 
 /**
@@ -13,8 +13,6 @@ import { countLedgerMovement } from '../metrics/business';
  *   commit   the job finished: what it actually cost k       reserved -= k
  *   release  the rest (all of it on failure or cancel)       reserved -= n - k, credits += n - k
  */
-type Tx = Prisma.TransactionClient;
-type DbOrTx = Db | Tx;
 type Movement = 'topup' | 'reserve' | 'commit' | 'release';
 
 export interface Balance {

@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import type { Db } from '../db/client';
 import type { CreditPack, CreditPurchase } from '../generated/prisma/client';
 import { AppError } from '../errors';
-import { paymentProviderError } from '../payments/service';
+import { paymentProviderError } from '../payments/stripe-errors';
 import type { Stripe } from '../stripe/client';
 import { CREDIT_PACK_KIND } from './checkout-sessions';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
-import type { CheckoutEventType } from './service';
+import type { CheckoutEventType } from './stripe-events';
 
 /**
  * Stripe-shaped Checkout Session events, signed like Stripe signs them, for local use

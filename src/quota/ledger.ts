@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Prisma } from '../db/client';
+import type { Tx } from '../db/transaction';
 import { countLedgerMovement } from '../metrics/business';
 
 /**
@@ -13,7 +13,6 @@ import { countLedgerMovement } from '../metrics/business';
  *   commit   prompt stored k images                                           reserved -= k, used += k
  *   release  the rest of a reservation (failure, cancel, fewer images)        reserved -= n - k
  */
-type Tx = Prisma.TransactionClient;
 
 async function record(
   tx: Tx,

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { createPaymentBody, paymentIdParam } from '../../payments/schemas';
 import { paymentView } from '../../payments/serialize';
-import { createPayment, getOwnPayment } from '../../payments/service';
+import { createPayment, getOwnPayment } from '../../payments/checkout';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { parse } from '../validate';

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { planView } from '../../payments/serialize';
-import { listPlans } from '../../payments/service';
+import { listPlans } from '../../payments/plans';
 import type { AppDeps } from '../deps';
 
 /** Public: what can be bought. */

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { handleStripeEvent, verifyStripeEvent } from '../../payments/service';
+import { handleStripeEvent, verifyStripeEvent } from '../../payments/stripe-events';
 import type { AppDeps } from '../deps';
 
 /**
