@@ -1,7 +1,34 @@
-import { activityInfo } from '@temporalio/activity';
+import { activityInfo, log } from '@temporalio/activity';
+import { predictionsAdopted, strayRunsCanceled } from '../src/metrics/business';
 import { type PredictionSnapshot, snapshot } from '../src/provider/prediction';
 import type { Provider } from '../src/provider/replicate';
 import { withProviderFailures } from './failures';
+
+/**
+ * Provider clocks and ours differ a little; a lookup for an earlier attempt's run starts this
+ * long before the activity was first scheduled.
+ */
+export const LOOKUP_CLOCK_SLACK_MS = 60_000;
+
+/**
+ * Runs a provider create so that a retry never pays twice: Replicate has no idempotency key,
+ * so an attempt after the first looks for the run an earlier attempt created (the create may
+ * have reached the provider before its answer was lost to a timeout, a 5xx or a dead worker)
+ * and adopts it. A run the lookup misses is still caught: its `start` webhook reaches the
+ * workflow, which cancels any run that is not its own (workflows/prediction-wait.ts).
+ */
+export async function createOnce<T extends { id: string }>(create: () => Promise<T>, findEarlier: (createdAfter: Date) => Promise<T | null>): Promise<T> {
+  const info = activityInfo();
+  if (info.attempt > 1) {
+    const earlier = await withProviderFailures(() => findEarlier(new Date(info.scheduledTimestampMs - LOOKUP_CLOCK_SLACK_MS)));
+    if (earlier) {
+      log.info('Adopted the run an earlier attempt created', { providerId: earlier.id, attempt: info.attempt });
+      predictionsAdopted.inc({ activity: info.activityType });
+      return earlier;
+    }
+  }
+  return withProviderFailures(create);
+}
 
 /** Replicate API calls. They run on the rate-limited provider task queues. */
 export function createProviderActivities({ provider }: { provider: Provider }) {
@@ -11,13 +38,16 @@ export function createProviderActivities({ provider }: { provider: Provider }) {
       input: Record<string, unknown>;
       webhookUrl: string | null;
     }): Promise<PredictionSnapshot & { attempts: number }> {
-      const created = await withProviderFailures(() =>
-        provider.createPrediction({
-          model: req.model,
-          input: req.input,
-          webhook: req.webhookUrl ?? undefined,
-          webhookEventsFilter: ['completed'],
-        }),
+      const created = await createOnce(
+        () =>
+          provider.createPrediction({
+            model: req.model,
+            input: req.input,
+            webhook: req.webhookUrl ?? undefined,
+            // `start` tells the workflow about every run created for it, so it can cancel a stray one.
+            webhookEventsFilter: ['start', 'completed'],
+          }),
+        (createdAfter) => provider.findPrediction({ model: req.model, input: req.input, createdAfter }),
       );
       return { ...snapshot(created), attempts: activityInfo().attempt };
     },
@@ -28,6 +58,17 @@ export function createProviderActivities({ provider }: { provider: Provider }) {
 
     async cancelPrediction(id: string): Promise<PredictionSnapshot> {
       return snapshot(await withProviderFailures(() => provider.cancelPrediction(id)));
+    },
+
+    /**
+     * Cancels a prediction or training that was reported to a workflow but is not the run it
+     * uses: a duplicate an earlier create attempt left running. Counted and logged, since each
+     * one was a create the lookup could not find.
+     */
+    async cancelStrayRun(req: { id: string; kind: 'prediction' | 'training' }): Promise<void> {
+      const canceled = await withProviderFailures(() => (req.kind === 'training' ? provider.cancelTraining(req.id) : provider.cancelPrediction(req.id)));
+      log.warn('Canceled a stray provider run', { providerId: req.id, kind: req.kind, status: canceled.status });
+      strayRunsCanceled.inc();
     },
   };
 }

@@ -40,23 +40,25 @@ export interface PredictionRequest {
  * so no early webhook signal is missed.
  */
 export function predictionRunner(acts: WorkflowActivities) {
-  const predictions = trackPredictions();
+  const predictions = trackPredictions({ kind: 'prediction', cancel: acts.calls.cancelStrayRun });
   return async function run(
     req: PredictionRequest,
     onCreated: (created: PredictionSnapshot & { attempts: number }) => Promise<void>,
   ): Promise<PredictionSnapshot> {
     const created = await acts.create.createPrediction({ model: req.model, input: req.input, webhookUrl: req.webhookUrl });
     predictions.record(created);
-    const recorded = onCreated(created);
-    const done = isTerminal(created)
-      ? created
-      : await predictions.waitFor(created.id, {
-          pollIntervalMs: req.pollIntervalMs,
-          timeoutMs: req.timeoutMs,
-          poll: acts.calls.getPrediction,
-          cancel: acts.calls.cancelPrediction,
-        });
-    await recorded;
+    // Recording the run and waiting for it go on together; a failure of either ends the run.
+    const [, done] = await Promise.all([
+      onCreated(created),
+      isTerminal(created)
+        ? created
+        : predictions.waitFor(created.id, {
+            pollIntervalMs: req.pollIntervalMs,
+            timeoutMs: req.timeoutMs,
+            poll: acts.calls.getPrediction,
+            cancel: acts.calls.cancelPrediction,
+          }),
+    ]);
     assertSucceeded(done);
     return done;
   };

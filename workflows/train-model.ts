@@ -30,7 +30,7 @@ export interface TrainModelResult {
  */
 export async function trainModel(input: TrainModelInput): Promise<TrainModelResult> {
   const { db, images, create, calls } = workflowActivities();
-  const trainings = trackPredictions();
+  const trainings = trackPredictions({ kind: 'training', cancel: calls.cancelStrayRun });
   const { versionId } = input;
   const destination = { owner: input.trainer.destinationOwner, name: `model-${versionId}` };
   let trainingId: string | undefined;

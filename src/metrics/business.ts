@@ -40,6 +40,21 @@ export const outputBytesStored = new Counter({
   registers: [registry],
 });
 
+/** Provider runs that a retried create found and adopted instead of paying for a second one. */
+export const predictionsAdopted = new Counter({
+  name: `${METRIC_PREFIX}provider_runs_adopted_total`,
+  help: 'Predictions and trainings a retried create adopted from an earlier attempt, by activity',
+  labelNames: ['activity'] as const,
+  registers: [registry],
+});
+
+/** Provider runs a workflow canceled because they were reported to it but are not its own. */
+export const strayRunsCanceled = new Counter({
+  name: `${METRIC_PREFIX}provider_stray_runs_canceled_total`,
+  help: 'Predictions and trainings canceled because they were not the run their workflow uses',
+  registers: [registry],
+});
+
 /**
  * Ledger movements: credits (src/credits/ledger.ts: topup, reserve, commit, release) and model
  * image quota (src/quota/ledger.ts: grant, reserve, commit, release). Each ledger's `record()`

@@ -53,7 +53,20 @@ export interface Provider {
   }): Promise<ProviderPrediction>;
   getTraining(id: string): Promise<ProviderPrediction>;
   cancelTraining(id: string): Promise<ProviderPrediction>;
+  /**
+   * The prediction an earlier attempt created for exactly this model and input, at or after
+   * `createdAfter`, or null. Replicate has no idempotency key, so this is how a retried
+   * create finds the paid run it may already have started.
+   */
+  findPrediction(req: { model: string; input: Record<string, unknown>; createdAfter: Date }): Promise<ProviderPrediction | null>;
+  /** The same for a training of `trainer` with exactly this input. */
+  findTraining(req: { trainer: string; input: Record<string, unknown>; createdAfter: Date }): Promise<ProviderPrediction | null>;
 }
+
+/** How long one provider HTTP call may take before it fails (and Temporal retries it). */
+export const PROVIDER_CALL_TIMEOUT_MS = 10_000;
+/** How far back a lookup pages through the account's newest predictions or trainings. */
+const LOOKUP_MAX_PAGES = 5;
 
 const ORIGINAL_STATUS = 'x-provider-original-status';
 
@@ -64,9 +77,13 @@ const ORIGINAL_STATUS = 'x-provider-original-status';
  * we hand the SDK presents those answers as final (a 400 carrying the real status in a
  * header) and `classify` restores the real status.
  */
-export function finalAnswerFetch(inner: typeof fetch = fetch): typeof fetch {
+export function finalAnswerFetch(inner: typeof fetch = fetch, timeoutMs = PROVIDER_CALL_TIMEOUT_MS): typeof fetch {
   return async (input, init) => {
-    const res = await inner(input, init);
+    // Every call has a deadline, so a provider that stops answering fails the activity in
+    // seconds instead of holding it until its start-to-close timeout.
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
+    const res = await inner(input, { ...init, signal });
     if (res.status !== 429 && res.status < 500) return res;
     const headers = new Headers(res.headers);
     headers.set(ORIGINAL_STATUS, String(res.status));
@@ -74,8 +91,8 @@ export function finalAnswerFetch(inner: typeof fetch = fetch): typeof fetch {
   };
 }
 
-export function createProvider(opts: { apiToken: string; baseUrl: string; fetch?: typeof fetch }): Provider {
-  const client = new Replicate({ auth: opts.apiToken, baseUrl: opts.baseUrl, fetch: finalAnswerFetch(opts.fetch) });
+export function createProvider(opts: { apiToken: string; baseUrl: string; fetch?: typeof fetch; timeoutMs?: number }): Provider {
+  const client = new Replicate({ auth: opts.apiToken, baseUrl: opts.baseUrl, fetch: finalAnswerFetch(opts.fetch, opts.timeoutMs) });
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -120,13 +137,59 @@ export function createProvider(opts: { apiToken: string; baseUrl: string; fetch?
           client.trainings.create(owner!, name!, version!, {
             destination: destination as `${string}/${string}`,
             input,
-            ...(webhook ? { webhook, webhook_events_filter: ['completed'] } : {}),
+            ...(webhook ? { webhook, webhook_events_filter: ['start', 'completed'] } : {}),
           }) as Promise<ProviderPrediction>,
       );
     },
     getTraining: (id) => call(() => client.trainings.get(id) as Promise<ProviderPrediction>),
     cancelTraining: (id) => call(() => client.trainings.cancel(id) as Promise<ProviderPrediction>),
+    findPrediction: ({ model, input, createdAfter }) => {
+      const [name, version] = model.split(':');
+      return call(() =>
+        findCreated(client, 'predictions', createdAfter, (p) => (version ? p.version === version : p.model === name), input, (id) => client.predictions.get(id)),
+      );
+    },
+    findTraining: ({ trainer, input, createdAfter }) => {
+      const version = trainer.split(':')[1];
+      return call(() => findCreated(client, 'trainings', createdAfter, (t) => t.version === version, input, (id) => client.trainings.get(id)));
+    },
   };
+}
+
+/**
+ * Pages through the account's predictions or trainings created at or after `createdAfter`
+ * (newest first) and returns the one for the same target with exactly `input`. List entries
+ * may leave out the input, so a candidate of the right target is fetched whole to compare.
+ */
+async function findCreated(
+  client: Replicate,
+  kind: 'predictions' | 'trainings',
+  createdAfter: Date,
+  sameTarget: (p: ProviderPrediction) => boolean,
+  input: Record<string, unknown>,
+  get: (id: string) => Promise<unknown>,
+): Promise<ProviderPrediction | null> {
+  const wanted = canonicalJson(input);
+  let url: string | null = `/${kind}?created_after=${encodeURIComponent(createdAfter.toISOString())}`;
+  for (let page = 0; url && page < LOOKUP_MAX_PAGES; page++) {
+    const res = await client.request(url, { method: 'GET' });
+    const body = (await res.json()) as { next?: string | null; results?: ProviderPrediction[] };
+    for (const candidate of body.results ?? []) {
+      if (candidate.created_at && new Date(candidate.created_at) < createdAfter) return null;
+      if (!sameTarget(candidate)) continue;
+      const full = (candidate.input ? candidate : await get(candidate.id)) as ProviderPrediction;
+      if (canonicalJson(full.input ?? {}) === wanted) return full;
+    }
+    url = body.next ?? null;
+  }
+  return null;
+}
+
+/** JSON with object keys sorted, so two equal inputs compare equal whatever their key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
 }
 
 /** Maps any failure of a provider call to a ProviderError with one of our codes. */

@@ -32,7 +32,11 @@ export interface Storage {
   readonly bucket: string;
   /** Streams `body` into `key`, hashing as it goes. Never buffers the whole object. */
   putStream(key: string, body: Readable, contentType: string): Promise<StoredObject>;
-  presignGet(key: string, opts?: { ttlSeconds?: number; downloadName?: string }): Promise<string>;
+  /**
+   * A presigned GET URL. With `signedAt`, the same key, options and time always give the same
+   * URL, so a retried provider call sends exactly the input the first attempt sent.
+   */
+  presignGet(key: string, opts?: { ttlSeconds?: number; downloadName?: string; signedAt?: Date }): Promise<string>;
   getStream(key: string): Promise<ObjectStream | null>;
   exists(key: string): Promise<boolean>;
   remove(keys: string[]): Promise<void>;
@@ -72,7 +76,7 @@ export function createStorage(client: S3Client, cfg: Config['s3']): Storage {
         Key: key,
         ResponseContentDisposition: opts.downloadName ? `inline; filename="${opts.downloadName}"` : undefined,
       });
-      return getSignedUrl(client, command, { expiresIn: opts.ttlSeconds ?? cfg.presignTtlSeconds });
+      return getSignedUrl(client, command, { expiresIn: opts.ttlSeconds ?? cfg.presignTtlSeconds, signingDate: opts.signedAt });
     },
 
     async getStream(key) {

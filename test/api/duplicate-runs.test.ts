@@ -1,0 +1,79 @@
+import { activityInfo } from '@temporalio/activity';
+import type { Activities } from '../../activities';
+import { fundedUser } from '../helpers/factories';
+import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
+
+const MODEL = 'black-forest-labs/flux-schnell';
+
+/**
+ * A create that reached the provider and whose answer was then lost (a timeout, a 5xx after
+ * the fact, a worker that died) must not leave a second paid prediction running.
+ */
+describe('when the answer to a prediction create is lost after the provider accepted it', () => {
+  let env: TestEnv;
+  let user: TestUser;
+  beforeAll(async () => {
+    env = await startTestEnv({
+      knobs: { latency_ms: 300 },
+      // The first attempt really creates the prediction, then its answer is lost.
+      activities: (real: Activities) => ({
+        async createPrediction(req) {
+          const created = await real.createPrediction(req);
+          if (activityInfo().attempt === 1) throw new Error('connection reset after the provider accepted the create');
+          return created;
+        },
+      }),
+    });
+    user = await fundedUser(env);
+  });
+  afterAll(() => env?.stop());
+
+  it('then the retry adopts the prediction the first attempt created: one run, one charge', async () => {
+    const res = await env.api.post('/api/v1/generate').set(user.auth).send({ model: MODEL, prompt: 'lost answer', num_outputs: 2, seed: 7 }).expect(202);
+    const job = await env.waitForJob(user, res.body.job_id);
+    expect(job.status).toBe('succeeded');
+    expect(job.outputs).toHaveLength(2);
+    expect(env.replicate.stats().predictions_created).toBe(1);
+    expect(env.replicate.stats().predictions_canceled).toBe(0);
+    const row = await env.db.job.findUniqueOrThrow({ where: { id: res.body.job_id } });
+    expect(row.retryCount).toBe(1);
+  });
+});
+
+describe('when a retried create misses the earlier prediction and starts a second one', () => {
+  let env: TestEnv;
+  let user: TestUser;
+  beforeAll(async () => {
+    env = await startTestEnv({
+      knobs: { latency_ms: 1500 },
+      // Both attempts create without looking (as when the provider's list lags behind): the
+      // first one's answer is lost, so two predictions run for one job.
+      activities: (real: Activities) => ({
+        async createPrediction(req) {
+          const created = await env.runtime.provider.createPrediction({
+            model: req.model,
+            input: req.input,
+            webhook: req.webhookUrl ?? undefined,
+            webhookEventsFilter: ['start', 'completed'],
+          });
+          if (activityInfo().attempt === 1) throw new Error('gateway timeout after the provider accepted the create');
+          return real.getPrediction(created.id).then((p) => ({ ...p, attempts: activityInfo().attempt }));
+        },
+      }),
+    });
+    user = await fundedUser(env);
+  });
+  afterAll(() => env?.stop());
+
+  it("then the stray run's start webhook reaches the workflow, which cancels it; the outputs come from its own run", async () => {
+    const res = await env.api.post('/api/v1/generate').set(user.auth).send({ model: MODEL, prompt: 'stray', seed: 9 }).expect(202);
+    const job = await env.waitForJob(user, res.body.job_id);
+    expect(job.status).toBe('succeeded');
+    expect(job.outputs).toHaveLength(1);
+    const stats = env.replicate.stats();
+    expect(stats.predictions_created).toBe(2);
+    expect(stats.predictions_canceled).toBe(1);
+    const row = await env.db.job.findUniqueOrThrow({ where: { id: res.body.job_id }, include: { outputs: true } });
+    expect(row.outputs[0]!.sourceUrl).toContain(row.providerPredictionId!);
+  });
+});
