@@ -27,7 +27,13 @@ export const ErrorCode = {
   // Credits, the model catalog and uploads
   unknownModel: 'unknown_model',
   insufficientCredits: 'insufficient_credits',
+  /** A refund or dispute took back credits or images that were already spent: new spending waits until they are paid. */
+  accountInDebt: 'account_in_debt',
   unsupportedMediaType: 'unsupported_media_type',
+  /** The user's stored uploads would exceed UPLOAD_QUOTA_BYTES. */
+  storageQuotaExceeded: 'storage_quota_exceeded',
+  /** The user already has MAX_OPEN_CHECKOUTS pending, unexpired checkouts (payments and credit packs). */
+  tooManyOpenCheckouts: 'too_many_open_checkouts',
   // Server side (5xx)
   internal: 'internal_error',
   serviceUnavailable: 'service_unavailable',
@@ -43,8 +49,12 @@ export const ErrorCode = {
   predictionCanceled: 'prediction_canceled',
   predictionTimedOut: 'prediction_timed_out',
   trainingFailed: 'training_failed',
+  /** An uploaded training photo is gone from our bucket before the zip was built. */
+  trainingPhotoMissing: 'training_photo_missing',
   outputMissing: 'output_missing',
   outputExpired: 'output_expired',
+  /** An output URL (or a redirect) points outside the provider's delivery hosts, or to a private address. */
+  outputUrlRefused: 'output_url_refused',
   jobNotFound: 'job_not_found',
   workflowLost: 'workflow_lost',
 } as const;
