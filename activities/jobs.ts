@@ -28,7 +28,12 @@ export function createJobActivities({ db }: { db: Db }) {
       });
     },
 
-    /** Stores the outputs, commits what they cost (per run, or per stored output) and releases the rest. */
+    /**
+     * Stores the outputs, commits what they cost (per run, or per stored output) and releases
+     * the rest. The transaction starts by claiming the job's move to `succeeded` in one
+     * conditional update, so a cancel or failure that commits first wins outright (the job
+     * stays canceled and refunded) and a job can never end succeeded without being charged.
+     */
     async completeJob(req: {
       jobId: string;
       outputs: CopiedOutput[];
@@ -36,9 +41,22 @@ export function createJobActivities({ db }: { db: Db }) {
       providerCompletedAt: string | null;
     }): Promise<void> {
       await db.$transaction(async (tx) => {
-        const job = await tx.job.findUnique({ where: { id: req.jobId }, select: { status: true, priceUnit: true, priceCredits: true } });
-        if (!job) throw ApplicationFailure.nonRetryable(`Job ${req.jobId} does not exist`, ErrorCode.jobNotFound);
-        if (!ACTIVE.includes(job.status as (typeof ACTIVE)[number])) return;
+        const claimed = await tx.job.updateMany({
+          where: { id: req.jobId, status: { in: [...ACTIVE] } },
+          data: {
+            status: 'succeeded',
+            providerMetrics: (req.metrics ?? undefined) as object | undefined,
+            providerCompletedAt: req.providerCompletedAt ? new Date(req.providerCompletedAt) : null,
+            completedAt: new Date(),
+          },
+        });
+        if (claimed.count === 0) {
+          if (!(await tx.job.findUnique({ where: { id: req.jobId }, select: { id: true } }))) {
+            throw ApplicationFailure.nonRetryable(`Job ${req.jobId} does not exist`, ErrorCode.jobNotFound);
+          }
+          return;
+        }
+        const job = await tx.job.findUniqueOrThrow({ where: { id: req.jobId }, select: { priceUnit: true, priceCredits: true } });
         await tx.jobOutput.createMany({
           data: req.outputs.map((o) => ({ ...outputColumns(o), jobId: req.jobId, sourceUrl: o.sourceUrl })),
           skipDuplicates: true,
@@ -46,16 +64,7 @@ export function createJobActivities({ db }: { db: Db }) {
         // A job from before credits has no price and no reservation: settling it does nothing.
         const cost = creditsFor({ priceUnit: job.priceUnit ?? 'run', priceCredits: job.priceCredits ?? 0 }, req.outputs.length);
         const spent = await settleCredits(tx, { jobId: req.jobId, used: cost });
-        await tx.job.update({
-          where: { id: req.jobId },
-          data: {
-            status: 'succeeded',
-            creditsSpent: spent ?? 0,
-            providerMetrics: (req.metrics ?? undefined) as object | undefined,
-            providerCompletedAt: req.providerCompletedAt ? new Date(req.providerCompletedAt) : null,
-            completedAt: new Date(),
-          },
-        });
+        await tx.job.update({ where: { id: req.jobId }, data: { creditsSpent: spent ?? 0 } });
         recordFinished('generation', 'succeeded', req.outputs);
       });
     },

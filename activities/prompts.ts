@@ -27,17 +27,27 @@ export function createPromptActivities({ db }: { db: Db }) {
       });
     },
 
-    /** Stores the image rows, commits the images actually stored and releases the rest. */
+    /**
+     * Stores the image rows, commits the images actually stored and releases the rest. The
+     * move to `succeeded` is claimed first, in one conditional update, so a cancel that
+     * committed first keeps the prompt canceled with its images released.
+     */
     async completePrompt(req: { promptId: string; versionId: string; images: CopiedOutput[] }): Promise<void> {
       await db.$transaction(async (tx) => {
-        const prompt = await tx.prompt.findUnique({ where: { id: req.promptId }, select: { status: true } });
-        if (!prompt) throw ApplicationFailure.nonRetryable(`Prompt ${req.promptId} does not exist`, ErrorCode.jobNotFound);
-        if (!ACTIVE.includes(prompt.status as (typeof ACTIVE)[number])) return;
+        const claimed = await tx.prompt.updateMany({
+          where: { id: req.promptId, status: { in: [...ACTIVE] } },
+          data: { status: 'succeeded', completedAt: new Date() },
+        });
+        if (claimed.count === 0) {
+          if (!(await tx.prompt.findUnique({ where: { id: req.promptId }, select: { id: true } }))) {
+            throw ApplicationFailure.nonRetryable(`Prompt ${req.promptId} does not exist`, ErrorCode.jobNotFound);
+          }
+          return;
+        }
         await tx.promptImage.createMany({
           data: req.images.map((o) => ({ ...outputColumns(o), promptId: req.promptId })),
           skipDuplicates: true,
         });
-        await tx.prompt.update({ where: { id: req.promptId }, data: { status: 'succeeded', completedAt: new Date() } });
         recordFinished('prompt', 'succeeded', req.images);
         await settleReservation(tx, { versionId: req.versionId, promptId: req.promptId, used: req.images.length });
       });

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Db } from '../src/db/client';
 import { ErrorCode } from '../src/error-codes';
 import { recordFinished } from '../src/metrics/business';
@@ -9,6 +9,7 @@ import type { Provider } from '../src/provider/replicate';
 import { grantImages } from '../src/quota/ledger';
 import type { Storage } from '../src/storage/s3';
 import { withProviderFailures } from './failures';
+import { createOnce } from './provider';
 
 const FINISHED = ['succeeded', 'failed', 'canceled'] as const;
 type VersionStatus = 'queued' | 'validating' | 'uploading' | 'training' | 'succeeded' | 'failed' | 'canceled';
@@ -44,22 +45,42 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
 
     /**
      * Reads the uploaded photos from our bucket, orients them and strips their metadata
-     * (location included), and streams them as one zip back into the bucket: one image in
-     * flight at a time, no whole-archive buffer, a deterministic key.
+     * (location included), and streams them as one zip back into the bucket, under
+     * deterministic keys and with one image in flight at a time.
+     *
+     * It works in two passes so a retry resumes instead of starting over: each prepared photo
+     * is stored on its own, then the zip is streamed from those. The heartbeat carries how far
+     * it got (`ZipProgress`), so a worker that dies at photo 25 of 30 costs the next attempt
+     * five photos, not thirty.
      */
     async buildTrainingZip(req: { versionId: string; uploadKeys: string[] }): Promise<{ key: string; bytes: number }> {
       const key = `versions/${req.versionId}/training-images.zip`;
+      const preparedKey = (index: number) => `versions/${req.versionId}/prepared/${entryName(index)}`;
+      const resumed = (activityInfo().heartbeatDetails as ZipProgress | undefined) ?? { prepared: 0 };
+      if (resumed.zipBytes !== undefined && (await storage.exists(key))) return { key, bytes: resumed.zipBytes };
+
+      for (let index = resumed.prepared; index < req.uploadKeys.length; index++) {
+        heartbeat({ prepared: index } satisfies ZipProgress);
+        const image = prepareTrainingImage(lazyObjectStream(storage, req.uploadKeys[index]!));
+        await storage.putStream(preparedKey(index), Readable.from(image as AsyncIterable<Buffer>), 'image/jpeg');
+      }
+      const prepared = req.uploadKeys.length;
+      heartbeat({ prepared } satisfies ZipProgress);
+
       const zip = zipImagesStream(
-        req.uploadKeys.map((uploadKey, index) => ({
-          name: `${String(index + 1).padStart(4, '0')}.jpg`,
+        req.uploadKeys.map((_uploadKey, index) => ({
+          name: entryName(index),
           source: () => {
-            heartbeat({ image: index });
-            return prepareTrainingImage(lazyObjectStream(storage, uploadKey));
+            heartbeat({ prepared } satisfies ZipProgress);
+            // A prepared photo that went missing (the bucket was cleaned up) is prepared again.
+            return lazyObjectStream(storage, preparedKey(index), () => prepareTrainingImage(lazyObjectStream(storage, req.uploadKeys[index]!)));
           },
         })),
       );
       const stored = await storage.putStream(key, Readable.from(zip.stream as AsyncIterable<Buffer>), 'application/zip');
       await zip.done;
+      heartbeat({ prepared, zipBytes: stored.sizeBytes } satisfies ZipProgress);
+      await storage.remove(req.uploadKeys.map((_k, index) => preparedKey(index)));
       return { key, bytes: stored.sizeBytes };
     },
 
@@ -71,7 +92,11 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
       });
     },
 
-    /** Starts the training; the trainer downloads the zip through a presigned URL (the bucket stays private). */
+    /**
+     * Starts the training; the trainer downloads the zip through a presigned URL (the bucket
+     * stays private). The URL is signed at the activity's first scheduling time, so every
+     * attempt sends the same input and a retry adopts the training an earlier attempt started.
+     */
     async createTraining(req: {
       trainer: string;
       destination: string;
@@ -81,14 +106,11 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
       extraInput?: Record<string, unknown>;
       webhookUrl: string | null;
     }): Promise<TrainingSnapshot> {
-      const imagesUrl = await storage.presignGet(req.zipKey, { ttlSeconds: 6 * 3600 });
-      const training = await withProviderFailures(() =>
-        provider.createTraining({
-          trainer: req.trainer,
-          destination: req.destination,
-          input: { ...req.extraInput, input_images: imagesUrl, trigger_word: req.triggerWord, steps: req.steps },
-          webhook: req.webhookUrl ?? undefined,
-        }),
+      const imagesUrl = await storage.presignGet(req.zipKey, { ttlSeconds: 6 * 3600, signedAt: new Date(activityInfo().scheduledTimestampMs) });
+      const input = { ...req.extraInput, input_images: imagesUrl, trigger_word: req.triggerWord, steps: req.steps };
+      const training = await createOnce(
+        () => provider.createTraining({ trainer: req.trainer, destination: req.destination, input, webhook: req.webhookUrl ?? undefined }),
+        (createdAfter) => provider.findTraining({ trainer: req.trainer, input, createdAfter }),
       );
       return { ...snapshot(training), progress: progressFromLogs(training.logs) };
     },
@@ -102,18 +124,26 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
       await withProviderFailures(() => provider.cancelTraining(id));
     },
 
-    /** Records the trained version and grants the base plan's images, in one transaction. */
+    /**
+     * Records the trained version and grants the base plan's images, in one transaction. The
+     * move to `succeeded` is claimed in one conditional update, so a training canceled or
+     * failed in the meantime is never turned into a success.
+     */
     async completeTraining(req: { versionId: string; providerModel: string; providerVersion: string }): Promise<void> {
       await db.$transaction(async (tx) => {
-        const version = await tx.modelVersion.findUnique({
-          where: { id: req.versionId },
-          select: { status: true, paymentId: true, payment: { select: { plan: { select: { images: true } } } } },
-        });
-        if (!version) throw ApplicationFailure.nonRetryable(`Model ${req.versionId} does not exist`, ErrorCode.jobNotFound);
-        if (version.status === 'succeeded') return;
-        await tx.modelVersion.update({
-          where: { id: req.versionId },
+        const claimed = await tx.modelVersion.updateMany({
+          where: { id: req.versionId, status: { notIn: [...FINISHED] } },
           data: { status: 'succeeded', progress: 100, providerModel: req.providerModel, providerVersion: req.providerVersion, trainedAt: new Date() },
+        });
+        if (claimed.count === 0) {
+          if (!(await tx.modelVersion.findUnique({ where: { id: req.versionId }, select: { id: true } }))) {
+            throw ApplicationFailure.nonRetryable(`Model ${req.versionId} does not exist`, ErrorCode.jobNotFound);
+          }
+          return;
+        }
+        const version = await tx.modelVersion.findUniqueOrThrow({
+          where: { id: req.versionId },
+          select: { paymentId: true, payment: { select: { plan: { select: { images: true } } } } },
         });
         recordFinished('training', 'succeeded');
         await grantImages(tx, { versionId: req.versionId, paymentId: version.paymentId, images: version.payment.plan.images });
@@ -131,12 +161,26 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
   };
 }
 
-/** An S3 object as a stream that opens only when first read. */
-function lazyObjectStream(storage: Storage, key: string): Readable {
+/** How far buildTrainingZip got: photos prepared, and the zip's size once it is stored. */
+interface ZipProgress {
+  prepared: number;
+  zipBytes?: number;
+}
+
+/** Zip entries are named 0001.jpg, 0002.jpg, … in upload order. */
+const entryName = (index: number) => `${String(index + 1).padStart(4, '0')}.jpg`;
+
+/**
+ * An S3 object as a stream that opens only when first read. A missing object is read from
+ * `fallback` if there is one, else it fails the activity for good: an uploaded photo that is
+ * gone cannot come back.
+ */
+function lazyObjectStream(storage: Storage, key: string, fallback?: () => NodeJS.ReadableStream): Readable {
   async function* chunks() {
     const object = await storage.getStream(key);
-    if (!object) throw ApplicationFailure.nonRetryable(`Uploaded photo ${key} is missing from the bucket`, ErrorCode.outputMissing);
-    yield* object.body;
+    if (object) yield* object.body;
+    else if (fallback) yield* fallback() as AsyncIterable<Buffer>;
+    else throw ApplicationFailure.nonRetryable(`Uploaded photo ${key} is missing from the bucket`, ErrorCode.trainingPhotoMissing);
   }
   return Readable.from(chunks());
 }
