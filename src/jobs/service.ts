@@ -1,15 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import type { Job } from '../generated/prisma/client';
-import { creditsFor } from '../catalog/service';
+import { creditsFor, unitCredits } from '../catalog/service';
 import { reserveCredits, settleCredits } from '../credits/ledger';
 import { AppError, ErrorCode } from '../errors';
 import { afterCursor, decodeCursor, page } from '../http/pagination';
-import { replicateWebhookUrl, taskQueues, workflowIds } from '../temporal/names';
-import { startAttributes } from '../temporal/search-attributes';
-import { jobsStarted } from '../metrics/business';
+import { replicateWebhookUrl, workflowIds } from '../temporal/names';
+import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
 import type { generationJob } from '../../workflows/generation-job';
 import { checkModelInput } from './model-input';
 import type { GenerateBody } from './schemas';
@@ -30,7 +29,8 @@ const FINISHED = new Set(['succeeded', 'failed', 'canceled']);
 
 /**
  * The exact input the model receives, less the input file (its presigned URL is made when
- * the job runs): passthrough parameters, then our own fields. Image models (those with an
+ * the job runs): the validated parameters (the caller's, the contract's defaults and the
+ * protected fields, src/jobs/model-input.ts), then our own fields. Image models (those with an
  * output format) also get num_outputs and output_format; other kinds make one output.
  */
 export function providerInput(job: Pick<Job, 'prompt' | 'numOutputs' | 'seed' | 'outputFormat' | 'parameters'>): Record<string, unknown> {
@@ -59,9 +59,9 @@ export async function submitJob(
     if (existing) return replay(deps, existing, requestHash);
   }
 
-  const { model, upload } = await checkModelInput(deps.db, req.userId, body);
+  const { model, upload, parameters } = await checkModelInput(deps.db, req.userId, body, { devKnobs: deps.config.env !== 'production' });
   const id = randomUUID();
-  const maxCost = creditsFor(model, body.num_outputs);
+  const maxCost = creditsFor(model, body.num_outputs, parameters);
   let job: Job;
   try {
     job = await deps.db.$transaction(async (tx) => {
@@ -74,9 +74,9 @@ export async function submitJob(
           numOutputs: body.num_outputs,
           seed: body.seed ?? null,
           outputFormat: model.kind === 'image' ? (body.output_format ?? 'png') : null,
-          parameters: body.parameters as object,
+          parameters: parameters as object,
           priceUnit: model.priceUnit,
-          priceCredits: model.priceCredits,
+          priceCredits: unitCredits(model, parameters),
           inputUploadId: upload?.id ?? null,
           idempotencyKey: req.idempotencyKey ?? null,
           requestHash,
@@ -102,21 +102,14 @@ export async function submitJob(
     throw err;
   }
 
-  try {
-    await startJobWorkflow(deps, job);
-  } catch (err) {
-    // A concurrent replay of the same Idempotency-Key may have started it first.
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return { job, replayed: false };
-    await deps.db
-      .$transaction(async (tx) => {
+  await startJobWorkflow(deps, job, {
+    undo: () =>
+      deps.db.$transaction(async (tx) => {
         await settleCredits(tx, { jobId: job.id, used: 0 });
         await tx.job.delete({ where: { id: job.id } });
-      })
-      .catch(() => undefined);
-    throw AppError.unavailable('The job could not be queued; nothing was started or charged. Try again shortly.', {
-      cause: (err as Error).message,
-    });
-  }
+      }),
+    unavailable: 'The job could not be queued; nothing was started or charged. Try again shortly.',
+  });
   return { job, replayed: false };
 }
 
@@ -133,40 +126,45 @@ async function replay(deps: JobDeps, job: Job, requestHash: string): Promise<Sub
       { job_id: job.id },
     );
   }
-  // A crash between recording the job and starting its workflow leaves it queued: start it now.
+  // A crash between recording the job and starting its workflow leaves it queued: start it now
+  // (a run of this job that already exists counts as started). Nothing is undone on failure:
+  // the first request's row and reservation stay until a retry or reconciliation settles them.
   if (job.status === 'queued') {
-    await startJobWorkflow(deps, job).catch((err) => {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    });
+    await startJobWorkflow(deps, job, { undo: async () => undefined, unavailable: 'The job could not be queued yet. Try again shortly.' });
   }
   return { job, replayed: true };
 }
 
-export async function startJobWorkflow(deps: JobDeps, job: Job): Promise<void> {
+/**
+ * Starts the job's workflow (the job id is the workflow id; a job runs once, ever). A run that
+ * already exists is this job's own, from a concurrent replay of its Idempotency-Key.
+ */
+export async function startJobWorkflow(deps: JobDeps, job: Job, hooks: Omit<StartHooks, 'conflict'>): Promise<void> {
   const { config, db } = deps;
   const inputFile = job.inputUploadId
     ? { uploadId: job.inputUploadId, field: (await db.catalogModel.findUniqueOrThrow({ where: { name: job.model } })).fileField! }
     : null;
-  await deps.temporal.workflow.start<typeof generationJob>('generationJob', {
-    workflowId: job.workflowId,
-    taskQueue: taskQueues(config.temporal.taskQueue).main,
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
-    workflowIdConflictPolicy: 'FAIL',
-    args: [
-      {
-        jobId: job.id,
-        model: job.model,
-        input: providerInput(job),
-        inputFile,
-        webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, job.workflowId),
-        pollIntervalMs: config.jobs.pollIntervalMs,
-        timeoutMs: config.jobs.timeoutMs,
-      },
-    ],
-    memo: { requestId: job.requestId ?? null },
-    typedSearchAttributes: startAttributes({ userId: job.userId, kind: 'generation', modelName: job.model, requestId: job.requestId }),
-  });
-  jobsStarted.inc({ kind: 'generation' });
+  await startWorkflowFor<typeof generationJob>(
+    { temporal: deps.temporal, taskQueue: config.temporal.taskQueue },
+    {
+      workflowType: 'generationJob',
+      workflowId: job.workflowId,
+      reusePolicy: 'REJECT_DUPLICATE',
+      args: [
+        {
+          jobId: job.id,
+          model: job.model,
+          input: providerInput(job),
+          inputFile,
+          webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, job.workflowId),
+          pollIntervalMs: config.jobs.pollIntervalMs,
+          timeoutMs: config.jobs.timeoutMs,
+        },
+      ],
+      attributes: { userId: job.userId, kind: 'generation', modelName: job.model, requestId: job.requestId },
+    },
+    hooks,
+  );
 }
 
 /** The caller's job with its outputs, or 404: another user's job does not exist for them. */

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
 import { decodeCursor, encodeCursor } from '../http/pagination';
-import { replicateWebhookUrl, taskQueues, workflowIds } from '../temporal/names';
-import { startAttributes } from '../temporal/search-attributes';
-import { jobsStarted } from '../metrics/business';
+import { replicateWebhookUrl, workflowIds } from '../temporal/names';
+import { startWorkflowFor } from '../temporal/start-workflow';
 import type { generatePrompt } from '../../workflows/generate-prompt';
-import { promptInput, type CreatePromptBody } from './schemas';
+import { checkParameters } from '../catalog/contract';
+import { promptInput, TRAINED_MODEL_CONTRACT, type CreatePromptBody } from './schemas';
 
 export interface PromptDeps {
   config: Config;
@@ -19,7 +19,9 @@ export interface PromptDeps {
 /**
  * Accepts a prompt for the caller's trained model. The GeneratePrompt workflow id is the
  * model's, so while one prompt runs the Temporal server refuses a second (409
- * version_busy) and nothing starts. Quota is checked here (402) and reserved by the workflow.
+ * version_busy) and nothing starts. `parameters` are checked against the trained model's
+ * input contract (422) and quota here (402), before anything is written; the workflow
+ * reserves the quota.
  */
 export async function submitPrompt(
   deps: PromptDeps,
@@ -31,6 +33,8 @@ export async function submitPrompt(
   if (version.status !== 'succeeded' || !version.providerModel || !version.providerVersion) {
     throw AppError.conflict(ErrorCode.versionNotReady, `This model is ${version.status}; prompts need a trained model`, { status: version.status });
   }
+  const { input: parameters, issues } = checkParameters(TRAINED_MODEL_CONTRACT, req.body.parameters, { devKnobs: config.env !== 'production' });
+  if (issues.length) throw AppError.validation(`Invalid parameters: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
   const left = version.imagesTotal - version.imagesUsed - version.imagesReserved;
   if (left < req.body.num_outputs) {
     throw new AppError(402, ErrorCode.quotaExceeded, `This model has ${left} image${left === 1 ? '' : 's'} left and the prompt asks for ${req.body.num_outputs}; buy an add-on plan for more`, {
@@ -52,41 +56,39 @@ export async function submitPrompt(
       seed: req.body.seed ?? null,
       width: req.body.width ?? null,
       height: req.body.height ?? null,
-      parameters: req.body.parameters as object,
+      parameters: parameters as object,
       workflowId,
       requestId: req.requestId ?? null,
     },
   });
-  try {
-    const handle = await deps.temporal.workflow.start<typeof generatePrompt>('generatePrompt', {
+  const { runId } = await startWorkflowFor<typeof generatePrompt>(
+    { temporal: deps.temporal, taskQueue: config.temporal.taskQueue },
+    {
+      workflowType: 'generatePrompt',
       workflowId,
-      taskQueue: taskQueues(config.temporal.taskQueue).main,
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      workflowIdConflictPolicy: 'FAIL',
+      reusePolicy: 'ALLOW_DUPLICATE',
       args: [
         {
           promptId,
           versionId: version.id,
           model: `${version.providerModel}:${version.providerVersion}`,
-          input: promptInput(req.body),
+          input: promptInput(req.body, parameters),
           numOutputs: req.body.num_outputs,
           webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, workflowId),
           pollIntervalMs: config.jobs.pollIntervalMs,
           timeoutMs: config.jobs.timeoutMs,
         },
       ],
-      memo: { requestId: req.requestId ?? null, promptId },
-      typedSearchAttributes: startAttributes({ userId: req.userId, kind: 'prompt', versionId: version.id, requestId: req.requestId }),
-    });
-    jobsStarted.inc({ kind: 'prompt' });
-    await db.prompt.update({ where: { id: promptId }, data: { workflowRunId: handle.firstExecutionRunId } });
-  } catch (err) {
-    await db.prompt.delete({ where: { id: promptId } });
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw AppError.conflict(ErrorCode.versionBusy, 'This model is already generating a prompt; send the next one when it finishes');
-    }
-    throw AppError.unavailable('The prompt could not be queued; nothing was started. Try again shortly.');
-  }
+      memo: { promptId },
+      attributes: { userId: req.userId, kind: 'prompt', versionId: version.id, requestId: req.requestId },
+    },
+    {
+      undo: async () => void (await db.prompt.delete({ where: { id: promptId } })),
+      conflict: async () => AppError.conflict(ErrorCode.versionBusy, 'This model is already generating a prompt; send the next one when it finishes'),
+      unavailable: 'The prompt could not be queued; nothing was started. Try again shortly.',
+    },
+  );
+  if (runId) await db.prompt.update({ where: { id: promptId }, data: { workflowRunId: runId } });
   return { promptId };
 }
 

@@ -1,16 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
 import { MultipartError, receiveMultipart, type ReceivedUpload } from '../http/multipart';
 import { validateTrainingImages, type ValidImage } from '../images/validate';
 import type { Storage } from '../storage/s3';
-import { replicateWebhookUrl, taskQueues, workflowIds } from '../temporal/names';
-import { startAttributes } from '../temporal/search-attributes';
-import { jobsStarted } from '../metrics/business';
+import { replicateWebhookUrl, workflowIds } from '../temporal/names';
+import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
 import type { trainModel } from '../../workflows/train-model';
 
 export interface TrainingDeps {
@@ -76,14 +75,18 @@ export async function startTraining(
         requestId: req.requestId ?? null,
       },
     });
-    try {
-      await startWorkflow(deps, { versionId, workflowId, userId: req.userId, paymentId: payment.id, uploadKeys, triggerWord, requestId: req.requestId });
-    } catch (err) {
-      await deps.db.modelVersion.delete({ where: { id: versionId } });
-      await deps.storage.remove(uploadKeys).catch(() => undefined);
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw await alreadyTrainingError(deps.db, payment.id);
-      throw AppError.unavailable('The training could not be queued; nothing was started. Try again shortly.');
-    }
+    await startWorkflow(
+      deps,
+      { versionId, workflowId, userId: req.userId, paymentId: payment.id, uploadKeys, triggerWord, requestId: req.requestId },
+      {
+        undo: async () => {
+          await deps.db.modelVersion.delete({ where: { id: versionId } });
+          await deps.storage.remove(uploadKeys).catch(() => undefined);
+        },
+        conflict: () => alreadyTrainingError(deps.db, payment.id),
+        unavailable: 'The training could not be queued; nothing was started. Try again shortly.',
+      },
+    );
     return { versionId, status: 'queued' };
   } finally {
     await upload.cleanup();
@@ -164,26 +167,28 @@ async function storePhotos(storage: Storage, prefix: string, images: ValidImage[
 async function startWorkflow(
   deps: TrainingDeps,
   v: { versionId: string; workflowId: string; userId: string; paymentId: string; uploadKeys: string[]; triggerWord: string; requestId?: string },
+  hooks: StartHooks,
 ): Promise<void> {
   const { config } = deps;
-  await deps.temporal.workflow.start<typeof trainModel>('trainModel', {
-    workflowId: v.workflowId,
-    taskQueue: taskQueues(config.temporal.taskQueue).main,
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-    workflowIdConflictPolicy: 'FAIL',
-    args: [
-      {
-        versionId: v.versionId,
-        uploadKeys: v.uploadKeys,
-        triggerWord: v.triggerWord,
-        trainer: { model: config.training.trainerModel, destinationOwner: config.training.destinationOwner, steps: config.training.steps },
-        webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, v.workflowId),
-        pollIntervalMs: config.jobs.pollIntervalMs,
-        timeoutMs: config.training.timeoutMs,
-      },
-    ],
-    memo: { requestId: v.requestId ?? null },
-    typedSearchAttributes: startAttributes({ userId: v.userId, kind: 'training', versionId: v.versionId, paymentId: v.paymentId, requestId: v.requestId }),
-  });
-  jobsStarted.inc({ kind: 'training' });
+  await startWorkflowFor<typeof trainModel>(
+    { temporal: deps.temporal, taskQueue: config.temporal.taskQueue },
+    {
+      workflowType: 'trainModel',
+      workflowId: v.workflowId,
+      reusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      args: [
+        {
+          versionId: v.versionId,
+          uploadKeys: v.uploadKeys,
+          triggerWord: v.triggerWord,
+          trainer: { model: config.training.trainerModel, destinationOwner: config.training.destinationOwner, steps: config.training.steps },
+          webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, v.workflowId),
+          pollIntervalMs: config.jobs.pollIntervalMs,
+          timeoutMs: config.training.timeoutMs,
+        },
+      ],
+      attributes: { userId: v.userId, kind: 'training', versionId: v.versionId, paymentId: v.paymentId, requestId: v.requestId },
+    },
+    hooks,
+  );
 }
