@@ -1,24 +1,23 @@
+import { randomSeed } from './ids';
 import { overridesInput } from './input-schemas';
-import type { Job } from './jobs';
+import type { Job, JobPlan } from './jobs';
 import { parseOrThrow } from './validation';
 
 /** Share of a job's latency spent in "starting" before it turns "processing". */
 const STARTING_SHARE = 0.2;
 
-/** How a job will run: its total latency and, if it is to fail, the error. */
-export interface JobPlan {
-  latencyMs: number;
-  error: string | undefined;
-}
-
 /** Applies the per-job input overrides `fake_latency_ms` and `fake_error` over the global defaults. */
 export function planJob(rawInput: unknown, defaultLatencyMs: number, defaultError?: string): JobPlan {
   const overrides = parseOrThrow(overridesInput, rawInput, 'input');
-  return { latencyMs: overrides.fake_latency_ms ?? defaultLatencyMs, error: overrides.fake_error ?? defaultError };
+  return { latencyMs: overrides.fake_latency_ms ?? defaultLatencyMs, error: overrides.fake_error ?? defaultError, seed: randomSeed() };
 }
 
-/** Epoch ms at which `share` (0..1) of the processing phase is done; 0 = processing starts, 1 = completion. */
-export function processingDeadline(job: Job, plan: JobPlan, share: number): number {
+/**
+ * Epoch ms at which `share` (0..1) of the processing phase is done; 0 = processing starts, 1 = completion.
+ * Deadlines count from the job's creation, so a job resumed after a restart keeps its schedule
+ * (and finishes at once if its time has already passed).
+ */
+export function processingDeadline(job: Job, share: number): number {
   const latencyShare = STARTING_SHARE + (1 - STARTING_SHARE) * share;
-  return job.createdAt.getTime() + plan.latencyMs * latencyShare;
+  return job.createdAt.getTime() + job.plan.latencyMs * latencyShare;
 }

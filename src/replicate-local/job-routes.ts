@@ -3,7 +3,8 @@ import type { ServerContext } from './context';
 import { cancel } from './job-lifecycle';
 import type { Job, JobKind } from './jobs';
 import { notFound } from './problem';
-import { paginate, serializeJob } from './serialize';
+import { listJobs } from './job-list';
+import { serializeJob } from './serialize';
 
 function requireJob(ctx: ServerContext, id: string, kind: JobKind): Job {
   const job = ctx.store.get(id, kind);
@@ -11,12 +12,12 @@ function requireJob(ctx: ServerContext, id: string, kind: JobKind): Job {
   return job;
 }
 
-/** GET /{kind}s, GET /{kind}s/{id} and POST /{kind}s/{id}/cancel (canceling a finished job returns it unchanged). */
+/** GET /{kind}s (see listJobs), GET /{kind}s/{id} and POST /{kind}s/{id}/cancel (canceling a finished job returns it unchanged). */
 export function jobRoutes(ctx: ServerContext, kind: JobKind): Router {
   const base = `/${kind}s`;
   const router = Router();
   router.get(base, (req, res) => {
-    const page = paginate(ctx.store.list(kind), req.query.cursor, (next) => `${ctx.apiBaseUrl}${base}?cursor=${next}`);
+    const page = listJobs(ctx, kind, req.query);
     res.json({ ...page, results: page.results.map((job) => serializeJob(ctx, job)) });
   });
   router.get(`${base}/:id`, (req, res) => {

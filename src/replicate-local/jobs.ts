@@ -31,10 +31,35 @@ export class JobControl {
   }
 }
 
-/** A prediction or training: the fields of its API object plus runtime control. */
+/** How a job will run, fixed when it is created so a job resumed after a restart runs the same way. */
+export interface JobPlan {
+  /** Total time from create to completion. */
+  latencyMs: number;
+  /** The error it will fail with, if any. */
+  error?: string | undefined;
+  /** Seed for models whose input has none (decided once, so a rerun produces the same outputs). */
+  seed: number;
+}
+
+/** An output file of a job: its key in the file store ("<job id>/<name>") and content type. */
+export interface OutputFileRef {
+  key: string;
+  contentType: string;
+}
+
+/** A terminal webhook that has not been delivered yet (kept so it can be retried after a restart). */
+export interface PendingWebhook {
+  messageId: string;
+  url: string;
+  body: string;
+}
+
+/** A prediction or training: the fields of its API object plus what it needs to run, and runtime control. */
 export interface Job {
   kind: JobKind;
   id: string;
+  /** Creation order in the store: lists sort on it and cursors point at it. */
+  seq: number;
   /** "owner/name" of the model that runs the job. */
   model: string;
   version: string;
@@ -49,8 +74,12 @@ export interface Job {
   dataRemoved: boolean;
   webhook?: string;
   webhookEventsFilter?: WebhookEvent[];
-  /** Keys in the file store of the files this job produced. */
-  fileKeys: string[];
+  plan: JobPlan;
+  /** Trainings: the "owner/name" model that receives the trained version. */
+  destination?: string;
+  /** The files this job produced. */
+  files: OutputFileRef[];
+  pendingWebhook?: PendingWebhook;
   control: JobControl;
 }
 
@@ -62,11 +91,15 @@ export interface NewJob {
   input: Record<string, unknown>;
   webhook?: string;
   webhookEventsFilter?: WebhookEvent[];
+  plan: JobPlan;
+  destination?: string;
 }
 
+/** A new job in status "starting"; its `seq` is assigned when the store adds it. */
 export function newJob(fields: NewJob): Job {
   return {
     ...fields,
+    seq: 0,
     status: 'starting',
     logs: '',
     output: null,
@@ -75,7 +108,7 @@ export function newJob(fields: NewJob): Job {
     startedAt: null,
     completedAt: null,
     dataRemoved: false,
-    fileKeys: [],
+    files: [],
     control: new JobControl(),
   };
 }

@@ -5,7 +5,6 @@ import { downloadInput } from './fetch-input';
 import { generateImage, IMAGE_CONTENT_TYPES, sizeForAspectRatio, transformImage, type ImageFormat } from './image-media';
 import { INPUT_SCHEMAS, type ModelKind } from './input-schemas';
 import { InputError } from './input-error';
-import { randomSeed } from './ids';
 import { parseOrThrow } from './validation';
 
 export interface OutputFile {
@@ -14,10 +13,12 @@ export interface OutputFile {
   data: Buffer;
 }
 
-/** What a running model may use: a log sink and the job's cancellation signal. */
+/** What a running model may use: a log sink, the job's cancellation signal and its planned seed. */
 export interface RunEnv {
   log(line: string): void;
   signal: AbortSignal;
+  /** Used when the input has no seed; fixed at creation, so a rerun after a restart gives the same outputs. */
+  seed: number;
 }
 
 export type RunOutputs = (env: RunEnv) => Promise<OutputFile[]>;
@@ -32,9 +33,9 @@ function runner<S extends z.ZodType>(schema: S, run: (input: z.output<S>, env: R
   };
 }
 
-/** Uses the given seed or picks one, and logs it like Replicate's image models do. */
+/** Uses the given seed or the planned one, and logs it like Replicate's image models do. */
 function seedFor(input: { seed?: number | undefined }, env: RunEnv): number {
-  const seed = input.seed ?? randomSeed();
+  const seed = input.seed ?? env.seed;
   env.log(`Using seed: ${seed}`);
   return seed;
 }

@@ -1,4 +1,5 @@
-import type { ModelKind } from './input-schemas';
+import { z } from 'zod';
+import { INPUT_SCHEMAS, type ModelKind } from './input-schemas';
 import { sha256Hex } from './hash';
 import { randomVersionId } from './ids';
 import { conflict, notFound } from './problem';
@@ -58,10 +59,38 @@ export const BUILTIN_MODELS = BUILTINS.map((b) => ({ ref: b.ref, kind: b.kind, v
 const REF_PATTERN = /^([^/]+)\/([^/:]+)(?::(.+))?$/;
 const EPOCH = new Date('2024-01-01T00:00:00Z');
 
-/** In-memory models and versions: the built-ins plus those created through the API and by trainings. */
+const storedModels = z.array(
+  z.object({
+    owner: z.string(),
+    name: z.string(),
+    visibility: z.enum(['public', 'private']),
+    hardware: z.string(),
+    description: z.string().optional(),
+    github_url: z.string().optional(),
+    paper_url: z.string().optional(),
+    license_url: z.string().optional(),
+    cover_image_url: z.string().optional(),
+    createdAt: z.coerce.date(),
+    isOfficial: z.boolean(),
+    runCount: z.int().min(0),
+    versions: z.array(
+      z.object({
+        id: z.string(),
+        kind: z.enum(Object.keys(INPUT_SCHEMAS) as [ModelKind, ...ModelKind[]]),
+        createdAt: z.coerce.date(),
+      }),
+    ),
+  }),
+);
+
+/**
+ * Models and versions: the built-ins plus those created through the API and by trainings.
+ * `onChange` is called after every change (the server persists `snapshot()` there when it has a data folder).
+ */
 export class ModelRegistry {
   private readonly models = new Map<string, Model>();
   private readonly versions = new Map<string, ModelVersion>();
+  private onChange: () => void = () => undefined;
 
   constructor() {
     for (const b of BUILTINS) {
@@ -72,12 +101,29 @@ export class ModelRegistry {
     }
   }
 
+  /** Every model with its versions, as JSON-able data for `restore`. */
+  snapshot(): unknown {
+    return this.list().map((model) => ({ ...model, versions: model.versions.map(({ id, kind, createdAt }) => ({ id, kind, createdAt })) }));
+  }
+
+  /** Merges a `snapshot()` taken earlier (ignored if malformed), then reports further changes to `onChange`. */
+  restore(snapshot: unknown, onChange: () => void): void {
+    const parsed = storedModels.safeParse(snapshot);
+    for (const { versions, runCount, createdAt, isOfficial, ...info } of parsed.success ? parsed.data : []) {
+      const model = this.get(info.owner, info.name) ?? this.create(info, { createdAt, isOfficial });
+      model.runCount = runCount;
+      for (const version of versions) this.addVersion(model, version.kind, version.id, version.createdAt);
+    }
+    this.onChange = onChange;
+  }
+
   /** Throws 409 if the model exists, like Replicate. */
   create(info: ModelInfo, { createdAt = new Date(), isOfficial = false } = {}): Model {
     const key = `${info.owner}/${info.name}`;
     if (this.models.has(key)) throw conflict(`A model with the name "${key}" already exists.`);
     const model: Model = { ...info, createdAt, isOfficial, runCount: 0, versions: [] };
     this.models.set(key, model);
+    this.onChange();
     return model;
   }
 
@@ -95,17 +141,23 @@ export class ModelRegistry {
   /** Counts a prediction of `version` in its model's `run_count`. */
   countRun(version: ModelVersion): void {
     const model = this.models.get(version.model);
-    if (model) model.runCount++;
+    if (!model) return;
+    model.runCount++;
+    this.onChange();
   }
 
   list(): Model[] {
     return [...this.models.values()];
   }
 
+  /** Adds a version to the model; adding an id it already has returns the existing version. */
   addVersion(model: Model, kind: ModelKind, id = randomVersionId(), createdAt = new Date()): ModelVersion {
+    const existing = this.versions.get(id);
+    if (existing) return existing;
     const version: ModelVersion = { id, model: `${model.owner}/${model.name}`, kind, createdAt };
     model.versions.push(version);
     this.versions.set(id, version);
+    this.onChange();
     return version;
   }
 

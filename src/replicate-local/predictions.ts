@@ -1,7 +1,7 @@
 import type { ServerContext } from './context';
 import { newJobId } from './ids';
 import { appendLog, emit, finish, markProcessing, publishFile, runJob, setOutput } from './job-lifecycle';
-import { planJob, processingDeadline, type JobPlan } from './job-plan';
+import { planJob, processingDeadline } from './job-plan';
 import { newJob, type Job, type WebhookEvent } from './jobs';
 import { MODEL_RUNNERS, type RunOutputs } from './model-runners';
 import type { ModelVersion } from './models';
@@ -33,23 +33,35 @@ export function createPrediction(ctx: ServerContext, version: ModelVersion, requ
     input: request.input,
     webhook: request.webhook,
     webhookEventsFilter: request.webhook_events_filter,
+    plan,
   });
   ctx.store.add(job);
   ctx.stats.predictions_created++;
   ctx.registry.countRun(version);
   emit(ctx, job, 'start');
-  runJob(ctx, job, () => runPrediction(ctx, job, run, plan));
+  runJob(ctx, job, () => runPrediction(ctx, job, run));
   return job;
 }
 
+/**
+ * Continues a prediction that was running when the server stopped: its model runs again from the
+ * start (same seed, so the same outputs and log lines), on the schedule planned at creation.
+ */
+export function resumePrediction(ctx: ServerContext, job: Job): void {
+  const runner = MODEL_RUNNERS[ctx.registry.resolve(job.version).kind];
+  if (!runner) throw new Error(`Version ${job.version} cannot run predictions`);
+  const run = runner(job.input);
+  runJob(ctx, job, () => runPrediction(ctx, job, run));
+}
+
 /** starting → processing (after 20% of the latency) → outputs → succeeded/failed at the full latency. */
-async function runPrediction(ctx: ServerContext, job: Job, run: RunOutputs, plan: JobPlan): Promise<void> {
-  const { control } = job;
-  await control.sleepUntil(processingDeadline(job, plan, 0));
+async function runPrediction(ctx: ServerContext, job: Job, run: RunOutputs): Promise<void> {
+  const { control, plan } = job;
+  await control.sleepUntil(processingDeadline(job, 0));
   markProcessing(ctx, job);
-  const env = { log: (line: string) => appendLog(ctx, job, line), signal: control.signal };
+  const env = { log: (line: string) => appendLog(ctx, job, line), signal: control.signal, seed: plan.seed };
   const outputs = plan.error ? [] : await run(env);
-  await control.sleepUntil(processingDeadline(job, plan, 1));
+  await control.sleepUntil(processingDeadline(job, 1));
   if (plan.error) return finish(ctx, job, 'failed', plan.error);
   const urls = outputs.map((file, index) => publishFile(ctx, job, `${index}.${file.ext}`, file));
   setOutput(ctx, job, urls);

@@ -19,6 +19,10 @@ export function notFound(detail = 'The requested resource could not be found.'):
   return new ProblemError(404, 'Not found', detail);
 }
 
+export function badRequest(detail: string): ProblemError {
+  return new ProblemError(400, 'Bad request', detail);
+}
+
 export function conflict(detail: string): ProblemError {
   return new ProblemError(409, 'Conflict', detail);
 }

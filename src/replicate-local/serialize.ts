@@ -6,7 +6,11 @@ import type { Model, ModelVersion } from './models';
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 const seconds = (from: Date | null, to: Date | null) => (from && to ? (to.getTime() - from.getTime()) / 1000 : undefined);
 
-/** A prediction or training object as the Replicate API returns it. */
+/**
+ * A prediction or training object as the Replicate API returns it. `webhook` and `webhook_events_filter`
+ * appear only when the job has a webhook: real webhook bodies (documented to equal the GET response)
+ * carry both, and the replicate client types them as optional; nothing shows the API sending null.
+ */
 export function serializeJob(ctx: ServerContext, job: Job): Record<string, unknown> {
   const self = `${ctx.apiBaseUrl}/${job.kind}s/${job.id}`;
   return {

@@ -1,5 +1,5 @@
 /**
- * A local, in-memory server speaking Replicate's HTTP API (as used by the `replicate` npm client 1.4.0),
+ * A local server speaking Replicate's HTTP API (as used by the `replicate` npm client 1.4.0),
  * for development and tests:
  *
  *   const local = await startLocalReplicate({ knobs: { latency_ms: 50 } });
@@ -7,14 +7,25 @@
  *
  * - /v1: predictions (by version or model; `Prefer: wait[=N]` holds the create response until the
  *   prediction is terminal or N (max 60) seconds passed), models, versions, trainings, default webhook secret.
+ *   GET /v1/predictions and /v1/trainings list newest first with `created_after` / `created_before`
+ *   and Replicate's cursor pages (`{ next, previous, results }`).
  * - /files/{job id}/{name}: generated outputs (real images/WAVs), deleted after `output_retention_ms`.
  * - /admin/knobs (GET, POST merge) and /admin/stats: test controls, no auth.
  * Per-job input fields `fake_latency_ms` and `fake_error` override the latency and force a failure.
+ *
+ * State lives in memory unless `dataDir` is given. With it, jobs, output files, created models and the
+ * webhook secret are kept on disk (see data-dir.ts), and a server started again on the same folder
+ * carries on like Replicate would: running jobs finish on their original schedule and send their
+ * webhooks, undelivered terminal webhooks are resent, expired outputs stay expired. Output URLs are
+ * absolute, so restart on the same port (or `publicBaseUrl`) to keep them valid. Knobs and stats are
+ * not kept.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import type { ServerContext } from './context';
+import { DataDir } from './data-dir';
+import { resumeJobs } from './job-resume';
 import { DEFAULT_KNOBS, parseKnobsPatch, updateKnobs, type Knobs } from './knobs';
 import { silentLogger, type Logger } from './logger';
 import { ModelRegistry } from './models';
@@ -35,8 +46,10 @@ export interface LocalReplicateOptions {
   port?: number;
   /** Base URL of output file URLs; default http://host:port. */
   publicBaseUrl?: string;
-  /** "whsec_" + base64; a random 32-byte secret if absent. */
+  /** "whsec_" + base64; if absent, a random 32-byte secret (generated once per `dataDir`). */
   webhookSecret?: string;
+  /** Folder for jobs, output files, models and the webhook secret, kept across restarts; in memory if absent. */
+  dataDir?: string;
   /** Initial global knobs (over the defaults). */
   knobs?: Partial<Knobs>;
   logger?: Logger;
@@ -56,7 +69,7 @@ export interface LocalReplicate {
   close(): Promise<void>;
 }
 
-/** How often expired prediction outputs are purged from memory (they are also checked on every access). */
+/** How often expired prediction outputs (and, in a data folder, old job records) are purged; outputs are also checked on every access. */
 const SWEEP_INTERVAL_MS = 1000;
 
 function listen(server: Server, port: number, host: string): Promise<number> {
@@ -84,19 +97,22 @@ function closeServer(server: Server): Promise<void> {
 
 /** Starts the local Replicate-compatible server. */
 export async function startLocalReplicate(opts: LocalReplicateOptions = {}): Promise<LocalReplicate> {
+  const knobs: Knobs = { ...DEFAULT_KNOBS, ...parseKnobsPatch(opts.knobs ?? {}) };
+  const stats = createStats();
+  const logger = opts.logger ?? silentLogger;
+  const dataDir = opts.dataDir === undefined ? undefined : new DataDir(opts.dataDir, logger);
+  const webhookSecret = opts.webhookSecret ?? dataDir?.webhookSecret(newWebhookSecret) ?? newWebhookSecret();
+  const store = new JobStore({ outputRetentionMs: () => knobs.output_retention_ms, dataDir });
+  const registry = new ModelRegistry();
+  if (dataDir) registry.restore(dataDir.readModels(), () => dataDir.writeModels(registry.snapshot()));
   const host = opts.host ?? '127.0.0.1';
   const server = createServer();
   const port = await listen(server, opts.port ?? 0, host);
   const url = `http://${urlHost(host)}:${port}`;
-  const knobs: Knobs = { ...DEFAULT_KNOBS, ...parseKnobsPatch(opts.knobs ?? {}) };
-  const stats = createStats();
-  const logger = opts.logger ?? silentLogger;
-  const webhookSecret = opts.webhookSecret ?? newWebhookSecret();
-  const store = new JobStore(() => knobs.output_retention_ms);
   const ctx: ServerContext = {
     knobs,
     stats,
-    registry: new ModelRegistry(),
+    registry,
     store,
     webhooks: new WebhookSender({ secret: webhookSecret, knobs, stats, logger }),
     logger,
@@ -105,6 +121,7 @@ export async function startLocalReplicate(opts: LocalReplicateOptions = {}): Pro
     publicBaseUrl: (opts.publicBaseUrl ?? url).replace(/\/+$/, ''),
   };
   server.on('request', createApp(ctx));
+  resumeJobs(ctx, store.load());
   const sweeper = setInterval(() => store.sweep(), SWEEP_INTERVAL_MS);
   sweeper.unref();
   return {
@@ -116,7 +133,7 @@ export async function startLocalReplicate(opts: LocalReplicateOptions = {}): Pro
     stats: () => ({ ...stats }),
     close: async () => {
       clearInterval(sweeper);
-      store.stopAll();
+      store.close();
       await ctx.webhooks.close();
       await closeServer(server);
     },

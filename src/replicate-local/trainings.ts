@@ -1,10 +1,11 @@
 import type { z } from 'zod';
 import type { ServerContext } from './context';
 import { describeUrl, downloadInput } from './fetch-input';
+import { sha256Hex } from './hash';
 import { newJobId } from './ids';
 import { trainingInput } from './input-schemas';
 import { appendLog, emit, finish, markProcessing, publishFile, runJob, setOutput } from './job-lifecycle';
-import { planJob, processingDeadline, type JobPlan } from './job-plan';
+import { planJob, processingDeadline } from './job-plan';
 import { newJob, type Job, type WebhookEvent } from './jobs';
 import type { Model, ModelVersion } from './models';
 import { notFound, unprocessable } from './problem';
@@ -41,12 +42,21 @@ export function createTraining(ctx: ServerContext, trainer: ModelVersion, reques
     input: request.input,
     webhook: request.webhook,
     webhookEventsFilter: request.webhook_events_filter,
+    plan,
+    destination: request.destination,
   });
   ctx.store.add(job);
   ctx.stats.trainings_created++;
   emit(ctx, job, 'start');
-  runJob(ctx, job, () => runTraining(ctx, job, destination, input, plan));
+  runJob(ctx, job, () => runTraining(ctx, job, destination, input));
   return job;
+}
+
+/** Continues a training that was running when the server stopped: it trains again from the start, on its planned schedule. */
+export function resumeTraining(ctx: ServerContext, job: Job): void {
+  const input = parseOrThrow(trainingInput, job.input, 'input');
+  const destination = destinationModel(ctx, job.destination ?? '');
+  runJob(ctx, job, () => runTraining(ctx, job, destination, input));
 }
 
 function destinationModel(ctx: ServerContext, destination: string): Model {
@@ -57,27 +67,32 @@ function destinationModel(ctx: ServerContext, destination: string): Model {
 }
 
 /** Downloads and checks the images, logs tqdm-like progress, then adds a version to the destination model. */
-async function runTraining(ctx: ServerContext, job: Job, destination: Model, input: TrainingInput, plan: JobPlan): Promise<void> {
-  const { control } = job;
+async function runTraining(ctx: ServerContext, job: Job, destination: Model, input: TrainingInput): Promise<void> {
+  const { control, plan } = job;
   const log = (line: string) => appendLog(ctx, job, line);
-  await control.sleepUntil(processingDeadline(job, plan, 0));
+  await control.sleepUntil(processingDeadline(job, 0));
   markProcessing(ctx, job);
   log(`Downloading input_images from ${describeUrl(input.input_images)}`);
   const images = await countTrainingImages(await downloadInput(input.input_images, 'input_images', control.signal));
   log(`Found ${images} training images, trigger word: ${input.trigger_word}`);
   const steps = input.steps ?? ctx.knobs.training_steps;
   for (let tick = 0; tick <= PROGRESS_TICKS; tick++) {
-    await control.sleepUntil(processingDeadline(job, plan, tick / PROGRESS_TICKS));
+    await control.sleepUntil(processingDeadline(job, tick / PROGRESS_TICKS));
     log(progressLine(tick / PROGRESS_TICKS, steps, elapsedSeconds(job)));
   }
   if (plan.error) return finish(ctx, job, 'failed', plan.error);
-  const version = ctx.registry.addVersion(destination, 'flux-text-to-image');
+  const version = ctx.registry.addVersion(destination, 'flux-text-to-image', trainedVersionId(job));
   const weights = loraWeights({ format: 'pt', trigger_word: input.trigger_word, steps: String(steps), images: String(images) });
   setOutput(ctx, job, {
     version: `${destination.owner}/${destination.name}:${version.id}`,
     weights: publishFile(ctx, job, 'weights.safetensors', { contentType: 'application/octet-stream', data: weights }),
   });
   finish(ctx, job, 'succeeded');
+}
+
+/** Derived from the training, so a training rerun after a restart adds the same version (once). */
+function trainedVersionId(job: Job): string {
+  return sha256Hex(`replicate-local:training:${job.id}`);
 }
 
 function elapsedSeconds(job: Job): number {

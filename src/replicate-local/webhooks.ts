@@ -27,6 +27,16 @@ export interface WebhookMessage {
   body: string;
   /** Terminal ("completed") webhooks are retried on failure; intermediate ones never are, like Replicate. */
   terminal: boolean;
+  /** The `webhook-id`; a fresh one if absent (a resent webhook keeps its id, so receivers can deduplicate). */
+  messageId?: string | undefined;
+}
+
+/** What became of a webhook: delivered (2xx), dropped (retries exhausted), suppressed (webhooks disabled) or abandoned (server closed). */
+export type DeliveryOutcome = 'delivered' | 'dropped' | 'suppressed' | 'abandoned';
+
+/** A Standard Webhooks message id like Replicate's "msg_…". */
+export function newMessageId(): string {
+  return `msg_${randomBytes(16).toString('hex')}`;
 }
 
 interface WebhookSenderDeps {
@@ -43,18 +53,23 @@ export class WebhookSender {
 
   constructor(private readonly deps: WebhookSenderDeps) {}
 
-  send(message: WebhookMessage): void {
+  /**
+   * Queues a delivery behind the job's earlier ones. Resolves with what became of it: "abandoned" means the
+   * sender was closed first (a terminal webhook then stays owed and is resent after a restart).
+   */
+  send(message: WebhookMessage): Promise<DeliveryOutcome> {
     if (!this.deps.knobs.webhooks_enabled) {
       this.deps.stats.webhooks_suppressed++;
-      return;
+      return Promise.resolve('suppressed');
     }
-    const messageId = `msg_${randomBytes(16).toString('hex')}`;
     const previous = this.queues.get(message.jobId) ?? Promise.resolve();
-    const next = previous.then(() => this.deliver(message, messageId));
+    const outcome = previous.then(() => this.deliver(message, message.messageId ?? newMessageId()));
+    const next = outcome.then(() => undefined);
     this.queues.set(message.jobId, next);
     void next.then(() => {
       if (this.queues.get(message.jobId) === next) this.queues.delete(message.jobId);
     });
+    return outcome;
   }
 
   /** Stops retries and in-flight requests. */
@@ -64,18 +79,19 @@ export class WebhookSender {
   }
 
   /** Never rejects. */
-  private async deliver(message: WebhookMessage, messageId: string): Promise<void> {
+  private async deliver(message: WebhookMessage, messageId: string): Promise<DeliveryOutcome> {
     const { knobs, stats, logger } = this.deps;
     const attempts = message.terminal ? knobs.webhook_max_retries + 1 : 1;
     try {
       for (let attempt = 0; attempt < attempts; attempt++) {
         if (attempt > 0) await sleep(knobs.webhook_retry_base_ms * 2 ** (attempt - 1), undefined, { signal: this.closing.signal });
-        if (await this.post(message, messageId)) return;
+        if (await this.post(message, messageId)) return 'delivered';
       }
       stats.webhooks_dropped++;
       logger.warn({ jobId: message.jobId, url: message.url, attempts }, 'webhook delivery given up');
+      return 'dropped';
     } catch {
-      // closing: pending retries are abandoned
+      return 'abandoned';
     }
   }
 
