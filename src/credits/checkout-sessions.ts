@@ -2,7 +2,7 @@ import type { Tx } from '../db/transaction';
 import type { CreditPurchase, PaymentStatus } from '../generated/prisma/client';
 import { sessionPaymentIntentId, type ApplyResult, type CheckoutOutcome } from '../payments/session-outcome';
 import type { Stripe } from '../stripe/client';
-import { topUp } from './ledger';
+import { syncPurchaseTakeBack, topUp } from './ledger';
 
 /** `metadata.kind` of our credit-pack Checkout Sessions; sessions without it are plan payments. */
 export const CREDIT_PACK_KIND = 'credit_pack';
@@ -17,7 +17,8 @@ export function isCreditPackSession(session: Stripe.Checkout.Session): boolean {
  * Applies a credit-pack Checkout Session to its purchase, inside the caller's transaction
  * (the one recording the webhook event). Same state machine as a payment: pending → paid |
  * failed | expired, failed | expired → paid, paid is final; becoming paid adds the pack's
- * credits, once (ledger key topup:<purchase id>). The purchase is found by
+ * credits, once (ledger key topup:<purchase id>); refunds and disputes take them back
+ * (src/payments/refunds.ts). The purchase is found by
  * `client_reference_id`, then `metadata.purchase_id`, then the session id.
  */
 export async function applyCreditPackSession(tx: Tx, session: Stripe.Checkout.Session, outcome: CheckoutOutcome, paidAt?: Date): Promise<ApplyResult> {
@@ -37,7 +38,11 @@ export async function applyCreditPackSession(tx: Tx, session: Stripe.Checkout.Se
         ...(purchase.checkoutSessionId === null && session.id ? { checkoutSessionId: session.id } : {}),
       },
     });
-    if (moved.count === 1) await topUp(tx, { userId: purchase.userId, purchaseId: purchase.id, credits: purchase.credits });
+    if (moved.count === 1) {
+      await topUp(tx, { userId: purchase.userId, purchaseId: purchase.id, credits: purchase.credits });
+      // A refund or dispute that arrived before the payment did takes its share back now.
+      await syncPurchaseTakeBack(tx, { purchaseId: purchase.id, key: `paid-takeback:${purchase.id}` });
+    }
     return result(moved.count === 1, 'paid');
   }
   if (outcome === 'pending') return result(false, purchase.status);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DbOrTx, Tx } from '../db/transaction';
 import { countLedgerMovement } from '../metrics/business';
+import { accountInDebtError, takeBackTarget } from '../payments/take-back';
 
 /**
  * A user's credits: counters on credit_balances plus one ledger row per movement. Every
@@ -12,8 +13,18 @@ import { countLedgerMovement } from '../metrics/business';
  *   reserve  a job was accepted (its maximum cost)           credits -= n, reserved += n
  *   commit   the job finished: what it actually cost k       reserved -= k
  *   release  the rest (all of it on failure or cancel)       reserved -= n - k, credits += n - k
+ *
+ * When Stripe gives money back (a refund, a dispute), the credits it bought go back too:
+ *
+ *   takeback   what is left of the n credits to take back: k     credits -= k
+ *   owe        the rest, already spent                           owed += n - k
+ *   giveback   a dispute was won: its n credits come back, the   credits += n - f
+ *   forgive    part still owed (f) is simply no longer owed      owed -= f
+ *   debt_paid  a later top-up pays what is owed first: d         credits -= d, owed -= d
+ *
+ * While anything is owed, no job can reserve credits (402 account_in_debt).
  */
-type Movement = 'topup' | 'reserve' | 'commit' | 'release';
+type Movement = 'topup' | 'reserve' | 'commit' | 'release' | 'takeback' | 'owe' | 'giveback' | 'forgive' | 'debt_paid';
 
 export interface Balance {
   credits: number;
@@ -34,18 +45,90 @@ async function record(
   return inserted.length === 1;
 }
 
-/** Adds a paid purchase's credits. Returns false if this purchase was already credited. */
+/**
+ * Adds a paid purchase's credits, then pays what the user owes from them. Returns false if
+ * this purchase was already credited.
+ */
 export async function topUp(tx: Tx, req: { userId: string; purchaseId: string; credits: number }): Promise<boolean> {
   if (!(await record(tx, { key: `topup:${req.purchaseId}`, movement: 'topup', ...req }))) return false;
   await tx.$executeRaw`
     INSERT INTO credit_balances (user_id, credits) VALUES (${req.userId}::uuid, ${req.credits})
     ON CONFLICT (user_id) DO UPDATE SET credits = credit_balances.credits + EXCLUDED.credits, updated_at = now()`;
+  await payDebt(tx, { userId: req.userId, purchaseId: req.purchaseId });
+  return true;
+}
+
+/** The user's counters, locked until the transaction ends (zero if they never had credits). */
+async function lockBalance(tx: Tx, userId: string): Promise<{ credits: number; owed: number }> {
+  const rows = await tx.$queryRaw<{ credits: number; owed: number }[]>`
+    SELECT credits, owed FROM credit_balances WHERE user_id = ${userId}::uuid FOR UPDATE`;
+  return rows[0] ?? { credits: 0, owed: 0 };
+}
+
+/** Pays what the user owes from the credits a purchase just added, as far as they go. */
+async function payDebt(tx: Tx, req: { userId: string; purchaseId: string }): Promise<void> {
+  const balance = await lockBalance(tx, req.userId);
+  const paid = Math.min(balance.owed, balance.credits);
+  if (paid <= 0) return;
+  if (!(await record(tx, { key: `debt-paid:${req.purchaseId}`, movement: 'debt_paid', userId: req.userId, purchaseId: req.purchaseId, credits: paid }))) return;
+  await tx.$executeRaw`
+    UPDATE credit_balances SET credits = credits - ${paid}, owed = owed - ${paid}, updated_at = now() WHERE user_id = ${req.userId}::uuid`;
+}
+
+/**
+ * Brings what a paid purchase has taken back in line with what its refunds and disputes now
+ * hold (refunded_cents + disputed_cents, src/payments/take-back.ts), in one step keyed by the
+ * Stripe event's effect: more held takes credits back, less held (a dispute won) gives them
+ * back. The purchase row is locked, so concurrent events add up exactly. Returns the credits
+ * moved: positive taken back, negative given back, 0 if nothing changed.
+ */
+export async function syncPurchaseTakeBack(tx: Tx, req: { purchaseId: string; key: string }): Promise<number> {
+  const rows = await tx.$queryRaw<{ user_id: string; credits: number; amount_cents: number | null; held: number; taken_back: number; paid: boolean }[]>`
+    SELECT user_id, credits, amount_cents, refunded_cents + disputed_cents AS held, taken_back, status = 'paid' AS paid
+      FROM credit_purchases WHERE id = ${req.purchaseId}::uuid FOR UPDATE`;
+  const p = rows[0];
+  if (!p?.paid) return 0; // nothing was granted yet; becoming paid syncs again
+  const target = takeBackTarget(p.credits, p.amount_cents, p.held);
+  const delta = target - p.taken_back;
+  if (delta === 0) return 0;
+  const move = { userId: p.user_id, purchaseId: req.purchaseId, key: req.key };
+  if (!(delta > 0 ? await takeBack(tx, { ...move, credits: delta }) : await giveBack(tx, { ...move, credits: -delta }))) return 0;
+  await tx.$executeRaw`UPDATE credit_purchases SET taken_back = ${target}, updated_at = now() WHERE id = ${req.purchaseId}::uuid`;
+  return delta;
+}
+
+/** Takes back n credits: what the user has, and the rest as owed. */
+async function takeBack(tx: Tx, req: { userId: string; purchaseId: string; key: string; credits: number }): Promise<boolean> {
+  const balance = await lockBalance(tx, req.userId);
+  const taken = Math.min(req.credits, balance.credits);
+  const owed = req.credits - taken;
+  const row = { userId: req.userId, purchaseId: req.purchaseId };
+  if (!(await record(tx, { ...row, key: req.key, movement: 'takeback', credits: taken }))) return false;
+  if (owed > 0) await record(tx, { ...row, key: `${req.key}:owed`, movement: 'owe', credits: owed });
+  await tx.$executeRaw`
+    UPDATE credit_balances SET credits = credits - ${taken}, owed = owed + ${owed}, updated_at = now() WHERE user_id = ${req.userId}::uuid`;
+  return true;
+}
+
+/** Gives back n credits taken earlier: first by forgiving what is still owed, the rest as credits. */
+async function giveBack(tx: Tx, req: { userId: string; purchaseId: string; key: string; credits: number }): Promise<boolean> {
+  const balance = await lockBalance(tx, req.userId);
+  const forgiven = Math.min(req.credits, balance.owed);
+  const back = req.credits - forgiven;
+  const row = { userId: req.userId, purchaseId: req.purchaseId };
+  if (!(await record(tx, { ...row, key: req.key, movement: 'giveback', credits: back }))) return false;
+  if (forgiven > 0) await record(tx, { ...row, key: `${req.key}:forgiven`, movement: 'forgive', credits: forgiven });
+  await tx.$executeRaw`
+    UPDATE credit_balances SET credits = credits + ${back}, owed = owed - ${forgiven}, updated_at = now() WHERE user_id = ${req.userId}::uuid`;
   return true;
 }
 
 export type ReserveResult = { reserved: true } | { reserved: false; available: number };
 
-/** Reserves a job's maximum cost in one conditional update: never below zero, under any concurrency. */
+/**
+ * Reserves a job's maximum cost in one conditional update: never below zero, under any
+ * concurrency, and never while credits are owed (402 account_in_debt).
+ */
 export async function reserveCredits(tx: Tx, req: { userId: string; jobId: string; credits: number }): Promise<ReserveResult> {
   const key = `reserve:${req.jobId}`;
   const updated = await tx.$executeRaw`
@@ -53,10 +136,13 @@ export async function reserveCredits(tx: Tx, req: { userId: string; jobId: strin
        SET credits = credits - ${req.credits}, reserved = reserved + ${req.credits}, updated_at = now()
      WHERE user_id = ${req.userId}::uuid
        AND credits >= ${req.credits}
+       AND owed = 0
        AND NOT EXISTS (SELECT 1 FROM credit_ledger WHERE key = ${key})`;
   if (updated === 0) {
     if (await tx.creditLedger.findUnique({ where: { key }, select: { id: true } })) return { reserved: true };
-    return { reserved: false, available: (await getBalance(tx, req.userId)).credits };
+    const balance = await tx.creditBalance.findUnique({ where: { userId: req.userId }, select: { credits: true, owed: true } });
+    if (balance && balance.owed > 0) throw accountInDebtError('credits', balance.owed);
+    return { reserved: false, available: balance?.credits ?? 0 };
   }
   await record(tx, { key, movement: 'reserve', ...req });
   return { reserved: true };
@@ -89,9 +175,27 @@ export async function getBalance(db: DbOrTx, userId: string): Promise<Balance> {
   return row ?? { credits: 0, reserved: 0 };
 }
 
+/** What the user owes after a refund or dispute took back credits already spent. */
+export async function getOwed(db: DbOrTx, userId: string): Promise<number> {
+  return (await db.creditBalance.findUnique({ where: { userId }, select: { owed: true } }))?.owed ?? 0;
+}
+
 /** Sums the ledger, to prove the counters equal it. */
 export async function ledgerBalance(db: DbOrTx, userId: string): Promise<Balance> {
+  const sum = await movementSums(db, userId);
+  return {
+    credits: sum('topup') - sum('reserve') + sum('release') - sum('takeback') + sum('giveback') - sum('debt_paid'),
+    reserved: sum('reserve') - sum('commit') - sum('release'),
+  };
+}
+
+/** Sums the ledger's debt movements, to prove the owed counter equals them. */
+export async function ledgerOwed(db: DbOrTx, userId: string): Promise<number> {
+  const sum = await movementSums(db, userId);
+  return sum('owe') - sum('forgive') - sum('debt_paid');
+}
+
+async function movementSums(db: DbOrTx, userId: string): Promise<(m: Movement) => number> {
   const rows = await db.creditLedger.groupBy({ by: ['movement'], where: { userId }, _sum: { credits: true } });
-  const sum = (m: Movement) => rows.find((r) => r.movement === m)?._sum.credits ?? 0;
-  return { credits: sum('topup') - sum('reserve') + sum('release'), reserved: sum('reserve') - sum('commit') - sum('release') };
+  return (m) => rows.find((r) => r.movement === m)?._sum.credits ?? 0;
 }

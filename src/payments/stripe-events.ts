@@ -4,9 +4,15 @@ import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
 import type { Stripe } from '../stripe/client';
 import { applyCheckoutSession } from './outcome';
+import { applyChargeEvent, CHARGE_EVENTS, type ChargeResult } from './refunds';
 import type { ApplyResult } from './session-outcome';
 
-/** Stripe webhook events: verified, recorded once, and dispatched to what they change. */
+/**
+ * Stripe webhook events: verified, recorded once, and dispatched to what they change:
+ * checkout events move a payment (src/payments/outcome.ts), refund and dispute events take
+ * back what it granted (src/payments/refunds.ts). Register these in the Stripe dashboard:
+ * STRIPE_EVENTS.
+ */
 
 export const CHECKOUT_EVENTS = [
   'checkout.session.completed',
@@ -15,6 +21,9 @@ export const CHECKOUT_EVENTS = [
   'checkout.session.expired',
 ] as const;
 export type CheckoutEventType = (typeof CHECKOUT_EVENTS)[number];
+
+/** Every event type the webhook acts on. */
+export const STRIPE_EVENTS: readonly string[] = [...CHECKOUT_EVENTS, ...CHARGE_EVENTS];
 
 const eventShape = z.looseObject({
   id: z.string().min(1).max(255),
@@ -48,7 +57,10 @@ export interface StripeEventResult {
   duplicate: boolean;
   /** Not an event we act on (recorded all the same). */
   ignored: boolean;
+  /** A checkout event's effect on its payment. */
   result?: ApplyResult;
+  /** A refund or dispute event's effect. */
+  charge?: ChargeResult;
 }
 
 /**
@@ -62,6 +74,7 @@ export async function handleStripeEvent(db: Db, event: Stripe.Event): Promise<St
       skipDuplicates: true,
     });
     if (fresh.count === 0) return { duplicate: true, ignored: false };
+    if ((CHARGE_EVENTS as readonly string[]).includes(event.type)) return { duplicate: false, ignored: false, charge: await applyChargeEvent(tx, event) };
     if (!(CHECKOUT_EVENTS as readonly string[]).includes(event.type)) return { duplicate: false, ignored: true };
     const session = event.data.object as Stripe.Checkout.Session;
     return { duplicate: false, ignored: false, result: await applyCheckoutSession(tx, session, { eventType: event.type }) };

@@ -3,8 +3,9 @@ import Stripe from 'stripe';
 import type { CheckoutEventType } from './stripe-events';
 
 /**
- * Stripe-shaped Checkout Session events, signed like Stripe signs them, for local use
- * (`npm run stripe:complete`) and tests. The real `stripe.webhooks.constructEvent` verifies them.
+ * Stripe-shaped Checkout Session, refund and dispute events, signed like Stripe signs them,
+ * for local use (`npm run stripe:complete`) and tests. The real
+ * `stripe.webhooks.constructEvent` verifies them.
  */
 
 const randomId = (prefix: string, bytes = 12) => `${prefix}_${randomBytes(bytes).toString('hex')}`;
@@ -84,6 +85,87 @@ export function checkoutSessionEvent(opts: CheckoutSessionEventOptions): Checkou
       },
     },
   };
+}
+
+/** The envelope Stripe puts around an event's object. */
+function envelope(type: string, object: Record<string, unknown>, eventId?: string) {
+  return {
+    id: eventId ?? randomId('evt_local'),
+    object: 'event' as const,
+    api_version: Stripe.API_VERSION,
+    created: Math.floor(Date.now() / 1000),
+    livemode: false as const,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+    data: { object },
+  };
+}
+
+export interface ChargeRefundedEventOptions {
+  /** The PaymentIntent our payment or purchase stored when its checkout was paid. */
+  paymentIntentId: string;
+  /** What was charged, cents. */
+  amount: number;
+  /** Refunded so far, cents (Stripe's running total). Default: all of it. */
+  amountRefunded?: number;
+  /** Default: a new ch_... id. */
+  chargeId?: string;
+  eventId?: string;
+}
+
+/** A `charge.refunded` event: Stripe sends one per refund, with the running total refunded. */
+export function chargeRefundedEvent(opts: ChargeRefundedEventOptions) {
+  const refunded = opts.amountRefunded ?? opts.amount;
+  return envelope(
+    'charge.refunded',
+    {
+      id: opts.chargeId ?? randomId('ch', 12),
+      object: 'charge',
+      amount: opts.amount,
+      amount_captured: opts.amount,
+      amount_refunded: refunded,
+      refunded: refunded === opts.amount,
+      currency: 'usd',
+      paid: true,
+      status: 'succeeded',
+      payment_intent: opts.paymentIntentId,
+      livemode: false,
+    },
+    opts.eventId,
+  );
+}
+
+export interface DisputeEventOptions {
+  type: 'charge.dispute.created' | 'charge.dispute.closed';
+  paymentIntentId: string;
+  /** What the dispute holds, cents. */
+  amount: number;
+  /** Default: needs_response when created, won when closed. */
+  status?: 'needs_response' | 'won' | 'lost' | 'warning_closed';
+  /** Default: a new dp_... id (send the same id for created and closed). */
+  disputeId?: string;
+  chargeId?: string;
+  eventId?: string;
+}
+
+/** A `charge.dispute.created` or `charge.dispute.closed` event. */
+export function disputeEvent(opts: DisputeEventOptions) {
+  return envelope(
+    opts.type,
+    {
+      id: opts.disputeId ?? randomId('dp', 12),
+      object: 'dispute',
+      amount: opts.amount,
+      currency: 'usd',
+      charge: opts.chargeId ?? randomId('ch', 12),
+      payment_intent: opts.paymentIntentId,
+      reason: 'fraudulent',
+      status: opts.status ?? (opts.type === 'charge.dispute.created' ? 'needs_response' : 'won'),
+      livemode: false,
+    },
+    opts.eventId,
+  );
 }
 
 /** The body and `Stripe-Signature` header Stripe would send for this event. */

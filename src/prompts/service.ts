@@ -8,6 +8,7 @@ import { replicateWebhookUrl, workflowIds } from '../temporal/names';
 import { startWorkflowFor } from '../temporal/start-workflow';
 import type { generatePrompt } from '../../workflows/generate-prompt';
 import { checkParameters } from '../catalog/contract';
+import { assertNoImageDebt } from '../quota/ledger';
 import { promptInput, TRAINED_MODEL_CONTRACT, type CreatePromptBody } from './schemas';
 
 export interface PromptDeps {
@@ -35,6 +36,7 @@ export async function submitPrompt(
   }
   const { input: parameters, issues } = checkParameters(TRAINED_MODEL_CONTRACT, req.body.parameters, { devKnobs: config.env !== 'production' });
   if (issues.length) throw AppError.validation(`Invalid parameters: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
+  assertNoImageDebt(version);
   const left = version.imagesTotal - version.imagesUsed - version.imagesReserved;
   if (left < req.body.num_outputs) {
     throw new AppError(402, ErrorCode.quotaExceeded, `This model has ${left} image${left === 1 ? '' : 's'} left and the prompt asks for ${req.body.num_outputs}; buy an add-on plan for more`, {

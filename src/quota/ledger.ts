@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../db/transaction';
 import { countLedgerMovement } from '../metrics/business';
+import { accountInDebtError, takeBackTarget } from '../payments/take-back';
 
 /**
  * A model's image quota: counters on model_versions plus one ledger row per movement.
@@ -12,11 +13,22 @@ import { countLedgerMovement } from '../metrics/business';
  *   reserve  prompt starts                                                    reserved += n
  *   commit   prompt stored k images                                           reserved -= k, used += k
  *   release  the rest of a reservation (failure, cancel, fewer images)        reserved -= n - k
+ *
+ * When Stripe gives a plan's money back (a refund, a dispute), its images go back too:
+ *
+ *   takeback   what is free of the n images to take back: k      total -= k
+ *   owe        the rest, already used or reserved                 owed += n - k
+ *   giveback   a dispute was won: its n images come back, the     total += n - f
+ *   forgive    part still owed (f) is simply no longer owed       owed -= f
+ *   debt_paid  a later grant pays what is owed first: d           total -= d, owed -= d
+ *
+ * While a model owes images, no prompt can reserve any (402 account_in_debt).
  */
+type Movement = 'grant' | 'reserve' | 'commit' | 'release' | 'takeback' | 'owe' | 'giveback' | 'forgive' | 'debt_paid';
 
 async function record(
   tx: Tx,
-  row: { key: string; movement: 'grant' | 'reserve' | 'commit' | 'release'; versionId: string; images: number; paymentId?: string; promptId?: string },
+  row: { key: string; movement: Movement; versionId: string; images: number; paymentId?: string; promptId?: string },
 ): Promise<boolean> {
   const inserted = await tx.$queryRaw<{ id: string }[]>`
     INSERT INTO quota_ledger (id, version_id, key, movement, images, payment_id, prompt_id)
@@ -28,22 +40,102 @@ async function record(
   return inserted.length === 1;
 }
 
-/** Adds a paid plan's images to a model. Returns false if this payment was already granted. */
+/**
+ * Adds a paid plan's images to a model. A refund or dispute that came before the grant takes
+ * its share back at once, and what the model owes is paid from the rest. Returns false if
+ * this payment was already granted.
+ */
 export async function grantImages(tx: Tx, req: { versionId: string; paymentId: string; images: number }): Promise<boolean> {
   if (!(await record(tx, { key: `grant:${req.paymentId}`, movement: 'grant', ...req }))) return false;
   await tx.$executeRaw`UPDATE model_versions SET images_total = images_total + ${req.images}, updated_at = now() WHERE id = ${req.versionId}::uuid`;
+  await syncPaymentTakeBack(tx, { paymentId: req.paymentId, key: `grant-takeback:${req.paymentId}` });
+  await payImageDebt(tx, { versionId: req.versionId, paymentId: req.paymentId });
   return true;
+}
+
+/** A model's counters, locked until the transaction ends. */
+async function lockVersion(tx: Tx, versionId: string): Promise<{ free: number; owed: number }> {
+  const rows = await tx.$queryRaw<{ free: number; owed: number }[]>`
+    SELECT images_total - images_used - images_reserved AS free, images_owed AS owed FROM model_versions WHERE id = ${versionId}::uuid FOR UPDATE`;
+  return rows[0] ?? { free: 0, owed: 0 };
+}
+
+/** Pays what a model owes from the images a payment just granted, as far as they go. */
+async function payImageDebt(tx: Tx, req: { versionId: string; paymentId: string }): Promise<void> {
+  const v = await lockVersion(tx, req.versionId);
+  const paid = Math.min(v.owed, v.free);
+  if (paid <= 0) return;
+  if (!(await record(tx, { key: `debt-paid:${req.paymentId}`, movement: 'debt_paid', versionId: req.versionId, paymentId: req.paymentId, images: paid }))) return;
+  await tx.$executeRaw`
+    UPDATE model_versions SET images_total = images_total - ${paid}, images_owed = images_owed - ${paid}, updated_at = now() WHERE id = ${req.versionId}::uuid`;
+}
+
+/**
+ * Brings what a plan payment has taken back in line with what its refunds and disputes now
+ * hold (refunded_cents + disputed_cents, src/payments/take-back.ts), on the model its images
+ * were granted to, in one step keyed by the Stripe event's effect: more held takes images
+ * back, less held (a dispute won) gives them back. Before the grant there is nothing to move
+ * (the grant syncs). The payment row is locked, so concurrent events add up exactly. Returns
+ * the images moved: positive taken back, negative given back, 0 if nothing changed.
+ */
+export async function syncPaymentTakeBack(tx: Tx, req: { paymentId: string; key: string }): Promise<number> {
+  const rows = await tx.$queryRaw<{ amount_cents: number | null; held: number; taken_back: number; version_id: string | null; granted: number | null }[]>`
+    SELECT p.amount_cents, p.refunded_cents + p.disputed_cents AS held, p.taken_back, g.version_id, g.images AS granted
+      FROM payments p LEFT JOIN quota_ledger g ON g.key = 'grant:' || p.id::text
+     WHERE p.id = ${req.paymentId}::uuid
+       FOR UPDATE OF p`;
+  const p = rows[0];
+  if (!p?.version_id || !p.granted) return 0;
+  const target = takeBackTarget(p.granted, p.amount_cents, p.held);
+  const delta = target - p.taken_back;
+  if (delta === 0) return 0;
+  const move = { versionId: p.version_id, paymentId: req.paymentId, key: req.key };
+  if (!(delta > 0 ? await takeBackImages(tx, { ...move, images: delta }) : await giveBackImages(tx, { ...move, images: -delta }))) return 0;
+  await tx.$executeRaw`UPDATE payments SET taken_back = ${target}, updated_at = now() WHERE id = ${req.paymentId}::uuid`;
+  return delta;
+}
+
+/** Takes back n images: the model's free ones, and the rest as owed. */
+async function takeBackImages(tx: Tx, req: { versionId: string; paymentId: string; key: string; images: number }): Promise<boolean> {
+  const v = await lockVersion(tx, req.versionId);
+  const taken = Math.min(req.images, Math.max(v.free, 0));
+  const owed = req.images - taken;
+  const row = { versionId: req.versionId, paymentId: req.paymentId };
+  if (!(await record(tx, { ...row, key: req.key, movement: 'takeback', images: taken }))) return false;
+  if (owed > 0) await record(tx, { ...row, key: `${req.key}:owed`, movement: 'owe', images: owed });
+  await tx.$executeRaw`
+    UPDATE model_versions SET images_total = images_total - ${taken}, images_owed = images_owed + ${owed}, updated_at = now() WHERE id = ${req.versionId}::uuid`;
+  return true;
+}
+
+/** Gives back n images taken earlier: first by forgiving what is still owed, the rest to the total. */
+async function giveBackImages(tx: Tx, req: { versionId: string; paymentId: string; key: string; images: number }): Promise<boolean> {
+  const v = await lockVersion(tx, req.versionId);
+  const forgiven = Math.min(req.images, v.owed);
+  const back = req.images - forgiven;
+  const row = { versionId: req.versionId, paymentId: req.paymentId };
+  if (!(await record(tx, { ...row, key: req.key, movement: 'giveback', images: back }))) return false;
+  if (forgiven > 0) await record(tx, { ...row, key: `${req.key}:forgiven`, movement: 'forgive', images: forgiven });
+  await tx.$executeRaw`
+    UPDATE model_versions SET images_total = images_total + ${back}, images_owed = images_owed - ${forgiven}, updated_at = now() WHERE id = ${req.versionId}::uuid`;
+  return true;
+}
+
+/** 402 account_in_debt for a model that owes images: a new prompt waits until they are paid. */
+export function assertNoImageDebt(version: { imagesOwed: number }): void {
+  if (version.imagesOwed > 0) throw accountInDebtError('images', version.imagesOwed);
 }
 
 export type ReserveResult = 'reserved' | 'already_reserved' | 'insufficient';
 
-/** Reserves images for a prompt in one conditional update: never below zero, under any concurrency. */
+/** Reserves images for a prompt in one conditional update: never below zero, under any concurrency, never while images are owed. */
 export async function reserveImages(tx: Tx, req: { versionId: string; promptId: string; images: number }): Promise<ReserveResult> {
   const updated = await tx.$executeRaw`
     UPDATE model_versions
        SET images_reserved = images_reserved + ${req.images}, updated_at = now()
      WHERE id = ${req.versionId}::uuid
        AND images_total - images_used - images_reserved >= ${req.images}
+       AND images_owed = 0
        AND NOT EXISTS (SELECT 1 FROM quota_ledger WHERE key = ${`reserve:${req.promptId}`})`;
   if (updated === 0) {
     const already = await tx.quotaLedger.findUnique({ where: { key: `reserve:${req.promptId}` }, select: { id: true } });
@@ -73,7 +165,21 @@ export async function settleReservation(tx: Tx, req: { versionId: string; prompt
 
 /** Sums the ledger, to prove the counters equal it. */
 export async function ledgerTotals(tx: Tx, versionId: string): Promise<{ total: number; used: number; reserved: number }> {
+  const sum = await movementSums(tx, versionId);
+  return {
+    total: sum('grant') - sum('takeback') + sum('giveback') - sum('debt_paid'),
+    used: sum('commit'),
+    reserved: sum('reserve') - sum('commit') - sum('release'),
+  };
+}
+
+/** Sums the ledger's debt movements, to prove the owed counter equals them. */
+export async function ledgerImagesOwed(tx: Tx, versionId: string): Promise<number> {
+  const sum = await movementSums(tx, versionId);
+  return sum('owe') - sum('forgive') - sum('debt_paid');
+}
+
+async function movementSums(tx: Tx, versionId: string): Promise<(m: Movement) => number> {
   const rows = await tx.quotaLedger.groupBy({ by: ['movement'], where: { versionId }, _sum: { images: true } });
-  const sum = (m: string) => rows.find((r) => r.movement === m)?._sum.images ?? 0;
-  return { total: sum('grant'), used: sum('commit'), reserved: sum('reserve') - sum('commit') - sum('release') };
+  return (m) => rows.find((r) => r.movement === m)?._sum.images ?? 0;
 }
