@@ -3,19 +3,24 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import archiver from 'archiver';
-import Replicate from 'replicate';
+import Replicate, { validateWebhook } from 'replicate';
 import sharp from 'sharp';
-import { startLocalReplicate, type Knobs, type LocalReplicate } from '../../src/replicate-local/server';
+import { startLocalReplicate, type Knobs, type LocalReplicate, type LocalReplicateOptions } from '../../src/replicate-local/server';
 
 export interface Local {
   local: LocalReplicate;
   replicate: Replicate;
 }
 
-/** The local server on a free port with fast defaults, plus the real client pointed at it. */
-export async function startLocal(knobs: Partial<Knobs> = {}): Promise<Local> {
-  const local = await startLocalReplicate({ knobs: { latency_ms: 30, training_latency_ms: 60, ...knobs } });
+/** The local server (on a free port unless `options.port`) with fast defaults, plus the real client pointed at it. */
+export async function startLocal(knobs: Partial<Knobs> = {}, options: Omit<LocalReplicateOptions, 'knobs'> = {}): Promise<Local> {
+  const local = await startLocalReplicate({ ...options, knobs: { latency_ms: 30, training_latency_ms: 60, ...knobs } });
   return { local, replicate: new Replicate({ auth: 'test-token', baseUrl: local.apiBaseUrl }) };
+}
+
+/** The port a local server listens on (to start it again there, so its output URLs stay valid). */
+export function portOf(local: LocalReplicate): number {
+  return Number(new URL(local.url).port);
 }
 
 export type Prediction = Awaited<ReturnType<Replicate['predictions']['get']>>;
@@ -89,6 +94,17 @@ export async function startWebhookReceiver(
     });
   });
   return { ...(await listen(server)), requests };
+}
+
+/** Checks a received webhook with the replicate client's own validator. */
+export function clientValidates(request: ReceivedRequest, secret: string): Promise<boolean> {
+  return validateWebhook({
+    id: String(request.headers['webhook-id']),
+    timestamp: String(request.headers['webhook-timestamp']),
+    signature: String(request.headers['webhook-signature']),
+    body: request.body,
+    secret,
+  });
 }
 
 /** Serves fixed files at /<name>; anything else is a 404. */

@@ -1,7 +1,7 @@
 import Replicate, { validateWebhook } from 'replicate';
 import { signWebhook, startLocalReplicate } from '../../src/replicate-local/server';
 import { newWebhookSecret } from '../../src/replicate-local/webhooks';
-import { startLocal, startWebhookReceiver, waitFor, type Local, type ReceivedRequest } from './helpers';
+import { clientValidates, startLocal, startWebhookReceiver, waitFor, type Local, type ReceivedRequest } from './helpers';
 
 const FLUX = 'black-forest-labs/flux-schnell';
 
@@ -21,17 +21,6 @@ function payload(request: ReceivedRequest): { id: string; status: string; output
 
 async function predictWithWebhook(url: string, extra: { webhook_events_filter?: ('start' | 'output' | 'logs' | 'completed')[] } = {}) {
   return t.replicate.predictions.create({ model: FLUX, input: { prompt: 'hook', seed: 7 }, webhook: url, ...extra });
-}
-
-/** Checks a received webhook with the replicate client's own validator. */
-function clientValidates(request: ReceivedRequest, secret: string): Promise<boolean> {
-  return validateWebhook({
-    id: String(request.headers['webhook-id']),
-    timestamp: String(request.headers['webhook-timestamp']),
-    signature: String(request.headers['webhook-signature']),
-    body: request.body,
-    secret,
-  });
 }
 
 function completedCount(requests: ReceivedRequest[]): number {
