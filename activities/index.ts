@@ -7,9 +7,7 @@ import { createProviderActivities } from './provider';
 import { createReconcileActivities } from './reconcile';
 import { createTrainingActivities } from './training';
 
-export interface ActivityDeps extends Pick<Runtime, 'db' | 'storage' | 'provider' | 'stripe' | 'temporalClient'> {
-  fetch?: typeof fetch;
-}
+export type ActivityDeps = Pick<Runtime, 'db' | 'storage' | 'provider' | 'outputFetcher' | 'stripe' | 'temporalClient'>;
 
 /** Every activity, built from injected dependencies. The worker passes the real ones. */
 export function createActivities(deps: ActivityDeps) {

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import sharp from 'sharp';
 import { ErrorCode } from '../src/error-codes';
 import { sniffMediaType } from '../src/images/sniff';
+import { OutputUrlRefused, type OutputFetcher, type OutputResponse } from '../src/provider/output-fetch';
 import type { Storage } from '../src/storage/s3';
 
 export interface CopiedOutput {
@@ -31,45 +32,78 @@ const EXTENSIONS: Record<string, string> = {
 };
 /** Enough of a file to read image dimensions from its header. */
 const HEAD_BYTES = 256 * 1024;
+/** How often a running copy heartbeats (its heartbeat timeout is a few times this), slow download or not. */
+const HEARTBEAT_EVERY_MS = 1000;
+/** The type of a file whose bytes are none we know: served as a download, never rendered. */
+const UNKNOWN_TYPE = 'application/octet-stream';
 
 /**
  * Copies provider outputs into our bucket as soon as they exist (Replicate deletes them
  * after an hour). One activity per file, so a failed copy retries alone. The key is
  * deterministic, so a retried copy overwrites the same object harmlessly.
+ *
+ * The URL is fetched through the output fetcher (src/provider/output-fetch.ts): a URL it refuses
+ * fails the copy for good with `output_url_refused`. The stored type comes from the bytes, never
+ * from the provider's Content-Type; bytes of no type we know are kept as application/octet-stream
+ * (a model may legitimately produce other files, and that type is only ever downloaded).
+ * The copy heartbeats every second with the bytes copied so far, and stops when canceled.
  */
-export function createOutputActivities({ storage, fetch: fetchImpl = fetch }: { storage: Storage; fetch?: typeof fetch }) {
+export function createOutputActivities({ storage, outputFetcher }: { storage: Storage; outputFetcher: OutputFetcher }) {
   return {
     async copyOutput(req: { keyPrefix: string; index: number; url: string }): Promise<CopiedOutput> {
-      const res = await fetchImpl(req.url);
-      if (res.status === 404 || res.status === 410) {
-        throw ApplicationFailure.nonRetryable(`Output ${req.index} is gone from the provider (${res.status})`, ErrorCode.outputExpired);
+      const ctx = Context.current();
+      let copied = 0;
+      const heartbeat = setInterval(() => ctx.heartbeat({ bytes: copied }), HEARTBEAT_EVERY_MS);
+      try {
+        const res = await download(outputFetcher, req, ctx.cancellationSignal);
+        const head = await readHead(res.body, HEAD_BYTES, (bytes) => (copied += bytes));
+        const contentType = sniffMediaType(head.bytes) ?? UNKNOWN_TYPE;
+        const key = `${req.keyPrefix}/${req.index}.${EXTENSIONS[contentType] ?? 'bin'}`;
+
+        const stored = await storage.putStream(key, head.rest, contentType);
+        const size = contentType.startsWith('image/') ? await imageSize(head.bytes) : null;
+        return {
+          index: req.index,
+          key,
+          contentType,
+          sizeBytes: stored.sizeBytes,
+          sha256: stored.sha256,
+          width: size?.width ?? null,
+          height: size?.height ?? null,
+          sourceUrl: req.url,
+        };
+      } finally {
+        clearInterval(heartbeat);
       }
-      if (!res.ok || !res.body) throw new Error(`Downloading output ${req.index} failed with HTTP ${res.status}`);
-
-      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
-      const head = await readHead(body, HEAD_BYTES);
-      const contentType = sniffMediaType(head.bytes) ?? res.headers.get('content-type')?.split(';')[0] ?? 'application/octet-stream';
-      const ext = EXTENSIONS[contentType] ?? 'bin';
-      const key = `${req.keyPrefix}/${req.index}.${ext}`;
-
-      const stored = await storage.putStream(key, head.rest, contentType);
-      const size = contentType.startsWith('image/') ? await imageSize(head.bytes) : null;
-      return {
-        index: req.index,
-        key,
-        contentType,
-        sizeBytes: stored.sizeBytes,
-        sha256: stored.sha256,
-        width: size?.width ?? null,
-        height: size?.height ?? null,
-        sourceUrl: req.url,
-      };
     },
   };
 }
 
-/** Reads up to `limit` bytes, and returns them with a stream that replays them followed by the rest. */
-async function readHead(source: Readable, limit: number): Promise<{ bytes: Buffer; rest: Readable }> {
+/** The output's response, or the failure that says what to do: give up (refused, gone) or retry. */
+async function download(fetcher: OutputFetcher, req: { index: number; url: string }, signal: AbortSignal): Promise<OutputResponse> {
+  let res: OutputResponse;
+  try {
+    res = await fetcher(req.url, { signal });
+  } catch (err) {
+    if (err instanceof OutputUrlRefused) throw ApplicationFailure.nonRetryable(`Output ${req.index}: ${err.message}`, ErrorCode.outputUrlRefused);
+    throw err;
+  }
+  if (res.status === 404 || res.status === 410) {
+    res.body.resume();
+    throw ApplicationFailure.nonRetryable(`Output ${req.index} is gone from the provider (${res.status})`, ErrorCode.outputExpired);
+  }
+  if (res.status < 200 || res.status >= 300) {
+    res.body.resume();
+    throw new Error(`Downloading output ${req.index} failed with HTTP ${res.status}`);
+  }
+  return res;
+}
+
+/**
+ * Reads up to `limit` bytes, and returns them with a stream that replays them followed by the
+ * rest. `onChunk` sees the size of every chunk read from `source`, head and rest.
+ */
+async function readHead(source: Readable, limit: number, onChunk: (bytes: number) => void): Promise<{ bytes: Buffer; rest: Readable }> {
   const chunks: Buffer[] = [];
   let length = 0;
   const iterator = source[Symbol.asyncIterator]();
@@ -77,6 +111,7 @@ async function readHead(source: Readable, limit: number): Promise<{ bytes: Buffe
     const { value, done } = await iterator.next();
     if (done) break;
     const chunk = Buffer.from(value as Uint8Array);
+    onChunk(chunk.length);
     chunks.push(chunk);
     length += chunk.length;
   }
@@ -86,7 +121,9 @@ async function readHead(source: Readable, limit: number): Promise<{ bytes: Buffe
     for (;;) {
       const { value, done } = await iterator.next();
       if (done) return;
-      yield Buffer.from(value as Uint8Array);
+      const chunk = Buffer.from(value as Uint8Array);
+      onChunk(chunk.length);
+      yield chunk;
     }
   }
   return { bytes, rest: Readable.from(replay()) };

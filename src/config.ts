@@ -78,6 +78,11 @@ const schema = z.object({
   /** Task-queue rate limits shared by all workers: Replicate allows ~600 creates/min and 3000 other calls/min. */
   REPLICATE_CREATE_RATE_PER_SECOND: z.coerce.number().positive().default(10),
   REPLICATE_CALL_RATE_PER_SECOND: z.coerce.number().positive().default(45),
+  /**
+   * Hosts the worker copies outputs from, comma-separated; `*.example.com` = its subdomains. Only https, never to
+   * private addresses in production; in development and test the host of REPLICATE_BASE_URL is allowed too.
+   */
+  PROVIDER_OUTPUT_HOSTS: z.string().default('replicate.delivery,*.replicate.delivery'),
 
   // Stripe (stripe-mock locally: STRIPE_API_BASE=http://127.0.0.1:12111)
   STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_/, 'STRIPE_SECRET_KEY must be a Stripe secret key (sk_test_... or sk_live_...)'),
@@ -132,7 +137,7 @@ export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; maxCachedWorkflows: number; shutdownGraceMs: number; workflowBundlePath?: string };
   s3: { endpoint?: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string; forcePathStyle: boolean; presignTtlSeconds: number };
-  replicate: { apiToken: string; baseUrl: string; webhookSecret?: string; createRatePerSecond: number; callRatePerSecond: number };
+  replicate: { apiToken: string; baseUrl: string; webhookSecret?: string; createRatePerSecond: number; callRatePerSecond: number; outputHosts: string[] };
   webhookToleranceSeconds: number;
   jobs: { pollIntervalMs: number; timeoutMs: number };
   reconcile: { intervalMs: number; graceMs: number; batchLimit: number };
@@ -205,6 +210,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       webhookSecret: e.REPLICATE_WEBHOOK_SECRET,
       createRatePerSecond: e.REPLICATE_CREATE_RATE_PER_SECOND,
       callRatePerSecond: e.REPLICATE_CALL_RATE_PER_SECOND,
+      outputHosts: outputHosts(e),
     },
     webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     jobs: { pollIntervalMs: e.JOB_POLL_INTERVAL_MS, timeoutMs: e.JOB_TIMEOUT_MS },
@@ -231,6 +237,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.TRAINING_TIMEOUT_MS,
     },
   };
+}
+
+/**
+ * PROVIDER_OUTPUT_HOSTS as a list; outside production the provider's own host joins it, because
+ * the local Replicate-compatible server serves its outputs from where its API is.
+ */
+function outputHosts(e: Env): string[] {
+  const hosts = e.PROVIDER_OUTPUT_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  if (e.NODE_ENV !== 'production') hosts.push(new URL(e.REPLICATE_BASE_URL).hostname.toLowerCase());
+  return [...new Set(hosts)];
 }
 
 /** TRUST_PROXY as Express takes it: true/false, a hop count, or the proxies' addresses. */

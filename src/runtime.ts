@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from './config';
 import { createDb, type Db } from './db/client';
+import { createOutputFetcher, outputFetchPolicy, type OutputFetcher } from './provider/output-fetch';
 import { createProvider, type Provider } from './provider/replicate';
 import { createS3Client, createStorage, type Storage } from './storage/s3';
 import { createStripe, type Stripe } from './stripe/client';
@@ -11,6 +12,8 @@ export interface Runtime {
   db: Db;
   storage: Storage;
   provider: Provider;
+  /** Downloads of provider output files, restricted to the provider's delivery hosts. */
+  outputFetcher: OutputFetcher;
   stripe: Stripe;
   /** The provider's webhook signing secret: configured, or fetched once and cached. */
   webhookSecret: () => Promise<string>;
@@ -30,6 +33,7 @@ export function createRuntime(config: Config, opts: { onQuery?: (sql: string) =>
     db,
     storage: createStorage(s3, config.s3),
     provider,
+    outputFetcher: createOutputFetcher(outputFetchPolicy(config)),
     stripe: createStripe(config.stripe),
     webhookSecret: () => {
       secret ??= provider.getWebhookSecret().catch((err) => {
