@@ -1,6 +1,7 @@
 import type { Db } from '../db/client';
 import type { CatalogModel, PriceUnit } from '../generated/prisma/client';
 import { AppError, ErrorCode } from '../errors';
+import { inputContract, offeredFields, type ModelContract } from './contract';
 
 /** The models generic jobs may run (seeded by migration), in display order. */
 export async function listModels(db: Db): Promise<CatalogModel[]> {
@@ -19,13 +20,59 @@ export async function getCatalogModel(db: Db, name: string): Promise<CatalogMode
   });
 }
 
-/** What a run costs: the price once, or once per output. */
-export function creditsFor(price: { priceUnit: PriceUnit; priceCredits: number }, outputs: number): number {
-  return price.priceUnit === 'output' ? price.priceCredits * outputs : price.priceCredits;
+/** A catalog model's input contract and protected input (JSON columns, seeded by migration). */
+export function modelContract(model: Pick<CatalogModel, 'inputContract' | 'protectedInput'>): ModelContract {
+  return { input: inputContract.parse(model.inputContract), protectedInput: model.protectedInput as Record<string, unknown> };
 }
 
-/** The public shape of a catalog model. */
+/**
+ * How a price grows with the input: one step of the price for each started `step` of the
+ * product of `fields` (e.g. width × height per 1048576 pixels, or duration per 10 seconds).
+ * Every field named here has a bounded range and a default in the model's contract, so the
+ * amount is known before the run.
+ */
+export interface PriceScale {
+  fields: string[];
+  step: number;
+  unit: string;
+}
+
+export interface Price {
+  priceUnit: PriceUnit;
+  priceCredits: number;
+  /** A PriceScale (the JSON column); absent or null: the price does not depend on the input (a job's stored price is already scaled). */
+  priceScale?: unknown;
+}
+
+/**
+ * The one price function. What a run costs: the price per run, or per output, times the
+ * steps of the input the price scales with. Submitting reserves `creditsFor(model, requested
+ * outputs, validated input)`; a job stores `unitCredits` (its price for one run or output,
+ * already scaled), so settling commits `creditsFor(job, stored outputs)` without the input.
+ */
+export function creditsFor(price: Price, outputs: number, input: Record<string, unknown> = {}): number {
+  return unitCredits(price, input) * (price.priceUnit === 'output' ? outputs : 1);
+}
+
+/** The price of one run or one output for this validated input. */
+export function unitCredits(price: Price, input: Record<string, unknown>): number {
+  const scale = price.priceScale as PriceScale | null | undefined;
+  if (!scale) return price.priceCredits;
+  const amount = scale.fields.reduce((product, field) => product * Number(input[field]), 1);
+  if (!Number.isFinite(amount)) throw new Error(`The price scales with ${scale.fields.join(', ')}, which the input lacks; the contract must give them defaults`);
+  return price.priceCredits * Math.max(1, Math.ceil(amount / scale.step));
+}
+
+/** The price rule in words, for the catalog listing. */
+export function priceSummary(price: Price): string {
+  const scale = price.priceScale as PriceScale | null | undefined;
+  const base = `${price.priceCredits} credit${price.priceCredits === 1 ? '' : 's'} per ${price.priceUnit}`;
+  return scale ? `${base} for each started ${scale.step} ${scale.unit} of ${scale.fields.join(' × ')}` : base;
+}
+
+/** The public shape of a catalog model: what it takes (the production contract) and its price rule. */
 export function modelView(model: CatalogModel) {
+  const contract = modelContract(model);
   return {
     name: model.name,
     kind: model.kind,
@@ -33,7 +80,14 @@ export function modelView(model: CatalogModel) {
     input: {
       prompt: model.takesPrompt,
       file: model.fileField ? { media_types: model.fileTypes } : null,
+      parameters: offeredFields(contract.input, false),
+      fixed: contract.protectedInput,
     },
-    price: { credits: model.priceCredits, per: model.priceUnit },
+    price: {
+      credits: model.priceCredits,
+      per: model.priceUnit,
+      scale: (model.priceScale as PriceScale | null) ?? null,
+      summary: priceSummary(model),
+    },
   };
 }

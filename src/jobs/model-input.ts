@@ -1,4 +1,5 @@
-import { getCatalogModel } from '../catalog/service';
+import { getCatalogModel, modelContract } from '../catalog/service';
+import { checkParameters } from '../catalog/contract';
 import type { Db } from '../db/client';
 import type { CatalogModel, Upload } from '../generated/prisma/client';
 import { AppError } from '../errors';
@@ -8,15 +9,19 @@ export interface ModelInput {
   model: CatalogModel;
   /** The caller's upload the model receives in its file field. */
   upload: Upload | null;
+  /** The validated parameters the model runs with: the caller's, the contract's defaults, the protected fields. */
+  parameters: Record<string, unknown>;
 }
 
 /**
  * Checks a generate request against what its catalog model takes: a prompt or none, an
  * input file of its media types or none, several outputs and an output format (image
- * models only). Every problem at once: 422 `validation_failed` with one issue per field.
- * Another user's upload is reported exactly like a missing one.
+ * models only), and `parameters` against the model's input contract (src/catalog/contract.ts).
+ * Every problem at once: 422 `validation_failed` with one issue per field. Another user's
+ * upload is reported exactly like a missing one. `devKnobs`: outside production, the local
+ * provider's test knobs are accepted too.
  */
-export async function checkModelInput(db: Db, userId: string, body: GenerateBody): Promise<ModelInput> {
+export async function checkModelInput(db: Db, userId: string, body: GenerateBody, opts: { devKnobs: boolean }): Promise<ModelInput> {
   const model = await getCatalogModel(db, body.model);
   const upload = body.input_file ? await db.upload.findFirst({ where: { id: body.input_file, userId } }) : null;
   const issues: { field: string; message: string }[] = [];
@@ -40,8 +45,11 @@ export async function checkModelInput(db: Db, userId: string, body: GenerateBody
     if (body.output_format) problem('output_format', `applies to image models only; this model makes ${model.kind}`);
   }
 
+  const checked = checkParameters(modelContract(model), body.parameters, { devKnobs: opts.devKnobs, skip: model.fileField ? [model.fileField] : [] });
+  issues.push(...checked.issues);
+
   if (issues.length) {
     throw AppError.validation(`Invalid request for model ${model.name}: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
   }
-  return { model, upload };
+  return { model, upload, parameters: checked.input };
 }

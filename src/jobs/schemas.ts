@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { passthroughParameters } from '../http/parameters';
+import { modelParameters } from '../http/parameters';
 
 /** Request and response schemas of the generic job API. The routes validate with these. */
 
@@ -9,7 +9,7 @@ const RESERVED_PARAMETERS = ['prompt', 'num_outputs', 'seed', 'output_format'];
 
 /**
  * The generic shape; what a model takes (prompt, input file, several outputs, an image
- * format) is checked against the catalog next (src/jobs/model-input.ts).
+ * format, its `parameters`) is checked against the catalog next (src/jobs/model-input.ts).
  */
 export const generateBody = z.strictObject({
   model: z
@@ -22,7 +22,10 @@ export const generateBody = z.strictObject({
   output_format: z.enum(['png', 'jpg', 'webp']).optional(),
   /** An upload_id from POST /api/v1/uploads, for models that take a file. */
   input_file: z.uuid({ message: 'must be an upload_id (UUID) from POST /api/v1/uploads' }).optional(),
-  parameters: passthroughParameters(RESERVED_PARAMETERS),
+  parameters: modelParameters(
+    RESERVED_PARAMETERS,
+    "Model input fields, each one the model's input contract offers (GET /api/v1/models: `input.parameters`, with types, ranges and enums). Anything else, or a field the service sets (`input.fixed`), is 422 `validation_failed` naming it.",
+  ),
 });
 export type GenerateBody = z.output<typeof generateBody>;
 

@@ -45,7 +45,13 @@ describe('the model catalog', () => {
       'meta/musicgen',
       'resemble-ai/resemble-enhance',
     ]);
-    expect(res.body.items[0]).toEqual({ name: FLUX, kind: 'image', description: 'Fast text-to-image', input: { prompt: true, file: null }, price: { credits: 2, per: 'output' } });
+    expect(res.body.items[0]).toEqual({
+      name: FLUX,
+      kind: 'image',
+      description: 'Fast text-to-image',
+      input: { prompt: true, file: null, parameters: { aspect_ratio: expect.objectContaining({ type: 'string' }) }, fixed: { disable_safety_checker: false } },
+      price: { credits: 2, per: 'output', scale: null, summary: '2 credits per output' },
+    });
     expect(res.body.items[4]).toMatchObject({
       kind: 'audio',
       input: { prompt: false, file: { media_types: ['audio/wav', 'audio/mpeg', 'audio/flac', 'audio/ogg'] } },

@@ -76,11 +76,12 @@ describe('a generation job', () => {
   });
 
   it('when the provider rejects the input, then the job fails fast without retries', async () => {
-    const res = await submit(alice, { model: MODEL, prompt: 'x', parameters: { width: 99_999 } }).expect(202);
+    // The input contract stops what the provider would reject; the local provider's own knob is checked only by the provider.
+    const res = await submit(alice, { model: MODEL, prompt: 'x', parameters: { fake_latency_ms: -1 } }).expect(202);
     const job = await env.waitForJob(alice, res.body.job_id);
     expect(job.status).toBe('failed');
     expect(job.error.code).toBe('provider_validation_failed');
-    expect(job.error.message).toMatch(/width/);
+    expect(job.error.message).toMatch(/fake_latency_ms/);
     expect(job.retry_count).toBe(0);
   });
 

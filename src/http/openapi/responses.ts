@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { JobStatus, ModelKind, PaymentStatus, PriceUnit, VersionStatus } from '../../generated/prisma/enums';
+import { fieldSpec } from '../../catalog/contract';
 import { generateBody } from '../../jobs/schemas';
 
 /**
@@ -13,7 +14,9 @@ import { generateBody } from '../../jobs/schemas';
 const uuid = z.uuid();
 const timestamp = z.iso.datetime().meta({ description: 'ISO 8601, UTC', example: '2025-01-01T12:00:00.000Z' });
 const int = z.int();
-const parameters = z.record(z.string(), z.unknown()).meta({ description: 'Model parameters passed through to the provider as sent' });
+const parameters = z
+  .record(z.string(), z.unknown())
+  .meta({ description: "The validated model parameters the run used: yours, the contract's defaults for fields you left out, and the fields the service sets" });
 const presignedUrl = z.url().meta({ description: 'Time-limited presigned URL of our bucket' });
 
 /** `{ error: { code, message, details? } }`: the body of every error response (src/errors.ts). */
@@ -71,6 +74,13 @@ export const CreatedUser = z
 
 const jobStatus = z.enum(JobStatus);
 const price = z.object({ credits: int, per: z.enum(PriceUnit).meta({ description: '`run`: once per job; `output`: once per output' }) });
+const priceRule = price.extend({
+  scale: z
+    .object({ fields: z.array(z.string()), step: z.number(), unit: z.string() })
+    .nullable()
+    .meta({ description: 'The price is multiplied by each started `step` of the product of these input fields (e.g. width × height per 1048576 pixels); null: a fixed price' }),
+  summary: z.string().meta({ example: '3 credits per output for each started 1048576 pixels of width × height' }),
+});
 
 export const CatalogModel = z
   .object({
@@ -83,8 +93,10 @@ export const CatalogModel = z
         .object({ media_types: z.array(z.string()) })
         .nullable()
         .meta({ description: 'The input file the model needs (`input_file`), or null if it takes none' }),
+      parameters: z.record(z.string(), fieldSpec).meta({ description: 'The fields you may set in `parameters`, with their types, ranges, enums and defaults; anything else is rejected' }),
+      fixed: z.record(z.string(), z.unknown()).meta({ description: 'Input the service always sends; setting these in `parameters` is rejected' }),
     }),
-    price: price.meta({ description: 'Price in credits' }),
+    price: priceRule.meta({ description: 'Price in credits, from the validated input' }),
   })
   .meta({ id: 'CatalogModel' });
 
