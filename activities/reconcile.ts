@@ -1,6 +1,8 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { reconcileFindings } from '../src/metrics/business';
 import { applyCheckoutSession } from '../src/payments/outcome';
+import { stripeFailureType } from '../src/payments/stripe-errors';
 import { settleReservation } from '../src/quota/ledger';
 import type { Runtime } from '../src/runtime';
 
@@ -67,29 +69,68 @@ export function createReconcileActivities({ db, stripe, temporalClient }: Pick<R
       };
     },
 
-    /** Pending plan payments and credit purchases whose checkout is older than `olderThanMs`: Stripe has the truth. */
-    async findPendingCheckouts(req: { olderThanMs: number; limit: number }): Promise<string[]> {
-      const where = { status: 'pending' as const, checkoutSessionId: { not: null }, createdAt: { lt: new Date(Date.now() - req.olderThanMs) } };
-      const page = { select: { checkoutSessionId: true }, orderBy: { createdAt: 'asc' as const }, take: req.limit };
+    /**
+     * The next page of pending plan payments and credit purchases whose checkout is older than
+     * `olderThanMs` (Stripe has the truth), least recently checked first (never checked: newest
+     * first), at most `limit` of each. Each is marked checked at `visitedAt` (the run's time) as it
+     * is handed out, so the run's next page moves on, and a checkout that keeps failing or stays
+     * open goes to the back of the line instead of holding its place at the front.
+     */
+    async findPendingCheckouts(req: { olderThanMs: number; limit: number; visitedAt?: number }): Promise<string[]> {
+      const visitedAt = new Date(req.visitedAt ?? Date.now());
+      const where = {
+        status: 'pending' as const,
+        checkoutSessionId: { not: null },
+        createdAt: { lt: new Date(Date.now() - req.olderThanMs) },
+        OR: [{ lastCheckedAt: null }, { lastCheckedAt: { lt: visitedAt } }],
+      };
+      const page = {
+        select: { id: true, checkoutSessionId: true },
+        orderBy: [{ lastCheckedAt: { sort: 'asc' as const, nulls: 'first' as const } }, { createdAt: 'desc' as const }],
+        take: req.limit,
+      };
       const [payments, purchases] = await Promise.all([db.payment.findMany({ where, ...page }), db.creditPurchase.findMany({ where, ...page })]);
+      const visited = { data: { lastCheckedAt: visitedAt } };
+      await Promise.all([
+        db.payment.updateMany({ where: { id: { in: payments.map((p) => p.id) } }, ...visited }),
+        db.creditPurchase.updateMany({ where: { id: { in: purchases.map((p) => p.id) } }, ...visited }),
+      ]);
       return [...payments, ...purchases].map((r) => r.checkoutSessionId!);
     },
 
-    /** Applies the checkout session as Stripe has it now, exactly as its webhook would have. */
+    /**
+     * Applies the checkout session as Stripe has it now, exactly as its webhook would have. A
+     * Stripe refusal no retry can fix fails with its type (non-retryable in the stripeCall preset).
+     */
     async syncCheckoutSession(sessionId: string): Promise<{ changed: boolean }> {
-      const session = await stripe.checkout.sessions.retrieve(sessionId);
+      let session;
+      try {
+        session = await stripe.checkout.sessions.retrieve(sessionId);
+      } catch (err) {
+        const type = stripeFailureType(stripe, err);
+        if (type) throw ApplicationFailure.create({ type, message: `Stripe refused checkout session ${sessionId}: ${(err as Error).message}` });
+        throw err;
+      }
       const result = await applyCheckoutSession(db, session);
       return { changed: result.changed };
     },
 
-    /** Counts one run's findings in metrics (the workflow's result holds the same numbers). */
-    async recordReconcileReport(report: { completed: number; failed: number; stillRunning: number; paymentsUpdated: number; reservationsSettled: number }): Promise<void> {
+    /** Counts one run's findings in metrics (the workflow's result holds the same numbers); repair_failed: retried next run. */
+    async recordReconcileReport(report: {
+      completed: number;
+      failed: number;
+      stillRunning: number;
+      paymentsUpdated: number;
+      reservationsSettled: number;
+      repairsFailed?: number;
+    }): Promise<void> {
       const outcomes = {
         completed: report.completed,
         failed: report.failed,
         still_running: report.stillRunning,
         payment_updated: report.paymentsUpdated,
         reservation_settled: report.reservationsSettled,
+        repair_failed: report.repairsFailed ?? 0,
       };
       for (const [outcome, n] of Object.entries(outcomes)) if (n > 0) reconcileFindings.inc({ outcome }, n);
     },

@@ -39,6 +39,10 @@ export const ErrorCode = {
   serviceUnavailable: 'service_unavailable',
   // Payments (Stripe): checkout could not be created; nothing usable was left behind
   paymentProviderUnavailable: 'payment_provider_unavailable',
+  // Stripe refusals that no retry can fix: failure types of Stripe calls in activities (stripeCall preset)
+  stripeInvalidRequest: 'stripe_invalid_request',
+  stripeCardError: 'stripe_card_error',
+  stripeAuthFailed: 'stripe_auth_failed',
   // Provider (Replicate) outcomes, recorded on jobs and used as failure types
   providerValidationFailed: 'provider_validation_failed',
   providerNotFound: 'provider_not_found',

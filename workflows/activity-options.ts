@@ -99,3 +99,22 @@ export const imageProcessing: ActivityOptions = {
     nonRetryableErrorTypes: [ErrorCode.trainingPhotoMissing],
   },
 };
+
+/**
+ * A Stripe API call (reconciliation asks Stripe about a checkout, then applies it). The Stripe
+ * client gives up after 10 s and retries network failures twice itself, so one attempt may
+ * take about 30 s. A refusal no retry can fix (invalid request, e.g. no such session; card
+ * error; bad key) fails at once. What still fails after a few attempts is counted and left
+ * for the next reconciliation run, instead of holding this one for long.
+ */
+export const stripeCall: ActivityOptions = {
+  startToCloseTimeout: '45 seconds',
+  scheduleToCloseTimeout: '3 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 4,
+    nonRetryableErrorTypes: [ErrorCode.stripeInvalidRequest, ErrorCode.stripeCardError, ErrorCode.stripeAuthFailed],
+  },
+};

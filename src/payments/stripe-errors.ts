@@ -22,3 +22,15 @@ export function paymentProviderError(stripe: Stripe, err: unknown, what: string)
     ...(err instanceof stripe.errors.StripeError ? { provider_error: err.type, provider_status: status ?? null } : {}),
   });
 }
+
+/**
+ * The failure type of a Stripe error in an activity: a refusal no retry can fix gets a code
+ * the stripeCall preset lists as non-retryable (workflows/activity-options.ts); anything else
+ * (network, 5xx, rate limit) is undefined and retried.
+ */
+export function stripeFailureType(stripe: Stripe, err: unknown): ErrorCode | undefined {
+  if (err instanceof stripe.errors.StripeCardError) return ErrorCode.stripeCardError;
+  if (err instanceof stripe.errors.StripeInvalidRequestError) return ErrorCode.stripeInvalidRequest;
+  if (err instanceof stripe.errors.StripeAuthenticationError || err instanceof stripe.errors.StripePermissionError) return ErrorCode.stripeAuthFailed;
+  return undefined;
+}
