@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { describeFailure } from './failure';
 import { copyOutputs, predictionRunner, setStatus, workflowActivities } from './prediction-run';
 
@@ -41,7 +41,7 @@ export async function generationJob(job: GenerationJobInput): Promise<Generation
       setStatus('running');
       await acts.db.markJobRunning({ jobId: job.jobId, predictionId: created.id, modelVersion: created.version, retryCount: created.attempts - 1 });
     });
-    const outputs = await copyOutputs(acts, `jobs/${job.jobId}`, done);
+    const outputs = await copyOutputs(acts, `jobs/${job.jobId}`, done, patched('cap-outputs-at-requested') ? requestedOutputs(job) : Infinity);
     await acts.db.completeJob({ jobId: job.jobId, outputs, metrics: done.metrics, providerCompletedAt: done.completedAt });
     setStatus('succeeded');
     return { predictionId: done.id, outputs: outputs.length };
@@ -59,4 +59,13 @@ export async function generationJob(job: GenerationJobInput): Promise<Generation
     setStatus('failed');
     throw ApplicationFailure.nonRetryable(failure.message, failure.code);
   }
+}
+
+/**
+ * A job stores (and is charged for) at most the outputs it asked for, whatever the model
+ * returns: image models say how many in `num_outputs`, other kinds make one.
+ */
+function requestedOutputs(job: GenerationJobInput): number {
+  const asked = job.input.num_outputs;
+  return typeof asked === 'number' && asked > 0 ? asked : 1;
 }
