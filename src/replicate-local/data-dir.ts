@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from './logger';
 
 const TMP_SUFFIX = '.tmp';
+const WEBHOOK_SECRET_FORMAT = /^whsec_[A-Za-z0-9+/]+={0,2}$/;
 
 /**
  * The on-disk state of a server started with `dataDir`:
@@ -32,10 +33,17 @@ export class DataDir {
     mkdirSync(this.filesDir, { recursive: true });
   }
 
-  /** The stored webhook secret, or `generate()`d and stored on first use. */
+  /**
+   * The stored webhook secret, or `generate()`d and stored on first use. A damaged file is an error rather
+   * than silently replaced, since whoever verifies the webhooks has the old secret configured.
+   */
   webhookSecret(generate: () => string): string {
     const file = path.join(this.root, 'webhook-secret');
-    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    if (existsSync(file)) {
+      const stored = readFileSync(file, 'utf8').trim();
+      if (!WEBHOOK_SECRET_FORMAT.test(stored)) throw new Error(`${file} does not hold a "whsec_<base64>" secret; fix or delete it`);
+      return stored;
+    }
     const secret = generate();
     this.writeAtomic(file, `${secret}\n`);
     return secret;

@@ -8,7 +8,7 @@ export interface StoredFile {
 }
 
 /** How long finished job records are kept in a data folder (their outputs go earlier, see output_retention_ms). */
-export const JOB_RECORD_RETENTION_MS = 24 * 60 * 60 * 1000;
+const JOB_RECORD_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 export interface JobStoreOptions {
   /** Current output retention (read on every check, so knob changes apply at once). */

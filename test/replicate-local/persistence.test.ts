@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -156,6 +156,11 @@ test('when a completed webhook is still being retried as the server closes, then
   } finally {
     await receiver.close();
   }
+});
+
+test('when the data folder holds a damaged webhook secret, then the server refuses to start and names the file', async () => {
+  writeFileSync(path.join(dataDir, 'webhook-secret'), 'not a secret\n');
+  await expect(start()).rejects.toThrow(path.join(dataDir, 'webhook-secret'));
 });
 
 describe('trainings', () => {
