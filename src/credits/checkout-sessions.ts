@@ -2,7 +2,7 @@ import type { Tx } from '../db/transaction';
 import type { CreditPurchase, PaymentStatus } from '../generated/prisma/client';
 import { sessionPaymentIntentId, type ApplyResult, type CheckoutOutcome } from '../payments/session-outcome';
 import type { Stripe } from '../stripe/client';
-import { syncPurchaseTakeBack, topUp } from './ledger';
+import { topUp } from './ledger';
 
 /** `metadata.kind` of our credit-pack Checkout Sessions; sessions without it are plan payments. */
 export const CREDIT_PACK_KIND = 'credit_pack';
@@ -38,11 +38,7 @@ export async function applyCreditPackSession(tx: Tx, session: Stripe.Checkout.Se
         ...(purchase.checkoutSessionId === null && session.id ? { checkoutSessionId: session.id } : {}),
       },
     });
-    if (moved.count === 1) {
-      await topUp(tx, { userId: purchase.userId, purchaseId: purchase.id, credits: purchase.credits });
-      // A refund or dispute that arrived before the payment did takes its share back now.
-      await syncPurchaseTakeBack(tx, { purchaseId: purchase.id, key: `paid-takeback:${purchase.id}` });
-    }
+    if (moved.count === 1) await topUp(tx, { userId: purchase.userId, purchaseId: purchase.id, credits: purchase.credits });
     return result(moved.count === 1, 'paid');
   }
   if (outcome === 'pending') return result(false, purchase.status);

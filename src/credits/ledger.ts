@@ -87,7 +87,7 @@ export async function syncPurchaseTakeBack(tx: Tx, req: { purchaseId: string; ke
     SELECT user_id, credits, amount_cents, refunded_cents + disputed_cents AS held, taken_back, status = 'paid' AS paid
       FROM credit_purchases WHERE id = ${req.purchaseId}::uuid FOR UPDATE`;
   const p = rows[0];
-  if (!p?.paid) return 0; // nothing was granted yet; becoming paid syncs again
+  if (!p?.paid) return 0; // nothing was granted
   const target = takeBackTarget(p.credits, p.amount_cents, p.held);
   const delta = target - p.taken_back;
   if (delta === 0) return 0;

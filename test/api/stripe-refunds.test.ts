@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { getOwed, ledgerBalance, ledgerOwed } from '../../src/credits/ledger';
 import { chargeRefundedEvent, checkoutSessionEvent, disputeEvent, signStripeEvent } from '../../src/payments/test-events';
-import { ledgerImagesOwed, ledgerTotals } from '../../src/quota/ledger';
-import { trainedVersion } from '../helpers/factories';
+import { grantImages, ledgerImagesOwed, ledgerTotals } from '../../src/quota/ledger';
+import { paidPayment, trainedVersion } from '../helpers/factories';
 import { eventually } from '../helpers/http';
 import { startTestEnv, TEST_STRIPE_WEBHOOK_SECRET, type TestEnv, type TestUser } from '../helpers/test-env';
 
@@ -162,6 +162,22 @@ describe('refunds of plan payments', () => {
 
     const refused = await env.api.post(`/api/v1/prompts/create/${version.id}`).set(user.auth).send({ prompt: 'TOK again', num_outputs: 1 }).expect(402);
     expect(refused.body.error).toMatchObject({ code: 'account_in_debt', details: { owed: 3, unit: 'images' } });
+  });
+
+  it('when a base plan is half refunded before its training finished, then the training grants only the other half', async () => {
+    const user = await env.createUser();
+    const paymentIntentId = `pi_${randomUUID().replace(/-/g, '')}`;
+    const payment = await paidPayment(env.db, user.id, 'starter');
+    await env.db.payment.update({ where: { id: payment.id }, data: { paymentIntentId } });
+    await deliver(chargeRefundedEvent({ paymentIntentId, amount: 1900, amountRefunded: 950 }));
+
+    // What TrainModel does when the training succeeds: grant the plan's images to the new model.
+    const versionId = randomUUID();
+    await env.db.modelVersion.create({
+      data: { id: versionId, userId: user.id, paymentId: payment.id, planId: 'starter', status: 'succeeded', triggerWord: 'TOK', imageCount: 10, workflowId: `train-${payment.id}`, uploadPrefix: `versions/${versionId}/uploads` },
+    });
+    await env.db.$transaction((tx) => grantImages(tx, { versionId, paymentId: payment.id, images: 50 }));
+    expect(await quota(versionId)).toEqual({ total: 25, used: 0, reserved: 0, owed: 0 });
   });
 
   it('when an add-on is disputed and the dispute is won, then its images are held back and come back', async () => {
