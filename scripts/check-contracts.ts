@@ -16,11 +16,14 @@ import { createDb } from '../src/db/client';
 
 const REAL_API = 'https://api.replicate.com/v1';
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { trained: { type: 'string' } } });
-  const url = process.env.DATABASE_URL;
+/** Runs the check and prints one line per model with its problems and notes; the exit code (0: no problem, 1: problems). */
+export async function main(argv: string[], opts: { env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {}): Promise<number> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const { values } = parseArgs({ args: argv, options: { trained: { type: 'string' } } });
+  const url = env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is required');
-  const baseUrl = (process.env.REPLICATE_BASE_URL ?? REAL_API).replace(/\/$/, '');
+  const baseUrl = (env.REPLICATE_BASE_URL ?? REAL_API).replace(/\/$/, '');
   const db = createDb(url, 1);
   try {
     const newest = await db.modelVersion.findFirst({
@@ -28,12 +31,12 @@ async function main(): Promise<number> {
       orderBy: { trainedAt: 'desc' },
     });
     const trainedVersion = values.trained ?? (newest ? `${newest.providerModel}:${newest.providerVersion}` : undefined);
-    const replicate = new Replicate({ auth: process.env.REPLICATE_API_TOKEN ?? '', baseUrl });
+    const replicate = new Replicate({ auth: env.REPLICATE_API_TOKEN ?? '', baseUrl });
     const reports = await checkAllContracts({ db, replicate }, { devOnly: baseUrl !== REAL_API, trainedVersion });
     for (const r of reports) {
-      console.log(`${r.problems.length ? 'FAIL' : 'ok  '} ${r.model}`);
-      for (const p of r.problems) console.log(`     problem: ${p}`);
-      for (const n of r.notes) console.log(`     note: ${n}`);
+      log(`${r.problems.length ? 'FAIL' : 'ok  '} ${r.model}`);
+      for (const p of r.problems) log(`     problem: ${p}`);
+      for (const n of r.notes) log(`     note: ${n}`);
     }
     return reports.some((r) => r.problems.length) ? 1 : 0;
   } finally {
@@ -41,10 +44,12 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(err.message);
-    process.exit(2);
-  },
-);
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      console.error(err.message);
+      process.exit(2);
+    },
+  );
+}

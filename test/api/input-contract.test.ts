@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import archiver from 'archiver';
 import supertest from 'supertest';
 import Replicate from 'replicate';
+import { main as checkContractsCli } from '../../scripts/check-contracts';
 import { checkAllContracts } from '../../src/catalog/check-contracts';
 import { checkContract, type OpenApiSchema } from '../../src/catalog/contract-check';
 import { getCatalogModel, modelContract } from '../../src/catalog/service';
@@ -76,6 +77,23 @@ describe('contracts against the provider', () => {
     expect(reports.map((r) => [r.model, r.problems])).toEqual(reports.map((r) => [r.model, []]));
     // The local provider does not model the safety checker: the protected field is noted, not hidden.
     expect(reports[0]!.notes).toEqual([expect.stringContaining('disable_safety_checker')]);
+
+    // The same check as operators run it (npm run catalog:check), with the newest trained model from the database.
+    const lines: string[] = [];
+    const cliEnv = { DATABASE_URL: env.config.database.url, REPLICATE_BASE_URL: env.config.replicate.baseUrl, REPLICATE_API_TOKEN: env.config.replicate.apiToken };
+    expect(await checkContractsCli(['--trained', trained], { env: cliEnv, log: (l) => lines.push(l) })).toBe(0);
+    expect(lines.filter((l) => l.startsWith('ok'))).toEqual(reports.map((r) => `ok   ${r.model}`));
+
+    // A catalog row that drifted from the provider fails the check, naming the model and the field.
+    const row = await env.db.catalogModel.findUniqueOrThrow({ where: { name: MUSICGEN } });
+    await env.db.catalogModel.update({ where: { name: MUSICGEN }, data: { inputContract: { duration: { type: 'integer', description: 'too long', minimum: 1, maximum: 300 } } } });
+    try {
+      const failed: string[] = [];
+      expect(await checkContractsCli(['--trained', trained], { env: cliEnv, log: (l) => failed.push(l) })).toBe(1);
+      expect(failed).toEqual(expect.arrayContaining([`FAIL ${MUSICGEN}`, expect.stringContaining("duration: the provider's maximum is 30; the contract allows 300")]));
+    } finally {
+      await env.db.catalogModel.update({ where: { name: MUSICGEN }, data: { inputContract: row.inputContract as object } });
+    }
   });
 
   it('when a contract offers more than the provider takes, then the check names every such field', async () => {
