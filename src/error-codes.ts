@@ -59,8 +59,6 @@ export const ErrorCode = {
   outputExpired: 'output_expired',
   /** An output URL (or a redirect) points outside the provider's delivery hosts, or to a private address. */
   outputUrlRefused: 'output_url_refused',
-  /** An output URL (or a redirect) points outside the provider's delivery hosts, or to a private address. */
-  outputUrlRefused: 'output_url_refused',
   jobNotFound: 'job_not_found',
   workflowLost: 'workflow_lost',
 } as const;
