@@ -19,11 +19,11 @@ export function emit(ctx: ServerContext, job: Job, event: WebhookEvent): void {
   }
   job.pendingWebhook = { messageId: newMessageId(), url: job.webhook, body };
   ctx.store.save(job);
-  resendPendingWebhook(ctx, job);
+  sendPendingWebhook(ctx, job);
 }
 
-/** Sends the job's owed terminal webhook (again, with the same id and body, after a restart). */
-export function resendPendingWebhook(ctx: ServerContext, job: Job): void {
+/** Sends the job's owed terminal webhook: when it completes, and again (same id and body) after a restart if it was not delivered. */
+export function sendPendingWebhook(ctx: ServerContext, job: Job): void {
   const pending = job.pendingWebhook;
   if (!pending) return;
   const message = { jobId: job.id, url: pending.url, body: pending.body, messageId: pending.messageId, terminal: true };

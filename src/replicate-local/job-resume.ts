@@ -1,6 +1,6 @@
 import type { ServerContext } from './context';
 import { errorMessage } from './fetch-input';
-import { finish, resendPendingWebhook } from './job-lifecycle';
+import { finish, sendPendingWebhook } from './job-lifecycle';
 import { isTerminal, type Job } from './jobs';
 import { resumePrediction } from './predictions';
 import { resumeTraining } from './trainings';
@@ -14,7 +14,7 @@ import { resumeTraining } from './trainings';
 export function resumeJobs(ctx: ServerContext, jobs: Job[]): void {
   for (const job of jobs) {
     if (isTerminal(job)) {
-      resendPendingWebhook(ctx, job);
+      sendPendingWebhook(ctx, job);
       continue;
     }
     job.logs = '';
