@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { productionSecretProblems } from './production-secrets';
 
 /**
  * The one configuration module: zod over the environment, parsed once at start-up.
@@ -33,6 +34,8 @@ const schema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
   /** Requests per minute per client IP on /api/v1 without an API key (sign-up, plans); 0 = no limit. */
   RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: z.coerce.number().int().min(0).default(60),
+  /** Requests per minute per client IP on /api/v1, with or without an API key: a ceiling no header skips; 0 = no limit. */
+  RATE_LIMIT_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   /** If set, GET /metrics on the API requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: optionalString,
 
@@ -93,11 +96,15 @@ const schema = z.object({
   CHECKOUT_CANCEL_URL: z.url().default('http://127.0.0.1:3000/checkout/cancel?payment_id={PAYMENT_ID}'),
   CREDITS_CHECKOUT_SUCCESS_URL: z.url().default('http://127.0.0.1:3000/checkout/success?purchase_id={PURCHASE_ID}'),
   CREDITS_CHECKOUT_CANCEL_URL: z.url().default('http://127.0.0.1:3000/checkout/cancel?purchase_id={PURCHASE_ID}'),
+  /** Open (pending, unexpired) checkouts a user may have at once, plan payments and credit packs together. */
+  MAX_OPEN_CHECKOUTS: positiveInt.default(5),
 
   // Job input uploads: the largest file accepted per media kind (the kind is sniffed from the bytes)
   UPLOAD_MAX_IMAGE_BYTES: positiveInt.default(20 * 1024 * 1024),
   UPLOAD_MAX_AUDIO_BYTES: positiveInt.default(50 * 1024 * 1024),
   UPLOAD_MAX_VIDEO_BYTES: positiveInt.default(200 * 1024 * 1024),
+  /** Bytes of job input uploads a user may keep stored in total. */
+  UPLOAD_QUOTA_BYTES: positiveInt.default(500 * 1024 * 1024),
 
   // Training
   TRAINER_MODEL: z.string().regex(/^[\w.-]+\/[\w.-]+:[a-f0-9]{64}$/, 'TRAINER_MODEL must be owner/name:<version>').default(
@@ -130,7 +137,7 @@ export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
   http: { host: string; port: number; publicBaseUrl: string; jsonBodyLimit: string; corsOrigins: string[]; trustProxy: boolean | number | string };
-  rateLimit: { perKeyPerMinute: number; unauthenticatedPerMinute: number };
+  rateLimit: { perKeyPerMinute: number; unauthenticatedPerMinute: number; perAddressPerMinute: number };
   metrics: { token?: string; workerHost: string; workerSdkPort: number; workerAppPort: number };
   apiKeyPepper: string;
   database: { url: string; poolSize: number };
@@ -143,7 +150,8 @@ export interface Config {
   reconcile: { intervalMs: number; graceMs: number; batchLimit: number };
   stripe: { secretKey: string; webhookSecret: string; apiBase?: string; webhookToleranceSeconds: number; successUrl: string; cancelUrl: string };
   credits: { successUrl: string; cancelUrl: string };
-  uploads: { maxBytes: { image: number; audio: number; video: number } };
+  checkouts: { maxOpen: number };
+  uploads: { maxBytes: { image: number; audio: number; video: number }; quotaBytes: number };
   training: {
     trainerModel: string;
     destinationOwner: string;
@@ -168,9 +176,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // An empty value (KEY= in a copied .env) means "not set": the default applies.
   const set = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = schema.safeParse(set);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)),
+    ...(set.NODE_ENV === 'production' ? productionSecretProblems(set) : []),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     env: e.NODE_ENV,
@@ -183,7 +193,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean),
       trustProxy: parseTrustProxy(e.TRUST_PROXY),
     },
-    rateLimit: { perKeyPerMinute: e.RATE_LIMIT_PER_MINUTE, unauthenticatedPerMinute: e.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE },
+    rateLimit: {
+      perKeyPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      unauthenticatedPerMinute: e.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE,
+      perAddressPerMinute: e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
+    },
     metrics: { token: e.METRICS_TOKEN, workerHost: e.WORKER_METRICS_HOST, workerSdkPort: e.WORKER_METRICS_PORT, workerAppPort: e.WORKER_APP_METRICS_PORT },
     apiKeyPepper: e.API_KEY_PEPPER,
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
@@ -224,7 +238,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       cancelUrl: e.CHECKOUT_CANCEL_URL,
     },
     credits: { successUrl: e.CREDITS_CHECKOUT_SUCCESS_URL, cancelUrl: e.CREDITS_CHECKOUT_CANCEL_URL },
-    uploads: { maxBytes: { image: e.UPLOAD_MAX_IMAGE_BYTES, audio: e.UPLOAD_MAX_AUDIO_BYTES, video: e.UPLOAD_MAX_VIDEO_BYTES } },
+    checkouts: { maxOpen: e.MAX_OPEN_CHECKOUTS },
+    uploads: {
+      maxBytes: { image: e.UPLOAD_MAX_IMAGE_BYTES, audio: e.UPLOAD_MAX_AUDIO_BYTES, video: e.UPLOAD_MAX_VIDEO_BYTES },
+      quotaBytes: e.UPLOAD_QUOTA_BYTES,
+    },
     training: {
       trainerModel: e.TRAINER_MODEL,
       destinationOwner: e.TRAINING_DESTINATION_OWNER,
