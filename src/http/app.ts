@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { httpMetrics, metricsHandler } from '../metrics/http';
-import { requireApiKey } from './auth';
+import { identifyApiKey, requireApiKey } from './auth';
 import type { AppDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { corsPolicy, rateLimits, securityHeaders } from './hardening';
@@ -46,17 +46,20 @@ export function createApp(deps: AppDeps): Express {
   const corsMiddleware = corsPolicy(deps.config);
   if (corsMiddleware) app.use(corsMiddleware);
   app.get('/metrics', metricsHandler(deps.config.metrics.token));
-  // Per API key (or per IP without one) on /api/v1; webhooks, health and metrics are not limited.
-  for (const limiter of rateLimits(deps.config)) app.use('/api/v1', limiter);
+  // Rate limits on /api/v1 (webhooks, health and metrics are not limited): per client address on every
+  // request first, then per verified API key or, without one, per client address (src/http/hardening.ts).
+  const limits = rateLimits(deps.config);
+  for (const limiter of limits.beforeAuth) app.use('/api/v1', limiter);
   // ---- end of cross-cutting middleware ----
 
   app.use(createHealthRouter(deps), createDocsRouter(deps));
   // Webhooks verify signatures over the raw body, so they come before the JSON parser.
   app.use('/api/v1/webhooks', createWebhooksRouter(deps));
+  app.use('/api/v1', identifyApiKey(deps.db, deps.config.apiKeyPepper), ...limits.afterAuth);
   // Every non-multipart body is JSON, whatever Content-Type a client (curl -d) sends.
   app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => !isMultipart(req) }));
   app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps));
-  app.use('/api/v1', requireApiKey(deps.db, deps.config.apiKeyPepper), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps), createCreditsRouter(deps));
+  app.use('/api/v1', requireApiKey(), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps), createCreditsRouter(deps));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -11,30 +11,40 @@ declare module 'express-serve-static-core' {
 
 const CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 10_000;
+const bearer = (req: Request) => /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
 
 /**
- * `Authorization: Bearer <api_key>`; anything else is 401. A valid key is remembered for
- * 30 s in this process (keyed by the key itself, never stored), so hot read paths do not
- * pay a database round trip per request; a revoked key stops working within that time.
+ * Verifies the `Authorization: Bearer <api_key>` of a request that sends one and sets
+ * `req.user`; never answers by itself, so the rate limits after it can tell verified keys
+ * (limited per key) from everything else (limited per client address). A valid key is
+ * remembered for 30 s in this process (keyed by the key itself, never stored), so hot read
+ * paths do not pay a database round trip per request; a revoked key stops working within that time.
  */
-export function requireApiKey(db: Db, pepper: string): RequestHandler {
+export function identifyApiKey(db: Db, pepper: string): RequestHandler {
   const known = new Map<string, { user: AuthUser; until: number }>();
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw AppError.unauthorized();
-    const key = match[1]!;
+    const key = bearer(req);
+    if (key === undefined) return next();
     const cached = known.get(key);
     if (cached && cached.until > Date.now()) {
       req.user = cached.user;
       return next();
     }
     const user = await authenticate(db, pepper, key);
-    if (!user) throw AppError.unauthorized('The API key is not valid');
-    if (known.size >= CACHE_MAX) known.delete(known.keys().next().value!);
-    known.set(key, { user, until: Date.now() + CACHE_TTL_MS });
-    req.user = user;
+    if (user) {
+      if (known.size >= CACHE_MAX) known.delete(known.keys().next().value!);
+      known.set(key, { user, until: Date.now() + CACHE_TTL_MS });
+      req.user = user;
+    }
     next();
+  };
+}
+
+/** 401 unless identifyApiKey (mounted before) verified the request's API key. */
+export function requireApiKey(): RequestHandler {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    if (req.user) return next();
+    throw bearer(req) === undefined ? AppError.unauthorized() : AppError.unauthorized('The API key is not valid');
   };
 }
 

@@ -39,16 +39,24 @@ const WINDOW_MS = 60_000;
 /** Paths under /api/v1 that are never limited: the providers' webhooks (they retry on 429 and are signed). */
 const isExcluded = (req: Request) => req.path.startsWith('/webhooks/') || req.path === '/webhooks';
 const bearer = (req: Request) => /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+const clientAddress = (req: Request) => ipKeyGenerator(req.ip ?? 'unknown');
 
 /**
- * Request rate limits for /api/v1 (mount there): per API key for requests that send one
- * (keyed by a hash prefix of the key, so the limit holds before and regardless of the database
- * lookup), per client IP for those that do not (sign-up, plans). Over the limit: 429
- * rate_limited with Retry-After and `details.retry_after_seconds`. Counters live in this
- * process's memory: with N API replicas a client gets up to N times the limit.
+ * Request rate limits for /api/v1, in two places (see createApp):
+ *
+ *   beforeAuth   per client address, every request whatever headers it sends
+ *                (RATE_LIMIT_PER_ADDRESS_PER_MINUTE): a ceiling nothing skips, checked before
+ *                any database lookup
+ *   afterAuth    after identifyApiKey: per API key for requests whose key was verified
+ *                (RATE_LIMIT_PER_MINUTE), per client address for all others, a missing,
+ *                malformed, unknown or revoked key alike (RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE),
+ *                so a made-up `Bearer` header counts as no key at all
+ *
+ * Over a limit: 429 rate_limited with Retry-After and `details.retry_after_seconds`. Counters live
+ * in this process's memory: with N API replicas a client gets up to N times the limit.
  */
-export function rateLimits(config: Config): RequestHandler[] {
-  const { perKeyPerMinute, unauthenticatedPerMinute } = config.rateLimit;
+export function rateLimits(config: Config): { beforeAuth: RequestHandler[]; afterAuth: RequestHandler[] } {
+  const { perKeyPerMinute, unauthenticatedPerMinute, perAddressPerMinute } = config.rateLimit;
   const limiter = (opts: { limit: number; who: string; skip: (req: Request) => boolean; key: (req: Request) => string }) =>
     rateLimit({
       windowMs: WINDOW_MS,
@@ -74,26 +82,30 @@ export function rateLimits(config: Config): RequestHandler[] {
       },
     });
 
-  const handlers: RequestHandler[] = [];
+  const beforeAuth: RequestHandler[] = [];
+  if (perAddressPerMinute > 0) {
+    beforeAuth.push(limiter({ limit: perAddressPerMinute, who: 'per client address', skip: () => false, key: (req) => `addr:${clientAddress(req)}` }));
+  }
+  const afterAuth: RequestHandler[] = [];
   if (perKeyPerMinute > 0) {
-    handlers.push(
+    afterAuth.push(
       limiter({
         limit: perKeyPerMinute,
         who: 'per API key',
-        skip: (req) => bearer(req) === undefined,
+        skip: (req) => req.user === undefined,
         key: (req) => `key:${createHash('sha256').update(bearer(req)!).digest('hex').slice(0, 16)}`,
       }),
     );
   }
   if (unauthenticatedPerMinute > 0) {
-    handlers.push(
+    afterAuth.push(
       limiter({
         limit: unauthenticatedPerMinute,
         who: 'per client address without an API key',
-        skip: (req) => bearer(req) !== undefined,
-        key: (req) => `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`,
+        skip: (req) => req.user !== undefined,
+        key: (req) => `ip:${clientAddress(req)}`,
       }),
     );
   }
-  return handlers;
+  return { beforeAuth, afterAuth };
 }

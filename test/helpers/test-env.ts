@@ -180,6 +180,7 @@ export function serviceEnv(
     // (test/ops/http-hardening.test.ts sets its own) and no fixed worker metrics ports.
     RATE_LIMIT_PER_MINUTE: '0',
     RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '0',
+    RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '0',
     WORKER_METRICS_PORT: '0',
     WORKER_APP_METRICS_PORT: '0',
   };

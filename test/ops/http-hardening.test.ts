@@ -110,6 +110,40 @@ describe('rate limits', () => {
     await api.get('/api/v1/plans').set(alice.auth).expect(200);
   });
 
+  it('when many sign-ups from one address send made-up Bearer headers, then they are limited per address like any request without a key', async () => {
+    const api = appWith({ rateLimit: { unauthenticatedPerMinute: 3 } });
+    const signUp = (i: number) =>
+      api.post('/api/v1/users').set('Authorization', `Bearer made-up-key-${i}-${Date.now()}`).send({ email: `bypass-${i}-${Date.now()}@example.com` });
+    for (let i = 0; i < 3; i++) expect((await signUp(i)).status).toBe(201);
+    for (let i = 3; i < 6; i++) {
+      const limited = await signUp(i);
+      expect(limited.status).toBe(429);
+      expect(limited.body.error).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('without an API key') });
+    }
+    // A made-up key on a route that needs one is counted the same way, and is still no key.
+    expect((await api.get('/api/v1/jobs').set('Authorization', 'Bearer sk_made_up').expect(429)).body.error.code).toBe('rate_limited');
+    // A verified key is counted on its own key.
+    await api.get('/api/v1/jobs').set(alice.auth).expect(200);
+  });
+
+  it('when one address exceeds the per-address ceiling, then even requests with valid API keys get 429', async () => {
+    const api = appWith({ rateLimit: { perAddressPerMinute: 3, perKeyPerMinute: 100 } });
+    await api.get('/api/v1/jobs').set(alice.auth).expect(200);
+    await api.get('/api/v1/jobs').set(bob.auth).expect(200);
+    await api.get('/api/v1/plans').expect(200);
+    const limited = await api.get('/api/v1/jobs').set(alice.auth).expect(429);
+    expect(limited.body.error).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('per client address') });
+  });
+
+  it('when a request sends a key that is not valid, then it is 401 and the per-key limit does not apply to it', async () => {
+    const api = appWith({ rateLimit: { perKeyPerMinute: 1 } });
+    for (let i = 0; i < 3; i++) {
+      const res = await api.get('/api/v1/jobs').set('Authorization', 'Bearer not-a-real-key').expect(401);
+      expect(res.body.error).toMatchObject({ code: 'unauthorized', message: 'The API key is not valid' });
+    }
+    await api.get('/api/v1/jobs').set(alice.auth).expect(200);
+  });
+
   it('when webhooks, health and metrics are called often, then they are never limited', async () => {
     const api = appWith({ rateLimit: { perKeyPerMinute: 1, unauthenticatedPerMinute: 1 } });
     for (let i = 0; i < 4; i++) {
@@ -160,7 +194,7 @@ describe('configuration', () => {
     const c = loadConfig(minimal);
     expect(c.http.corsOrigins).toEqual([]);
     expect(c.http.trustProxy).toBe(false);
-    expect(c.rateLimit).toEqual({ perKeyPerMinute: 600, unauthenticatedPerMinute: 60 });
+    expect(c.rateLimit).toEqual({ perKeyPerMinute: 600, unauthenticatedPerMinute: 60, perAddressPerMinute: 1200 });
     expect(c.metrics).toEqual({ token: undefined, workerHost: '127.0.0.1', workerSdkPort: 9464, workerAppPort: 9465 });
     expect(c.worker.workflowBundlePath).toBeUndefined();
   });
