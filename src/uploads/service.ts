@@ -10,6 +10,7 @@ import { MultipartError, receiveMultipart, type ReceivedFile, type ReceivedUploa
 import { formatBytes } from '../images/format';
 import { SNIFF_LENGTH, sniffMediaType } from '../images/sniff';
 import type { Storage } from '../storage/s3';
+import { releaseUploadBytes, reserveUploadBytes, usedUploadBytes } from './quota';
 
 export interface UploadDeps {
   config: Config;
@@ -24,36 +25,90 @@ const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
  * POST /uploads: receives one file (form field `file`) to a temp file, takes its type from
  * its bytes (415 if it is not an image, audio or video type we know), checks the size limit
  * of that kind (413), and streams it into our bucket under uploads/<user>/<upload id>.
+ *
+ * The user's storage quota (UPLOAD_QUOTA_BYTES) is reserved before the body is read: as much as
+ * the file may need (its kind's largest limit, or less if Content-Length says so), or what is
+ * left of the quota. Reading stops as soon as the file grows past its reservation (413
+ * storage_quota_exceeded), so parallel uploads cannot fill the disk or the bucket. The
+ * reservation is settled to the file's real size, or released if the upload fails.
  */
 export async function createUpload(deps: UploadDeps, req: { userId: string; body: IncomingMessage }): Promise<Upload> {
-  const { maxBytes } = deps.config.uploads;
-  const received = await receiveFile(req.body, Math.max(maxBytes.image, maxBytes.audio, maxBytes.video));
+  const { maxBytes, quotaBytes } = deps.config.uploads;
+  const largest = Math.max(maxBytes.image, maxBytes.audio, maxBytes.video);
+  const declared = Number(req.body.headers['content-length']);
+  const want = Number.isSafeInteger(declared) && declared > 0 ? Math.min(largest, declared) : largest;
+  const granted = await reserveUploadBytes(deps.db, req.userId, want, quotaBytes);
+  if (granted === 0) throw await quotaExceeded(deps, req.userId, { ownReservation: 0, closeConnection: true });
+  // The quota, not a size limit, is what stops a file that outgrows its reservation.
+  const quotaBound = granted < want;
+  let settled = false;
   try {
-    const file = received.files[0];
-    if (!file) throw AppError.validation('Send the file as multipart/form-data in the form field "file"', { issues: [{ field: 'file', message: 'required' }] });
-    const contentType = sniffMediaType(await readHead(file));
-    if (!contentType) {
-      throw new AppError(415, ErrorCode.unsupportedMediaType, 'The file is not an image (JPEG, PNG, WebP, GIF), audio (WAV, MP3, FLAC, OGG) or video (MP4, WebM) file; its type is read from its content, not its name');
+    const received = await receiveFile(req.body, granted, () => (quotaBound ? quotaExceeded(deps, req.userId, { ownReservation: granted, closeConnection: true }) : undefined));
+    try {
+      const upload = await storeUpload(deps, req.userId, received, { granted, quotaBound });
+      settled = true;
+      return upload;
+    } finally {
+      await received.cleanup();
     }
-    const kind = contentType.split('/')[0] as keyof typeof maxBytes;
-    // A file cut off at the largest limit is kept as that limit + 1 bytes: too large for any kind.
-    if (file.sizeBytes > maxBytes[kind]) {
-      throw new AppError(413, ErrorCode.payloadTooLarge, `The ${kind} file is larger than the ${formatBytes(maxBytes[kind])} limit for ${kind} files`, {
-        content_type: contentType,
-        max_bytes: maxBytes[kind],
-      });
-    }
-    const id = randomUUID();
-    const stored = await deps.storage.putStream(`uploads/${req.userId}/${id}`, createReadStream(file.path), contentType);
-    return await deps.db.upload.create({
-      data: { id, userId: req.userId, s3Key: stored.key, contentType, sizeBytes: BigInt(stored.sizeBytes), sha256: stored.sha256 },
-    });
   } finally {
-    await received.cleanup();
+    if (!settled) await releaseUploadBytes(deps.db, req.userId, granted);
   }
 }
 
-async function receiveFile(body: IncomingMessage, maxFileBytes: number): Promise<ReceivedUpload> {
+/** Checks the received file, puts it into the bucket and records it, settling the reservation in the same transaction. */
+async function storeUpload(deps: UploadDeps, userId: string, received: ReceivedUpload, reservation: { granted: number; quotaBound: boolean }): Promise<Upload> {
+  const { maxBytes } = deps.config.uploads;
+  const file = received.files[0];
+  if (!file) throw AppError.validation('Send the file as multipart/form-data in the form field "file"', { issues: [{ field: 'file', message: 'required' }] });
+  // A file cut off at its reservation is kept as that size + 1 bytes: over the quota, unless a kind limit binds first.
+  if (file.sizeBytes > reservation.granted && reservation.quotaBound) throw await quotaExceeded(deps, userId, { ownReservation: reservation.granted });
+  const contentType = sniffMediaType(await readHead(file));
+  if (!contentType) {
+    throw new AppError(415, ErrorCode.unsupportedMediaType, 'The file is not an image (JPEG, PNG, WebP, GIF), audio (WAV, MP3, FLAC, OGG) or video (MP4, WebM) file; its type is read from its content, not its name');
+  }
+  const kind = contentType.split('/')[0] as keyof typeof maxBytes;
+  // A file cut off at the largest limit is kept as that limit + 1 bytes: too large for any kind.
+  if (file.sizeBytes > maxBytes[kind]) {
+    throw new AppError(413, ErrorCode.payloadTooLarge, `The ${kind} file is larger than the ${formatBytes(maxBytes[kind])} limit for ${kind} files`, {
+      content_type: contentType,
+      max_bytes: maxBytes[kind],
+    });
+  }
+  const id = randomUUID();
+  const stored = await deps.storage.putStream(`uploads/${userId}/${id}`, createReadStream(file.path), contentType);
+  try {
+    return await deps.db.$transaction(async (tx) => {
+      await releaseUploadBytes(tx, userId, reservation.granted - stored.sizeBytes);
+      return tx.upload.create({
+        data: { id, userId, s3Key: stored.key, contentType, sizeBytes: BigInt(stored.sizeBytes), sha256: stored.sha256 },
+      });
+    });
+  } catch (err) {
+    await deps.storage.remove([stored.key]).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** 413 storage_quota_exceeded; `ownReservation` (still held by this upload) does not count as used. */
+async function quotaExceeded(deps: UploadDeps, userId: string, opts: { ownReservation: number; closeConnection?: boolean }): Promise<AppError> {
+  const { quotaBytes } = deps.config.uploads;
+  const used = (await usedUploadBytes(deps.db, userId)) - opts.ownReservation;
+  return new AppError(
+    413,
+    ErrorCode.storageQuotaExceeded,
+    `Your uploads would exceed your ${formatBytes(quotaBytes)} storage quota (${formatBytes(Math.max(0, quotaBytes - used))} left, counting other uploads in progress)`,
+    { quota_bytes: quotaBytes, used_bytes: used },
+    // The body is left unread: close the connection after answering.
+    opts.closeConnection ? { Connection: 'close' } : undefined,
+  );
+}
+
+/**
+ * Receives the multipart body, at most `maxFileBytes` of file. A body too large for that is
+ * answered by `whenTooLarge` if it has an error for it (the quota binds), else 413 payload_too_large.
+ */
+async function receiveFile(body: IncomingMessage, maxFileBytes: number, whenTooLarge: () => Promise<AppError> | undefined): Promise<ReceivedUpload> {
   try {
     return await receiveMultipart(body, {
       fileFields: ['file'],
@@ -61,6 +116,8 @@ async function receiveFile(body: IncomingMessage, maxFileBytes: number): Promise
     });
   } catch (err) {
     if (!(err instanceof MultipartError)) throw err;
+    const quota = err.code === 'payload_too_large' ? whenTooLarge() : undefined;
+    if (quota) throw await quota;
     const status = err.code === 'payload_too_large' || err.code === 'too_many_files' ? 413 : err.code === 'not_multipart' ? 415 : 400;
     const code = status === 413 ? ErrorCode.payloadTooLarge : ErrorCode.validationFailed;
     // The body is left unread: close the connection after answering.

@@ -362,7 +362,7 @@ export const apiRoutes: ApiRoute[] = [
     responses: { 201: { description: 'Stored', json: R.CreatedUpload } },
     errors: {
       400: [ErrorCode.validationFailed],
-      413: [ErrorCode.payloadTooLarge],
+      413: [ErrorCode.payloadTooLarge, ErrorCode.storageQuotaExceeded],
       415: [ErrorCode.validationFailed, ErrorCode.unsupportedMediaType],
     },
   },
