@@ -3,6 +3,7 @@ import type { Config } from '../config';
 import type { Db } from '../db/client';
 import type { CreditPack, CreditPurchase } from '../generated/prisma/client';
 import { AppError } from '../errors';
+import { claimCreditCheckout } from '../payments/open-checkouts';
 import { paymentProviderError } from '../payments/stripe-errors';
 import type { Stripe } from '../stripe/client';
 import { CREDIT_PACK_KIND } from './checkout-sessions';
@@ -20,7 +21,9 @@ export async function listCreditPacks(db: Db): Promise<CreditPack[]> {
 }
 
 /**
- * Records a pending purchase of an active pack and creates its Checkout Session, marked
+ * Returns the caller's open checkout for the same pack if there is one (src/payments/open-checkouts.ts:
+ * at most MAX_OPEN_CHECKOUTS open at once, else 409). Otherwise
+ * records a pending purchase of an active pack and creates its Checkout Session, marked
  * `metadata.kind = credit_pack` so the Stripe webhook credits it (idempotency key
  * `credits-checkout-<purchase id>`). If Stripe fails, the purchase is marked failed and the
  * caller gets a 502/503, as for payments.
@@ -31,7 +34,8 @@ export async function createCreditCheckout(deps: PurchaseDeps, req: { userId: st
   if (!pack) throw AppError.notFound(`Credit pack "${req.packId}"`);
 
   const id = randomUUID();
-  await db.creditPurchase.create({ data: { id, userId: req.userId, packId: pack.id, credits: pack.credits } });
+  const reused = await claimCreditCheckout(deps, { id, userId: req.userId, packId: pack.id, credits: pack.credits });
+  if (reused) return reused;
   const url = (template: string) => template.replaceAll('{PURCHASE_ID}', encodeURIComponent(id));
   let session: Stripe.Checkout.Session;
   try {

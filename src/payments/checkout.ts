@@ -5,6 +5,7 @@ import type { DbOrTx } from '../db/transaction';
 import type { Payment, Plan } from '../generated/prisma/client';
 import { AppError } from '../errors';
 import type { Stripe } from '../stripe/client';
+import { claimPaymentCheckout } from './open-checkouts';
 import { checkPromotionCode, getActivePlan } from './plans';
 import type { CreatePaymentBody } from './schemas';
 import { paymentProviderError } from './stripe-errors';
@@ -40,9 +41,9 @@ export async function createPayment(
   const applied = promo?.applied ? promo : undefined;
 
   const id = randomUUID();
-  await db.payment.create({
-    data: { id, userId: req.userId, planId: plan.id, versionId: versionId ?? null, promotionCode: applied?.code ?? null },
-  });
+  // An open checkout for the same purchase is returned again; at most MAX_OPEN_CHECKOUTS are open (409 beyond).
+  const reused = await claimPaymentCheckout(deps, { id, userId: req.userId, planId: plan.id, versionId: versionId ?? null, promotionCode: applied?.code ?? null });
+  if (reused) return { payment: reused, promocodeApplied: reused.promotionCode !== null };
 
   let session: Stripe.Checkout.Session;
   try {

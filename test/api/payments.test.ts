@@ -438,11 +438,13 @@ describe('creating a payment (a local Stripe-shaped server as Stripe)', () => {
 
   it('when a valid promotion code is sent (as a code, any case, or as a promo_ id), then it is applied as a discount and recorded', async () => {
     for (const promocode_id of ['spring10', 'promo_spring10']) {
+      // A new buyer each time: the same buyer would get their open checkout back.
+      const buyer = await env2.createUser();
       fake.requests.length = 0;
-      const res = await env2.api.post('/api/v1/payments/create').set(carol.auth).send({ plan_id: 'starter', promocode_id }).expect(201);
+      const res = await env2.api.post('/api/v1/payments/create').set(buyer.auth).send({ plan_id: 'starter', promocode_id }).expect(201);
       expect(res.body).toMatchObject({ status: 'pending', promocode_applied: true });
       expect(sessionRequest().form['discounts[0][promotion_code]']).toBe('promo_spring10');
-      expect((await env2.api.get(`/api/v1/payments/${res.body.payment_id}`).set(carol.auth).expect(200)).body.promotion_code).toBe('SPRING10');
+      expect((await env2.api.get(`/api/v1/payments/${res.body.payment_id}`).set(buyer.auth).expect(200)).body.promotion_code).toBe('SPRING10');
     }
   });
 
@@ -475,8 +477,9 @@ describe('creating a payment (a local Stripe-shaped server as Stripe)', () => {
 
   it('when the promotion code is unknown (404), expired or above the plan price minimum, then it is dropped', async () => {
     for (const promocode_id of ['promo_doesnotexist', 'NOSUCHCODE', 'OLD', 'BIGSPENDER']) {
+      const buyer = await env2.createUser();
       fake.requests.length = 0;
-      const res = await env2.api.post('/api/v1/payments/create').set(carol.auth).send({ plan_id: 'starter', promocode_id }).expect(201);
+      const res = await env2.api.post('/api/v1/payments/create').set(buyer.auth).send({ plan_id: 'starter', promocode_id }).expect(201);
       expect(res.body.promocode_applied).toBe(false);
       expect(sessionRequest().form['discounts[0][promotion_code]']).toBeUndefined();
     }
@@ -501,9 +504,9 @@ describe('creating a payment (a local Stripe-shaped server as Stripe)', () => {
 
   it('when Stripe refuses the request (4xx), then 502 payment_provider_unavailable and no pending payment is left', async () => {
     fake.failCheckout = { status: 400, body: { error: { type: 'invalid_request_error', message: 'Invalid currency' } } };
-    const before = await env2.db.payment.count({ where: { userId: carol.id, status: 'pending' } });
-    const res = await env2.api.post('/api/v1/payments/create').set(carol.auth).send({ plan_id: 'starter' }).expect(502);
+    const buyer = await env2.createUser();
+    const res = await env2.api.post('/api/v1/payments/create').set(buyer.auth).send({ plan_id: 'starter' }).expect(502);
     expect(res.body.error.code).toBe('payment_provider_unavailable');
-    expect(await env2.db.payment.count({ where: { userId: carol.id, status: 'pending' } })).toBe(before);
+    expect(await env2.db.payment.count({ where: { userId: buyer.id, status: 'pending' } })).toBe(0);
   });
 });

@@ -166,7 +166,7 @@ export const apiRoutes: ApiRoute[] = [
     description: 'A base plan (`is_init`) pays for training a new model; an add-on plan needs `version_id`, one of your trained models.',
     request: { json: createPaymentBody },
     responses: { 201: { description: 'Pending until paid at `checkout_url`', json: R.CreatedPayment, location: 'The payment: /api/v1/payments/{payment_id}' } },
-    errors: { 404: [ErrorCode.notFound], 502: [ErrorCode.paymentProviderUnavailable], 503: [ErrorCode.paymentProviderUnavailable] },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.tooManyOpenCheckouts], 502: [ErrorCode.paymentProviderUnavailable], 503: [ErrorCode.paymentProviderUnavailable] },
   },
   {
     method: 'get',
@@ -313,7 +313,7 @@ export const apiRoutes: ApiRoute[] = [
     responses: {
       201: { description: 'Pending until paid at `checkout_url`', json: R.CreatedCreditPurchase, location: 'The purchase: /api/v1/credits/purchases/{purchase_id}' },
     },
-    errors: { 404: [ErrorCode.notFound], 502: [ErrorCode.paymentProviderUnavailable], 503: [ErrorCode.paymentProviderUnavailable] },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.tooManyOpenCheckouts], 502: [ErrorCode.paymentProviderUnavailable], 503: [ErrorCode.paymentProviderUnavailable] },
   },
   {
     method: 'get',
