@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowStartOptions } from '@temporalio/client';
+import { isGrpcServiceError, NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowStartOptions } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import { AppError } from '../errors';
 import { jobsStarted } from '../metrics/business';
@@ -71,7 +71,7 @@ export async function startWorkflowFor<W extends Workflow>(
       await hooks.undo();
       throw await hooks.conflict();
     }
-    const started = await startedWithToken(deps.temporal, req.workflowId, startToken);
+    const started = refusedOutright(err) ? 'no' : await startedWithToken(deps.temporal, req.workflowId, startToken);
     if (started === 'yes') {
       jobsStarted.inc({ kind: req.attributes.kind });
       return { runId: '' };
@@ -82,10 +82,31 @@ export async function startWorkflowFor<W extends Workflow>(
     }
     throw AppError.unavailable(
       'The request was recorded but whether its work started could not be confirmed; its status shows what happened, and reconciliation finishes or refunds it.',
-      { component: 'temporal', cause: (err as Error).message },
+      { component: 'temporal', workflow_id: req.workflowId, cause: (err as Error).message },
     );
   }
 }
+
+/**
+ * The server answered and refused (an unknown namespace, an invalid request, no permission):
+ * nothing started. Anything else (unreachable, a deadline, an internal error) is ambiguous.
+ */
+function refusedOutright(err: unknown): boolean {
+  if (err instanceof NamespaceNotFoundError) return true;
+  const cause = (err as Error).cause;
+  const grpc = isGrpcServiceError(err) ? err : isGrpcServiceError(cause) ? cause : undefined;
+  return grpc !== undefined && REFUSALS.has(grpc.code);
+}
+
+/** gRPC status codes with which the server refuses a request it did not carry out. */
+const REFUSALS = new Set([
+  3, // INVALID_ARGUMENT
+  5, // NOT_FOUND (e.g. the namespace)
+  7, // PERMISSION_DENIED
+  8, // RESOURCE_EXHAUSTED (rate limited)
+  9, // FAILED_PRECONDITION
+  16, // UNAUTHENTICATED
+]);
 
 /** Whether the latest run of `workflowId` is the one started with `token`: yes, no, or unknown. */
 async function startedWithToken(temporal: Client, workflowId: string, token: string): Promise<'yes' | 'no' | 'unknown'> {
