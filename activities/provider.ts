@@ -14,13 +14,21 @@ export const LOOKUP_CLOCK_SLACK_MS = 60_000;
  * Runs a provider create so that a retry never pays twice: Replicate has no idempotency key,
  * so an attempt after the first looks for the run an earlier attempt created (the create may
  * have reached the provider before its answer was lost to a timeout, a 5xx or a dead worker)
- * and adopts it. A run the lookup misses is still caught: its `start` webhook reaches the
- * workflow, which cancels any run that is not its own (workflows/prediction-wait.ts).
+ * and adopts it. The run is recognised by its webhook URL, which names this workflow run
+ * (`runWebhook`), so another job's run with the same input is never taken; without a webhook
+ * there is nothing to recognise it by, and no lookup. A run the lookup misses is still caught:
+ * its `start` webhook reaches the workflow, which cancels any run that is not its own
+ * (workflows/prediction-wait.ts).
  */
-export async function createOnce<T extends { id: string }>(create: () => Promise<T>, findEarlier: (createdAfter: Date) => Promise<T | null>): Promise<T> {
+export async function createOnce<T extends { id: string }>(
+  webhook: string | undefined,
+  create: () => Promise<T>,
+  findEarlier: (lookup: { webhook: string; createdAfter: Date }) => Promise<T | null>,
+): Promise<T> {
   const info = activityInfo();
-  if (info.attempt > 1) {
-    const earlier = await withProviderFailures(() => findEarlier(new Date(info.scheduledTimestampMs - LOOKUP_CLOCK_SLACK_MS)));
+  if (info.attempt > 1 && webhook) {
+    const createdAfter = new Date(info.scheduledTimestampMs - LOOKUP_CLOCK_SLACK_MS);
+    const earlier = await withProviderFailures(() => findEarlier({ webhook, createdAfter }));
     if (earlier) {
       log.info('Adopted the run an earlier attempt created', { providerId: earlier.id, attempt: info.attempt });
       predictionsAdopted.inc({ activity: info.activityType });
@@ -28,6 +36,16 @@ export async function createOnce<T extends { id: string }>(create: () => Promise
     }
   }
   return withProviderFailures(create);
+}
+
+/** The workflow's webhook URL, naming the workflow run the provider's run belongs to. */
+export function runWebhook(webhookUrl: string | null): string | undefined {
+  if (!webhookUrl) return undefined;
+  const runId = activityInfo().workflowExecution?.runId;
+  if (!runId) return webhookUrl;
+  const url = new URL(webhookUrl);
+  url.searchParams.set('run_id', runId);
+  return url.toString();
 }
 
 /** Replicate API calls. They run on the rate-limited provider task queues. */
@@ -38,16 +56,18 @@ export function createProviderActivities({ provider }: { provider: Provider }) {
       input: Record<string, unknown>;
       webhookUrl: string | null;
     }): Promise<PredictionSnapshot & { attempts: number }> {
+      const webhook = runWebhook(req.webhookUrl);
       const created = await createOnce(
+        webhook,
         () =>
           provider.createPrediction({
             model: req.model,
             input: req.input,
-            webhook: req.webhookUrl ?? undefined,
+            webhook,
             // `start` tells the workflow about every run created for it, so it can cancel a stray one.
             webhookEventsFilter: ['start', 'completed'],
           }),
-        (createdAfter) => provider.findPrediction({ model: req.model, input: req.input, createdAfter }),
+        (lookup) => provider.findPrediction({ model: req.model, input: req.input, ...lookup }),
       );
       return { ...snapshot(created), attempts: activityInfo().attempt };
     },

@@ -9,7 +9,7 @@ import type { Provider } from '../src/provider/replicate';
 import { grantImages } from '../src/quota/ledger';
 import type { Storage } from '../src/storage/s3';
 import { withProviderFailures } from './failures';
-import { createOnce } from './provider';
+import { createOnce, runWebhook } from './provider';
 
 const FINISHED = ['succeeded', 'failed', 'canceled'] as const;
 type VersionStatus = 'queued' | 'validating' | 'uploading' | 'training' | 'succeeded' | 'failed' | 'canceled';
@@ -108,9 +108,11 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
     }): Promise<TrainingSnapshot> {
       const imagesUrl = await storage.presignGet(req.zipKey, { ttlSeconds: 6 * 3600, signedAt: new Date(activityInfo().scheduledTimestampMs) });
       const input = { ...req.extraInput, input_images: imagesUrl, trigger_word: req.triggerWord, steps: req.steps };
+      const webhook = runWebhook(req.webhookUrl);
       const training = await createOnce(
-        () => provider.createTraining({ trainer: req.trainer, destination: req.destination, input, webhook: req.webhookUrl ?? undefined }),
-        (createdAfter) => provider.findTraining({ trainer: req.trainer, input, createdAfter }),
+        webhook,
+        () => provider.createTraining({ trainer: req.trainer, destination: req.destination, input, webhook }),
+        (lookup) => provider.findTraining({ trainer: req.trainer, input, ...lookup }),
       );
       return { ...snapshot(training), progress: progressFromLogs(training.logs) };
     },

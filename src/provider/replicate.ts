@@ -10,6 +10,8 @@ export interface ProviderPrediction {
   input?: Record<string, unknown>;
   output?: unknown;
   error?: unknown;
+  /** The webhook URL it was created with, when it has one. */
+  webhook?: string | null;
   logs?: string | null;
   metrics?: Record<string, unknown> | null;
   created_at?: string;
@@ -54,13 +56,20 @@ export interface Provider {
   getTraining(id: string): Promise<ProviderPrediction>;
   cancelTraining(id: string): Promise<ProviderPrediction>;
   /**
-   * The prediction an earlier attempt created for exactly this model and input, at or after
-   * `createdAfter`, or null. Replicate has no idempotency key, so this is how a retried
-   * create finds the paid run it may already have started.
+   * The prediction an earlier attempt created at or after `createdAfter` for this model with
+   * exactly this input and this webhook URL, or null. Replicate has no idempotency key, so
+   * this is how a retried create finds the paid run it may already have started. The webhook
+   * URL names the workflow run, so another job's run with the same input never matches.
    */
-  findPrediction(req: { model: string; input: Record<string, unknown>; createdAfter: Date }): Promise<ProviderPrediction | null>;
-  /** The same for a training of `trainer` with exactly this input. */
-  findTraining(req: { trainer: string; input: Record<string, unknown>; createdAfter: Date }): Promise<ProviderPrediction | null>;
+  findPrediction(req: RunLookup & { model: string }): Promise<ProviderPrediction | null>;
+  /** The same for a training of `trainer`. */
+  findTraining(req: RunLookup & { trainer: string }): Promise<ProviderPrediction | null>;
+}
+
+export interface RunLookup {
+  input: Record<string, unknown>;
+  webhook: string;
+  createdAfter: Date;
 }
 
 /** How long one provider HTTP call may take before it fails (and Temporal retries it). */
@@ -143,30 +152,29 @@ export function createProvider(opts: { apiToken: string; baseUrl: string; fetch?
     },
     getTraining: (id) => call(() => client.trainings.get(id) as Promise<ProviderPrediction>),
     cancelTraining: (id) => call(() => client.trainings.cancel(id) as Promise<ProviderPrediction>),
-    findPrediction: ({ model, input, createdAfter }) => {
+    findPrediction: ({ model, ...lookup }) => {
       const [name, version] = model.split(':');
-      return call(() =>
-        findCreated(client, 'predictions', createdAfter, (p) => (version ? p.version === version : p.model === name), input, (id) => client.predictions.get(id)),
-      );
+      const sameTarget = (p: ProviderPrediction) => (version ? p.version === version : p.model === name);
+      return call(() => findCreated(client, 'predictions', lookup, sameTarget, (id) => client.predictions.get(id)));
     },
-    findTraining: ({ trainer, input, createdAfter }) => {
+    findTraining: ({ trainer, ...lookup }) => {
       const version = trainer.split(':')[1];
-      return call(() => findCreated(client, 'trainings', createdAfter, (t) => t.version === version, input, (id) => client.trainings.get(id)));
+      return call(() => findCreated(client, 'trainings', lookup, (t) => t.version === version, (id) => client.trainings.get(id)));
     },
   };
 }
 
 /**
  * Pages through the account's predictions or trainings created at or after `createdAfter`
- * (newest first) and returns the one for the same target with exactly `input`. List entries
- * may leave out the input, so a candidate of the right target is fetched whole to compare.
+ * (newest first) and returns the one for the same target with exactly this webhook and
+ * input. List entries may leave out fields, so a candidate of the right target is fetched
+ * whole to compare.
  */
 async function findCreated(
   client: Replicate,
   kind: 'predictions' | 'trainings',
-  createdAfter: Date,
+  { input, webhook, createdAfter }: RunLookup,
   sameTarget: (p: ProviderPrediction) => boolean,
-  input: Record<string, unknown>,
   get: (id: string) => Promise<unknown>,
 ): Promise<ProviderPrediction | null> {
   const wanted = canonicalJson(input);
@@ -176,9 +184,9 @@ async function findCreated(
     const body = (await res.json()) as { next?: string | null; results?: ProviderPrediction[] };
     for (const candidate of body.results ?? []) {
       if (candidate.created_at && new Date(candidate.created_at) < createdAfter) return null;
-      if (!sameTarget(candidate)) continue;
-      const full = (candidate.input ? candidate : await get(candidate.id)) as ProviderPrediction;
-      if (canonicalJson(full.input ?? {}) === wanted) return full;
+      if (!sameTarget(candidate) || (candidate.webhook !== undefined && candidate.webhook !== webhook)) continue;
+      const full = (candidate.input && candidate.webhook !== undefined ? candidate : await get(candidate.id)) as ProviderPrediction;
+      if (full.webhook === webhook && canonicalJson(full.input ?? {}) === wanted) return full;
     }
     url = body.next ?? null;
   }

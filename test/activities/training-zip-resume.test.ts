@@ -64,7 +64,7 @@ describe('when the training zip is retried after an attempt died part-way', () =
     const reads: string[] = [];
     const second = new MockActivityEnvironment({ attempt: 2, heartbeatTimeoutMs: 10_000, heartbeatDetails: heartbeats.at(-1) });
     const acts = createActivities({ ...env.runtime, storage: countingReads(env.runtime.storage, reads) });
-    const zip = await second.run(acts.buildTrainingZip, { versionId, uploadKeys });
+    const zip = (await second.run(acts.buildTrainingZip, { versionId, uploadKeys })) as { key: string; bytes: number };
 
     expect(reads.filter((k) => k.includes('/uploads/'))).toEqual([uploadKeys[3], uploadKeys[4]]);
     expect(await zipEntryNames(env.runtime.storage, zip.key)).toEqual(['0001.jpg', '0002.jpg', '0003.jpg', '0004.jpg', '0005.jpg']);

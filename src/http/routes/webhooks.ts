@@ -9,7 +9,11 @@ import { predictionUpdated } from '../../../workflows/signals';
 import type { AppDeps } from '../deps';
 import { stripeWebhookHandler } from './stripe-webhook';
 
-const replicateQuery = z.object({ workflow_id: z.string().regex(/^[a-z-]+-[0-9a-f-]{36}$/).optional() });
+const replicateQuery = z.object({
+  workflow_id: z.string().regex(/^[a-z-]+-[0-9a-f-]{36}$/).optional(),
+  /** The workflow run the provider's run belongs to; a finished run's late webhooks go nowhere. */
+  run_id: z.uuid().optional(),
+});
 const predictionBody = z.looseObject({
   id: z.string().min(1),
   status: z.enum(['starting', 'processing', 'succeeded', 'failed', 'canceled']),
@@ -41,6 +45,7 @@ export function createWebhooksRouter(deps: AppDeps): Router {
 
     const prediction = parseJson(body, predictionBody) as unknown as ProviderPrediction;
     const query = replicateQuery.safeParse(req.query);
+    const runId = query.success && query.data.workflow_id ? query.data.run_id : undefined;
     const workflowId =
       (query.success ? query.data.workflow_id : undefined) ??
       (await db.job.findUnique({ where: { providerPredictionId: prediction.id }, select: { workflowId: true } }))?.workflowId;
@@ -56,7 +61,7 @@ export function createWebhooksRouter(deps: AppDeps): Router {
     }
     if (workflowId) {
       try {
-        await temporal.workflow.getHandle(workflowId).signal(predictionUpdated, snapshot(prediction));
+        await temporal.workflow.getHandle(workflowId, runId).signal(predictionUpdated, snapshot(prediction));
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) {
           // Let the provider redeliver: forget this delivery so the retry is not a "duplicate".
