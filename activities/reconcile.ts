@@ -12,6 +12,8 @@ const ACTIVE_VERSION = ['queued', 'validating', 'uploading', 'training'] as cons
 export interface OrphanJob {
   id: string;
   predictionId: string | null;
+  /** The outputs the job asked for (one for models that make one). */
+  numOutputs: number;
 }
 export interface OrphanPrompt {
   id: string;
@@ -63,7 +65,7 @@ export function createReconcileActivities({ db, stripe, temporalClient }: Pick<R
         db.modelVersion.findMany({ where: { status: { in: [...ACTIVE_VERSION] }, updatedAt: { lt: before } }, ...page }),
       ]);
       return {
-        jobs: (await gone(jobs)).map((j) => ({ id: j.id, predictionId: j.providerPredictionId })),
+        jobs: (await gone(jobs)).map((j) => ({ id: j.id, predictionId: j.providerPredictionId, numOutputs: j.outputFormat === null ? 1 : j.numOutputs })),
         prompts: (await gone(prompts)).map((p) => ({ id: p.id, versionId: p.versionId, predictionId: p.providerPredictionId, numOutputs: p.numOutputs })),
         versions: (await gone(versions)).map((v) => ({ id: v.id, trainingId: v.providerTrainingId })),
       };

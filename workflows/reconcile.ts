@@ -154,7 +154,10 @@ function repairs(acts: WorkflowActivities, report: ReconcileReport) {
   const job = (j: OrphanJob) =>
     settle(
       j.predictionId,
-      async (p) => db.completeJob({ jobId: j.id, outputs: await copyOutputs(acts, `jobs/${j.id}`, p), metrics: p.metrics, providerCompletedAt: p.completedAt }),
+      async (p) => {
+        const max = patched('cap-outputs-at-requested') ? j.numOutputs : Infinity;
+        await db.completeJob({ jobId: j.id, outputs: await copyOutputs(acts, `jobs/${j.id}`, p, max), metrics: p.metrics, providerCompletedAt: p.completedAt });
+      },
       (code, message) => db.failJob({ jobId: j.id, code, message }),
     );
 
