@@ -9,20 +9,62 @@ import { createTrainingActivities } from './training';
 
 export type ActivityDeps = Pick<Runtime, 'db' | 'storage' | 'provider' | 'outputFetcher' | 'stripe' | 'temporalClient'>;
 
-/** Every activity, built from injected dependencies. The worker passes the real ones. */
-export function createActivities(deps: ActivityDeps) {
+/**
+ * Every activity, grouped by the task queue it runs on and the option preset it runs under
+ * (workflows/activity-options.ts). Each workflow stub is typed by its own group, and each
+ * task queue's worker registers only its queue's groups (src/worker.ts), so the compiler and
+ * the worker keep provider calls on the rate-limited queues and every step under its preset:
+ *
+ *   group            task queue                   preset
+ *   database         main                         databaseStep
+ *   outputs          main                         outputCopy
+ *   images           main                         imageProcessing
+ *   stripe           main                         stripeCall
+ *   providerCreate   <main>-replicate-create      providerCreate (rate-limited creates)
+ *   providerCalls    <main>-replicate-calls       providerCall (every other Replicate call)
+ */
+export function createActivityGroups(deps: ActivityDeps) {
+  const jobs = createJobActivities(deps);
+  const prompts = createPromptActivities(deps);
+  const training = createTrainingActivities(deps);
+  const provider = createProviderActivities(deps);
+  const { syncCheckoutSession, ...reconcile } = createReconcileActivities(deps);
+  const { buildTrainingZip, ensureDestinationModel, createTraining, getTraining, cancelTraining, ...trainingState } = training;
+  const { createPrediction, ...providerReads } = provider;
+
   return {
-    ...createJobActivities(deps),
-    ...createInputActivities(deps),
-    ...createProviderActivities(deps),
-    ...createOutputActivities(deps),
-    ...createTrainingActivities(deps),
-    ...createPromptActivities(deps),
-    ...createReconcileActivities(deps),
+    database: { ...jobs, ...prompts, ...trainingState, ...createInputActivities(deps), ...reconcile },
+    outputs: createOutputActivities(deps),
+    images: { buildTrainingZip },
+    stripe: { syncCheckoutSession },
+    providerCreate: { createPrediction, createTraining },
+    providerCalls: { ...providerReads, ensureDestinationModel, getTraining, cancelTraining },
   };
 }
 
-export type Activities = ReturnType<typeof createActivities>;
+export type ActivityGroups = ReturnType<typeof createActivityGroups>;
+export type DatabaseActivities = ActivityGroups['database'];
+export type OutputActivities = ActivityGroups['outputs'];
+export type ImageActivities = ActivityGroups['images'];
+export type StripeActivities = ActivityGroups['stripe'];
+export type ProviderCreateActivities = ActivityGroups['providerCreate'];
+export type ProviderCallActivities = ActivityGroups['providerCalls'];
+
+/** Which groups each task queue's worker registers. */
+export const QUEUE_GROUPS = {
+  main: ['database', 'outputs', 'images', 'stripe'],
+  providerCreate: ['providerCreate'],
+  providerCalls: ['providerCalls'],
+} as const satisfies Record<string, ReadonlyArray<keyof ActivityGroups>>;
+
+/** Every activity in one object, for tests that call or replace single activities by name. */
+export function createActivities(deps: ActivityDeps): Activities {
+  return Object.assign({}, ...Object.values(createActivityGroups(deps))) as Activities;
+}
+
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+export type Activities = UnionToIntersection<ActivityGroups[keyof ActivityGroups]>;
+
 export type { CopiedOutput } from './outputs';
 export type { TrainingSnapshot } from './training';
 export type { PredictionSnapshot } from '../src/provider/prediction';

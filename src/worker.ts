@@ -7,7 +7,7 @@ import {
   type Logger as TemporalLogger,
   type WorkerOptions,
 } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createActivityGroups, QUEUE_GROUPS, type Activities, type ActivityGroups } from '../activities';
 import { loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { activityMetricsInterceptor } from './metrics/activities';
@@ -35,18 +35,19 @@ export async function createWorkers(opts: {
   runtime: Runtime;
   /** A prebuilt bundle (production image, tests) instead of bundling at start. */
   workflowBundlePath?: string;
-  activities?: Partial<ReturnType<typeof createActivities>>;
+  /** Replaces single activities by name (tests inject faults this way); each stays on its group's queue. */
+  activities?: Partial<Activities>;
   connection?: NativeConnection;
 }): Promise<WorkerHandle> {
   const { config, runtime } = opts;
   const ownConnection = opts.connection === undefined;
   const connection = opts.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
-  const activities = { ...createActivities(runtime), ...opts.activities };
+  const groups = withOverrides(createActivityGroups(runtime), opts.activities ?? {});
+  const queueActivities = (queue: keyof typeof QUEUE_GROUPS) => Object.assign({}, ...QUEUE_GROUPS[queue].map((g) => groups[g])) as object;
   const queues = taskQueues(config.temporal.taskQueue);
   const common: Partial<WorkerOptions> = {
     connection,
     namespace: config.temporal.namespace,
-    activities,
     shutdownGraceTime: config.worker.shutdownGraceMs,
     // imagegen_activity_* metrics (src/metrics/activities.ts); the HTTP request id on activity
     // and workflow log lines (src/temporal/request-id.ts, workflows/interceptors.ts)
@@ -57,6 +58,7 @@ export async function createWorkers(opts: {
     Worker.create({
       ...common,
       taskQueue: queues.main,
+      activities: queueActivities('main'),
       ...(opts.workflowBundlePath
         ? { workflowBundle: { codePath: opts.workflowBundlePath } }
         : { workflowsPath: require.resolve('../workflows') }),
@@ -67,11 +69,13 @@ export async function createWorkers(opts: {
     Worker.create({
       ...common,
       taskQueue: queues.providerCreate,
+      activities: queueActivities('providerCreate'),
       maxTaskQueueActivitiesPerSecond: config.replicate.createRatePerSecond,
     }),
     Worker.create({
       ...common,
       taskQueue: queues.providerCalls,
+      activities: queueActivities('providerCalls'),
       maxTaskQueueActivitiesPerSecond: config.replicate.callRatePerSecond,
     }),
   ]);
@@ -88,6 +92,17 @@ export async function createWorkers(opts: {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     },
   };
+}
+
+/** The groups with single activities replaced by name, each replacement in its activity's own group. */
+function withOverrides(groups: ActivityGroups, overrides: Partial<Activities>): ActivityGroups {
+  const replaced = Object.fromEntries(
+    Object.entries(groups).map(([name, group]) => [
+      name,
+      Object.fromEntries(Object.entries(group).map(([activity, fn]) => [activity, (overrides as Record<string, unknown>)[activity] ?? fn])),
+    ]),
+  );
+  return replaced as ActivityGroups;
 }
 
 /**

@@ -1,5 +1,13 @@
 import { ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { Activities, CopiedOutput, PredictionSnapshot } from '../activities';
+import type {
+  CopiedOutput,
+  DatabaseActivities,
+  ImageActivities,
+  OutputActivities,
+  PredictionSnapshot,
+  ProviderCallActivities,
+  ProviderCreateActivities,
+} from '../activities';
 import { ErrorCode } from '../src/error-codes';
 import { errorText, outputUrls } from '../src/provider/prediction';
 import { taskQueues } from '../src/temporal/names';
@@ -7,15 +15,18 @@ import { SA } from '../src/temporal/search-attributes';
 import { databaseStep, imageProcessing, outputCopy, providerCall, providerCreate } from './activity-options';
 import { isTerminal, trackPredictions } from './prediction-wait';
 
-/** The activity stubs every workflow uses, each with its option preset and task queue. */
+/**
+ * The activity stubs every workflow uses: each typed by its group (activities/index.ts), so
+ * an activity can only be called on the task queue and under the preset of its group.
+ */
 export function workflowActivities() {
   const queues = taskQueues(workflowInfo().taskQueue);
   return {
-    db: proxyActivities<Activities>(databaseStep),
-    images: proxyActivities<Activities>(imageProcessing),
-    create: proxyActivities<Activities>(providerCreate(queues)),
-    calls: proxyActivities<Activities>(providerCall(queues)),
-    copy: proxyActivities<Activities>(outputCopy),
+    db: proxyActivities<DatabaseActivities>(databaseStep),
+    images: proxyActivities<ImageActivities>(imageProcessing),
+    create: proxyActivities<ProviderCreateActivities>(providerCreate(queues)),
+    calls: proxyActivities<ProviderCallActivities>(providerCall(queues)),
+    copy: proxyActivities<OutputActivities>(outputCopy),
   };
 }
 export type WorkflowActivities = ReturnType<typeof workflowActivities>;

@@ -1,5 +1,5 @@
 import { ActivityFailure, ApplicationFailure, log, patched, proxyActivities } from '@temporalio/workflow';
-import type { Activities, PredictionSnapshot } from '../activities';
+import type { PredictionSnapshot, StripeActivities } from '../activities';
 import type { OrphanJob, OrphanPrompt, OrphanVersion } from '../activities/reconcile';
 import { ErrorCode } from '../src/error-codes';
 import { errorText, trainedVersion } from '../src/provider/prediction';
@@ -50,7 +50,7 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileReport>
 
 async function reconcileIsolated(input: ReconcileInput): Promise<ReconcileReport> {
   const acts = workflowActivities();
-  const stripe = proxyActivities<Activities>(stripeCall);
+  const stripe = proxyActivities<StripeActivities>(stripeCall);
   const report = emptyReport();
   const repair = repairs(acts, report);
   const runAt = Date.now();
@@ -98,6 +98,8 @@ async function reconcileIsolated(input: ReconcileInput): Promise<ReconcileReport
 async function reconcileAllTogether(input: ReconcileInput): Promise<ReconcileReport> {
   const acts = workflowActivities();
   const { db } = acts;
+  // Same activity, same queue as these runs recorded; only the preset differs, which replay ignores.
+  const stripe = proxyActivities<StripeActivities>(stripeCall);
   const report = emptyReport();
   const repair = repairs(acts, report);
 
@@ -105,7 +107,7 @@ async function reconcileAllTogether(input: ReconcileInput): Promise<ReconcileRep
   await Promise.all([...orphans.jobs.map(repair.job), ...orphans.prompts.map(repair.prompt), ...orphans.versions.map(repair.version)]);
 
   const sessions = await db.findPendingCheckouts({ olderThanMs: input.graceMs, limit: input.limit });
-  const synced = await Promise.all(sessions.map((id) => db.syncCheckoutSession(id)));
+  const synced = await Promise.all(sessions.map((id) => stripe.syncCheckoutSession(id)));
   report.paymentsUpdated = synced.filter((s) => s.changed).length;
   report.reservationsSettled = await db.settleLeakedReservations({ limit: input.limit });
   await db.recordReconcileReport(report);

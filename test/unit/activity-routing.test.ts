@@ -1,0 +1,20 @@
+import { createActivityGroups, QUEUE_GROUPS, type ActivityDeps } from '../../activities';
+
+/** The factories only close over their dependencies, so names and groups can be read without any. */
+const groups = createActivityGroups({} as ActivityDeps);
+
+describe('when the workers register activities', () => {
+  it('then every activity belongs to exactly one group, and every group to exactly one task queue', () => {
+    const names = Object.values(groups).flatMap((g) => Object.keys(g));
+    expect(new Set(names).size).toBe(names.length);
+    const queued = Object.values(QUEUE_GROUPS).flat();
+    expect([...queued].sort()).toEqual(Object.keys(groups).sort());
+  });
+
+  it('then the rate-limited provider queues get the Replicate calls and nothing else', () => {
+    expect(Object.keys(groups.providerCreate).sort()).toEqual(['createPrediction', 'createTraining']);
+    expect(Object.keys(groups.providerCalls).sort()).toEqual(['cancelPrediction', 'cancelStrayRun', 'cancelTraining', 'ensureDestinationModel', 'getPrediction', 'getTraining']);
+    const main = QUEUE_GROUPS.main.flatMap((g) => Object.keys(groups[g]));
+    expect(main.filter((n) => /Prediction|Training$|StrayRun|DestinationModel/.test(n) && !/^(complete|finish)/.test(n))).toEqual([]);
+  });
+});
