@@ -1,7 +1,7 @@
 import type { CreditPack } from '../generated/prisma/client';
 import type { PurchaseWithPack } from './purchases';
 import type { UsageRow } from './usage';
-import { iso } from '../http/dates';
+import { iso } from '../shared/dates';
 
 
 /** The public shape of a credit pack. */

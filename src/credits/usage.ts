@@ -1,5 +1,5 @@
 import type { Db } from '../db/client';
-import { afterCursor, decodeCursor, page } from '../http/pagination';
+import { afterCursor, decodeCursor, page } from '../shared/pagination';
 
 /** The caller's jobs with what each cost, newest first, a keyset page at a time. */
 export async function listUsage(db: Db, userId: string, q: { limit: number; cursor?: string }) {

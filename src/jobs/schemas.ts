@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { modelParameters } from '../http/parameters';
+import { modelParameters } from '../catalog/parameters';
 
 /** Request and response schemas of the generic job API. The routes validate with these. */
 

@@ -1,7 +1,7 @@
 import type { Storage } from '../storage/s3';
 import type { JobWithOutputs } from './service';
 import { providerInput } from './service';
-import { iso } from '../http/dates';
+import { iso } from '../shared/dates';
 
 
 /** The public shape of a job; output URLs are time-limited presigned URLs of our bucket. */

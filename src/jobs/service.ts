@@ -6,7 +6,7 @@ import type { Job } from '../generated/prisma/client';
 import { creditsFor, unitCredits } from '../catalog/service';
 import { reserveCredits, settleCredits } from '../credits/ledger';
 import { AppError, ErrorCode } from '../errors';
-import { afterCursor, decodeCursor, page } from '../http/pagination';
+import { afterCursor, decodeCursor, page } from '../shared/pagination';
 import { replicateWebhookUrl, workflowIds } from '../temporal/names';
 import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
 import type { generationJob } from '../../workflows/generation-job';

@@ -1,5 +1,5 @@
 import type { Payment, Plan } from '../generated/prisma/client';
-import { iso } from '../http/dates';
+import { iso } from '../shared/dates';
 
 
 /** The public shape of a plan. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { numberSchema, type FieldSpec, type ModelContract } from '../catalog/contract';
-import { modelParameters } from '../http/parameters';
+import { modelParameters } from '../catalog/parameters';
 
 const RESERVED = ['prompt', 'negative_prompt', 'num_outputs', 'seed', 'width', 'height'];
 

@@ -3,7 +3,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
-import { decodeCursor, encodeCursor } from '../http/pagination';
+import { decodeCursor, encodeCursor } from '../shared/pagination';
 import { replicateWebhookUrl, workflowIds } from '../temporal/names';
 import { startWorkflowFor } from '../temporal/start-workflow';
 import type { generatePrompt } from '../../workflows/generate-prompt';

@@ -1,6 +1,6 @@
 import type { Storage } from '../storage/s3';
 import type { getOwnPrompt, ListedPrompt } from './service';
-import { iso } from '../http/dates';
+import { iso } from '../shared/dates';
 
 type PromptWithImages = Awaited<ReturnType<typeof getOwnPrompt>>;
 

@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
-import { MultipartError, receiveMultipart, type ReceivedUpload } from '../http/multipart';
+import { MultipartError, receiveMultipart, type ReceivedUpload } from '../shared/multipart';
 import { validateTrainingImages, type ValidImage } from '../images/validate';
 import type { Storage } from '../storage/s3';
 import { replicateWebhookUrl, workflowIds } from '../temporal/names';

@@ -6,7 +6,7 @@ import type { Config } from '../config';
 import type { Db } from '../db/client';
 import type { Upload } from '../generated/prisma/client';
 import { AppError, ErrorCode } from '../errors';
-import { MultipartError, receiveMultipart, type ReceivedFile, type ReceivedUpload } from '../http/multipart';
+import { MultipartError, receiveMultipart, type ReceivedFile, type ReceivedUpload } from '../shared/multipart';
 import { formatBytes } from '../images/format';
 import { SNIFF_LENGTH, sniffMediaType } from '../images/sniff';
 import type { Storage } from '../storage/s3';

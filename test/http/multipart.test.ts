@@ -4,7 +4,7 @@ import { createServer, request, type Server } from 'http';
 import type { AddressInfo } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { MultipartError, receiveMultipart, type MultipartLimits, type ReceivedUpload } from '../../src/http/multipart';
+import { MultipartError, receiveMultipart, type MultipartLimits, type ReceivedUpload } from '../../src/shared/multipart';
 
 const LIMITS: MultipartLimits = { maxFiles: 5, maxFileBytes: 10_000, maxTotalBytes: 100_000 };
 

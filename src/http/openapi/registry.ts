@@ -8,7 +8,7 @@ import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery 
 import { createPaymentBody, paymentIdParam } from '../../payments/schemas';
 import { createPromptBody, listPromptsQuery, promptIdParam } from '../../prompts/schemas';
 import { createUserBody } from '../routes/users';
-import { listVersionsQuery, paymentIdParam as trainPaymentIdParam, versionIdParam } from '../routes/versions';
+import { listVersionsQuery, paymentIdParam as trainPaymentIdParam, versionIdParam } from '../../training/schemas';
 import * as R from './responses';
 import { API_KEY_SCHEME, binaryFile, toRouteConfig, type ApiRoute } from './route';
 

@@ -5,7 +5,7 @@ import { listedPromptView, promptView } from '../../prompts/views';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { parse } from '../validate';
-import { versionIdParam } from './versions';
+import { versionIdParam } from '../../training/schemas';
 
 export function createPromptsRouter(deps: AppDeps): Router {
   const { db, storage } = deps;

@@ -1,19 +1,13 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import { AppError } from '../../errors';
 import { startTraining } from '../../training/service';
+import { listVersionsQuery, paymentIdParam, versionIdParam } from '../../training/schemas';
 import { versionView } from '../../training/views';
-import { afterCursor, decodeCursor, page } from '../pagination';
+import { afterCursor, decodeCursor, page } from '../../shared/pagination';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { parse } from '../validate';
 
-export const paymentIdParam = z.object({ payment_id: z.uuid({ message: 'must be a payment id (UUID)' }) });
-export const versionIdParam = z.object({ version_id: z.uuid({ message: 'must be a model version id (UUID)' }) });
-export const listVersionsQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(200).optional(),
-});
 
 export function createVersionsRouter(deps: AppDeps): Router {
   const { db } = deps;
