@@ -8,7 +8,7 @@ export function createInputActivities({ db, storage }: { db: Db; storage: Storag
   return {
     async presignUpload(req: { uploadId: string }): Promise<string> {
       const upload = await db.upload.findUnique({ where: { id: req.uploadId }, select: { s3Key: true } });
-      if (!upload) throw ApplicationFailure.nonRetryable(`The input file (upload ${req.uploadId}) no longer exists`, ErrorCode.notFound);
+      if (!upload) throw ApplicationFailure.nonRetryable(`The input file (upload ${req.uploadId}) no longer exists`, ErrorCode.inputFileMissing);
       return storage.presignGet(upload.s3Key);
     },
   };

@@ -40,7 +40,7 @@ export function createPromptActivities({ db }: { db: Db }) {
         });
         if (claimed.count === 0) {
           if (!(await tx.prompt.findUnique({ where: { id: req.promptId }, select: { id: true } }))) {
-            throw ApplicationFailure.nonRetryable(`Prompt ${req.promptId} does not exist`, ErrorCode.jobNotFound);
+            throw ApplicationFailure.nonRetryable(`Prompt ${req.promptId} does not exist`, ErrorCode.promptNotFound);
           }
           return;
         }

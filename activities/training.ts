@@ -139,7 +139,7 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
         });
         if (claimed.count === 0) {
           if (!(await tx.modelVersion.findUnique({ where: { id: req.versionId }, select: { id: true } }))) {
-            throw ApplicationFailure.nonRetryable(`Model ${req.versionId} does not exist`, ErrorCode.jobNotFound);
+            throw ApplicationFailure.nonRetryable(`Model ${req.versionId} does not exist`, ErrorCode.versionNotFound);
           }
           return;
         }

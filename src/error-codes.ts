@@ -59,7 +59,12 @@ export const ErrorCode = {
   outputExpired: 'output_expired',
   /** An output URL (or a redirect) points outside the provider's delivery hosts, or to a private address. */
   outputUrlRefused: 'output_url_refused',
+  /** A worker step found no row for its job, prompt or model: the row was deleted under a running workflow. */
   jobNotFound: 'job_not_found',
+  promptNotFound: 'prompt_not_found',
+  versionNotFound: 'version_not_found',
+  /** A job's uploaded input file is gone before the provider could be handed it. */
+  inputFileMissing: 'input_file_missing',
   workflowLost: 'workflow_lost',
 } as const;
 

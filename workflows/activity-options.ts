@@ -26,7 +26,7 @@ export const databaseStep: ActivityOptions = {
     initialInterval: '200 milliseconds',
     backoffCoefficient: 2,
     maximumInterval: '5 seconds',
-    nonRetryableErrorTypes: [ErrorCode.jobNotFound],
+    nonRetryableErrorTypes: [ErrorCode.jobNotFound, ErrorCode.promptNotFound, ErrorCode.versionNotFound, ErrorCode.inputFileMissing],
   },
 };
 
