@@ -40,7 +40,10 @@ export interface Service {
 /** Settings the bench changes from the test defaults (everything else as test-env sets it). */
 function benchEnv(ctx: BenchContext): Record<string, string> {
   return {
-    NODE_ENV: 'production',
+    // Not 'production': production refuses the local stack's placeholder secrets and fetches
+    // outputs only over https from the provider's delivery hosts. Every setting that bears on
+    // performance is set explicitly below instead.
+    NODE_ENV: 'development',
     // Request logs would measure the log sink, not the service; BENCH_LOG_LEVEL=info to include them.
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     DATABASE_POOL_SIZE: '10', // the production default (tests use 5)
