@@ -1,11 +1,13 @@
 /**
- * `npm run bench` (GitHub issue 8): starts the local stack (as the tests do), measures B1–B7,
- * prints one table and writes it as JSON under .bench/. Goals are judged (PASS/MISS), never
- * asserted: the run succeeds whatever the figures are, and fails only if it could not measure.
+ * `npm run bench` (GitHub issue 8): starts the local stack (as the tests do), measures B1–B7
+ * and the chaos rows C1–C4 (kills and restarts of workers, the whole service, Postgres and
+ * Temporal mid-run: bench/rows/chaos.ts), prints one table and writes it as JSON under .bench/.
+ * Goals are judged (PASS/MISS), never asserted: the run succeeds whatever the figures are, and
+ * fails only if it could not measure.
  *
  *   npm run bench                  full mode (about 15 minutes)
  *   npm run bench -- --quick       short mode (about two minutes; test/bench.test.ts runs it)
- *   options: --only=B1,B7   --create-rate=<per s>   --stack-info=<file> (reuse a running stack,
+ *   options: --only=B1,B7,C1   --create-rate=<per s>   --stack-info=<file> (reuse a running stack,
  *            e.g. the jest one)   --out=<file.json>   --readme (also write bench/README-section.md, the README's Performance section, git-ignored)
  *
  * Every figure sits next to a floor measured in the same run on the same Temporal server and
@@ -22,12 +24,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { REPO_ROOT } from '../src/dev/paths';
-import { makeTempDataDir } from '../src/dev/stack';
 import { startLocalReplicate } from '../src/replicate-local/server';
 import { bundleWorkflows, prepareStack, type PreparedStack } from '../test/global-setup';
 import { STACK_INFO_ENV, type StackInfo } from '../test/helpers/stack-info';
 import type { BenchContext } from './context';
 import { creditSource } from './credits';
+import { benchDataDir } from './data-dir';
 import { writeReadmeSection } from './readme';
 import { renderNotes, renderTable, type BenchReport, type MachineInfo, type RowResult } from './report';
 import { b1JobOverhead, type B1Extra } from './rows/b1-job-overhead';
@@ -37,6 +39,11 @@ import { b4TrainingUploadMemory } from './rows/b4-training-upload-memory';
 import { b5PhotoValidation } from './rows/b5-photo-validation';
 import { b6PromptListQueries } from './rows/b6-prompt-list-queries';
 import { b7ReadPath } from './rows/b7-read-path';
+import { c1WorkerKills } from './rows/c1-worker-kills';
+import { c2ServiceKill } from './rows/c2-service-kill';
+import { c3PostgresRestart } from './rows/c3-postgres-restart';
+import { c4TemporalRestart } from './rows/c4-temporal-restart';
+import { startChaosEnv, type ChaosEnv } from './rows/chaos';
 import { startService, type Service } from './service';
 
 /**
@@ -46,26 +53,6 @@ import { startService, type Service } from './service';
  * the few 429s from its initial burst are retried after the provider's Retry-After.
  */
 const DEFAULT_CREATE_RATE = 10;
-
-/**
- * The stack's state (Temporal's SQLite file, Postgres, MinIO) goes on tmpfs when there is one
- * (BENCH_DATA_DIR to choose): on a shared disk, the dev server's SQLite fsyncs stalled Temporal
- * for seconds at a time and the rows measured the disk. Production Temporal and Postgres run on
- * their own servers; what the bench compares is our code against the floor on the same stack.
- */
-function benchDataDir(): string {
-  const root = process.env.BENCH_DATA_DIR ?? (isWritableDir('/dev/shm') ? '/dev/shm' : undefined);
-  return root ? fs.mkdtempSync(path.join(root, 'imagegen-bench-')) : makeTempDataDir('imagegen-bench-');
-}
-
-function isWritableDir(dir: string): boolean {
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-    return fs.statSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 export interface BenchOptions {
   quick: boolean;
@@ -222,6 +209,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     await run('B5', 'photo validation', () => b5PhotoValidation(ctx));
     await run('B6', 'prompt list queries', () => b6PromptListQueries(ctx));
     await run('B4', 'memory on a training upload', () => b4TrainingUploadMemory(ctx));
+    await runChaosRows(ctx, wanted, run, rows);
   } finally {
     for (const fn of cleanups.reverse()) {
       try {
@@ -256,6 +244,37 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (options.out) fs.writeFileSync(options.out, json);
   if (options.readme) writeReadmeSection(report, path.join(REPO_ROOT, 'bench', 'README-section.md'));
   return report;
+}
+
+const CHAOS_ROWS: Array<[string, string, (env: ChaosEnv) => Promise<RowResult>]> = [
+  ['C1', 'worker kills', c1WorkerKills],
+  ['C2', 'whole service killed', c2ServiceKill],
+  ['C3', 'Postgres restart', c3PostgresRestart],
+  ['C4', 'Temporal restart', c4TemporalRestart],
+];
+
+/** C1–C4 share their own stack, provider process and service (bench/rows/chaos.ts), started once. */
+async function runChaosRows(
+  ctx: BenchContext,
+  wanted: (id: string) => boolean,
+  run: (id: string, what: string, fn: () => Promise<RowResult>) => Promise<void>,
+  rows: RowResult[],
+): Promise<void> {
+  const chosen = CHAOS_ROWS.filter(([id]) => wanted(id));
+  if (!chosen.length) return;
+  let env: ChaosEnv | undefined;
+  try {
+    ctx.log('chaos rows: starting their stack (Postgres, Temporal), provider process and service (2 workers)');
+    env = await startChaosEnv(ctx);
+    const e = env;
+    for (const [id, what, fn] of chosen) await run(id, what, () => fn(e));
+  } catch (err) {
+    for (const [id, what] of chosen.filter(([i]) => !rows.some((r) => r.id === i))) {
+      rows.push({ id, what, figures: {}, figureText: '', floor: null, floorText: '—', ratio: null, ratioText: '—', goal: '', pass: null, notes: [], seconds: 0, error: `chaos service did not start: ${(err as Error).message}` });
+    }
+  } finally {
+    await env?.stop();
+  }
 }
 
 export function printReport(report: BenchReport): void {

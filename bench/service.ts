@@ -30,11 +30,26 @@ export interface Service {
   env: Record<string, string>;
   /** Prisma client on the service's database, for setup and counting (not the service's own). */
   db: Db;
-  api: ManagedProcess;
-  worker: ManagedProcess;
+  /** The API process as it runs now (a restart replaces it). */
+  readonly api: ManagedProcess;
+  /** The first worker process as it runs now. */
+  readonly worker: ManagedProcess;
+  /** Every worker process as it runs now (all on the same task queue). */
+  readonly workers: readonly ManagedProcess[];
   http: HttpClient;
   createUser(): Promise<BenchUser>;
+  /** Starts the API again after it died (same port, same settings; its log is appended to). */
+  restartApi(): ManagedProcess;
+  /** Starts worker `index` again after it died, as an orchestrator would. */
+  restartWorker(index: number): ManagedProcess;
   stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  /** Worker processes on the service's task queue (default 1). */
+  workers?: number;
+  /** The provider the service calls (default: the bench's in-process local provider). */
+  replicateApiBaseUrl?: string;
 }
 
 /** Settings the bench changes from the test defaults (everything else as test-env sets it). */
@@ -66,38 +81,49 @@ function nodeTs(script: string, extraArgs = ''): { command: string; args: string
   return { command: process.execPath, args: [...extraArgs.split(' ').filter(Boolean), '--import', 'tsx', script] };
 }
 
-export async function startService(ctx: BenchContext, name: string, overrides: Record<string, string> = {}): Promise<Service> {
+export async function startService(ctx: BenchContext, name: string, overrides: Record<string, string> = {}, opts: ServiceOptions = {}): Promise<Service> {
   const databaseUrl = await cloneDatabase(ctx.stack.databaseUrl, ctx.stack.templateDatabase);
-  const [port, sdkMetricsPort, appMetricsPort] = await findFreePorts(3);
+  const workerCount = opts.workers ?? 1;
+  const [port, ...metricsPorts] = await findFreePorts(1 + 2 * workerCount);
   const taskQueue = `bench-${name}-${randomUUID().slice(0, 8)}`;
   const env = {
-    ...serviceEnv(ctx.stack, { port: port!, databaseUrl, replicateApiBaseUrl: ctx.replicate.apiBaseUrl, taskQueue }),
+    ...serviceEnv(ctx.stack, { port: port!, databaseUrl, replicateApiBaseUrl: opts.replicateApiBaseUrl ?? ctx.replicate.apiBaseUrl, taskQueue }),
     ...benchEnv(ctx),
     ...overrides,
   };
   const baseUrl = env.PUBLIC_BASE_URL!;
-  const api = spawnManaged({
-    name: `${name}-api`,
-    ...nodeTs('src/server.ts', process.env.BENCH_API_NODE_ARGS),
-    env: childEnv(env),
-    cwd: REPO_ROOT,
-    logFile: path.join(ctx.runDir, `${name}-api.log`),
-    truncateLog: true,
-  });
-  const worker = spawnManaged({
-    name: `${name}-worker`,
-    ...nodeTs('src/worker.ts', process.env.BENCH_WORKER_NODE_ARGS),
-    // the worker's metrics endpoints (on, as in production) on free ports, not the fixed defaults
-    env: childEnv({ ...env, WORKFLOW_BUNDLE_PATH: ctx.stack.workflowBundlePath, WORKER_METRICS_PORT: String(sdkMetricsPort), WORKER_APP_METRICS_PORT: String(appMetricsPort) }),
-    cwd: REPO_ROOT,
-    logFile: path.join(ctx.runDir, `${name}-worker.log`),
-    truncateLog: true,
-  });
+  // a first start truncates the log; a restart appends, so the log tells the whole story
+  const spawnApi = (truncateLog: boolean) =>
+    spawnManaged({
+      name: `${name}-api`,
+      ...nodeTs('src/server.ts', process.env.BENCH_API_NODE_ARGS),
+      env: childEnv(env),
+      cwd: REPO_ROOT,
+      logFile: path.join(ctx.runDir, `${name}-api.log`),
+      truncateLog,
+    });
+  const spawnWorker = (index: number, truncateLog: boolean) =>
+    spawnManaged({
+      name: workerCount === 1 ? `${name}-worker` : `${name}-worker-${index + 1}`,
+      ...nodeTs('src/worker.ts', process.env.BENCH_WORKER_NODE_ARGS),
+      // the worker's metrics endpoints (on, as in production) on free ports, not the fixed defaults
+      env: childEnv({
+        ...env,
+        WORKFLOW_BUNDLE_PATH: ctx.stack.workflowBundlePath,
+        WORKER_METRICS_PORT: String(metricsPorts[2 * index]),
+        WORKER_APP_METRICS_PORT: String(metricsPorts[2 * index + 1]),
+      }),
+      cwd: REPO_ROOT,
+      logFile: path.join(ctx.runDir, workerCount === 1 ? `${name}-worker.log` : `${name}-worker-${index + 1}.log`),
+      truncateLog,
+    });
+  let api = spawnApi(true);
+  const workers = Array.from({ length: workerCount }, (_, i) => spawnWorker(i, true));
   const db = createDb(databaseUrl, 4);
   const http = new HttpClient(baseUrl, {}, 64);
   const stop = async () => {
     http.close();
-    await Promise.all([api.stop(10_000), worker.stop(10_000)]);
+    await Promise.all([api.stop(10_000), ...workers.map((w) => w.stop(10_000))]);
     await db.$disconnect();
     await dropDatabase(ctx.stack.databaseUrl, new URL(databaseUrl).pathname.slice(1)).catch(() => undefined);
   };
@@ -109,13 +135,13 @@ export async function startService(ctx: BenchContext, name: string, overrides: R
         intervalMs: 100,
         proc: api,
       }),
-      waitForPollers(ctx, taskQueue, worker),
+      ...workers.map((w) => waitForPollers(ctx, taskQueue, w)),
     ]);
   } catch (err) {
     await stop();
     throw err;
   }
-  ctx.log(`${name}: API pid ${api.pid} on ${baseUrl}, worker pid ${worker.pid}, task queue ${taskQueue}`);
+  ctx.log(`${name}: API pid ${api.pid} on ${baseUrl}, worker pid(s) ${workers.map((w) => w.pid).join(', ')}, task queue ${taskQueue}`);
 
   let users = 0;
   return {
@@ -125,8 +151,15 @@ export async function startService(ctx: BenchContext, name: string, overrides: R
     databaseUrl,
     env,
     db,
-    api,
-    worker,
+    get api() {
+      return api;
+    },
+    get worker() {
+      return workers[0]!;
+    },
+    get workers() {
+      return workers;
+    },
     http,
     async createUser() {
       const res = await http.json('POST', '/api/v1/users', { json: { email: `bench-${name}-${++users}-${randomUUID().slice(0, 6)}@example.com` } });
@@ -134,6 +167,16 @@ export async function startService(ctx: BenchContext, name: string, overrides: R
       const user = { id: res.body.id as string, apiKey: res.body.api_key as string, headers: { authorization: `Bearer ${res.body.api_key}` } };
       await grantCreditsIfNeeded(db, user.id);
       return user;
+    },
+    restartApi() {
+      if (!api.exited) throw new Error(`${name}: the API (pid ${api.pid}) is still running`);
+      api = spawnApi(false);
+      return api;
+    },
+    restartWorker(index) {
+      if (!workers[index]?.exited) throw new Error(`${name}: worker ${index + 1} is not a dead worker`);
+      workers[index] = spawnWorker(index, false);
+      return workers[index];
     },
     stop,
   };

@@ -57,7 +57,7 @@ export function cpuGroups(ctx: BenchContext, svc?: Service, floor?: FloorWorker)
     minio: byName(/minio/),
   };
   return () => ({
-    ...(svc ? { api: [svc.api.pid], worker: [svc.worker.pid] } : {}),
+    ...(svc ? { api: [svc.api.pid], worker: svc.workers.map((w) => w.pid) } : {}),
     ...(floor ? { 'floor worker': [floor.proc.pid] } : {}),
     'bench (load + fake provider)': [process.pid],
     // Postgres forks a backend per connection: count the postmaster's descendants as they are now
@@ -73,7 +73,7 @@ export function emptyRow(id: string, what: string, goal: string): RowResult {
 }
 
 /** Why jobs are not final: each one's status and its workflow's pending activities (attempt, last failure). */
-export async function describeUnfinished(ctx: BenchContext, svc: Service, ids: string[], limit = 3): Promise<string[]> {
+export async function describeUnfinished(ctx: BenchContext, svc: Service, ids: string[], limit = 3, providerApiBaseUrl = ctx.replicate.apiBaseUrl): Promise<string[]> {
   const open = await svc.db.job.findMany({ where: { id: { in: ids }, status: { notIn: [...TERMINAL] as never } }, take: limit, select: { id: true, status: true, workflowId: true, providerPredictionId: true } });
   const out: string[] = [];
   for (const job of open) {
@@ -81,7 +81,7 @@ export async function describeUnfinished(ctx: BenchContext, svc: Service, ids: s
       const d = await ctx.temporal.workflow.getHandle(job.workflowId).describe();
       let provider = '';
       if (job.providerPredictionId) {
-        const res = await fetch(`${ctx.replicate.apiBaseUrl}/predictions/${job.providerPredictionId}`, { headers: { authorization: 'Bearer r8_test' } });
+        const res = await fetch(`${providerApiBaseUrl}/predictions/${job.providerPredictionId}`, { headers: { authorization: 'Bearer r8_test' } });
         const body = (await res.json().catch(() => ({}))) as { status?: string };
         provider = ` (provider says ${res.status === 200 ? body.status : `HTTP ${res.status}`})`;
       }

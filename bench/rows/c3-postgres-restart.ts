@@ -1,0 +1,46 @@
+/**
+ * C3: the stack's Postgres restarted "fast" (pg_ctl restart -m fast: SIGINT to the postmaster,
+ * which rolls back the sessions, checkpoints and exits; then started again on the same data dir)
+ * mid-run (full: 40 jobs; quick: 10), about 40% into the submissions. During the outage the bench
+ * keeps GETting a job's status and counts the answers: 503 (unavailable, retry) is the right
+ * one, 500 is not.
+ */
+import type { RowResult } from '../report';
+import { sleep } from '../stats';
+import { chaosEmptyRow, chaosRow, getsDuring, mixedWorkload, type ChaosEnv } from './chaos';
+
+export function outageWorkload(quick: boolean) {
+  return { name: 'C3/C4', specs: mixedWorkload(quick ? 10 : 40), submitOverMs: quick ? 5_000 : 16_000, settleTimeoutMs: quick ? 90_000 : 300_000 };
+}
+
+export async function c3PostgresRestart(env: ChaosEnv): Promise<RowResult> {
+  const workload = outageWorkload(env.ctx.quick);
+  const row = chaosEmptyRow('C3', `Postgres fast restart during ${workload.specs.length} jobs`);
+  let restart: { stopMs: number; startMs: number } | undefined;
+  return chaosRow(
+    env,
+    row,
+    workload,
+    async (control) => {
+      await sleep(workload.submitOverMs * 0.4 - control.now());
+      const at = control.now();
+      restart = await env.stack.restartPostgres();
+      control.incident('Postgres fast restart', at, control.now());
+    },
+    (run, judged) => {
+      const gets = getsDuring(run);
+      judged.figures.outage_gets_503 = gets['503'] ?? 0;
+      judged.figures.outage_gets_500 = gets['500'] ?? 0;
+      judged.figures.outage_gets_total = Object.values(gets).reduce((a, b) => a + b, 0);
+      return [
+        `Postgres took ${restart ? Math.round(restart.stopMs) : '?'} ms to stop and ${restart ? Math.round(restart.startMs) : '?'} ms to answer again.`,
+        `API GETs of a job's status during the outage: ${formatStatuses(gets)}.`,
+      ];
+    },
+  );
+}
+
+export function formatStatuses(counts: Record<string, number>): string {
+  const entries = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length ? entries.map(([s, n]) => `${n}× ${s === '0' ? 'no answer' : s}`).join(', ') : 'none made';
+}

@@ -1,0 +1,41 @@
+/**
+ * C4: the Temporal server SIGKILLed mid-run and started again 1 s later with the same arguments
+ * (the dev server keeps its state in its --db-filename SQLite file, so workflows, timers and
+ * task queues survive), about 40% into the submissions of the same workload as C3 (full: 40 jobs;
+ * quick: 10). POSTs that fail while it is down are retried with the same Idempotency-Key; the
+ * bench counts the API's answers to status GETs meanwhile.
+ */
+import type { RowResult } from '../report';
+import { sleep } from '../stats';
+import { chaosEmptyRow, chaosRow, getsDuring, type ChaosEnv } from './chaos';
+import { formatStatuses, outageWorkload } from './c3-postgres-restart';
+
+const RESTART_AFTER_MS = 1000;
+
+export async function c4TemporalRestart(env: ChaosEnv): Promise<RowResult> {
+  const workload = outageWorkload(env.ctx.quick);
+  const row = chaosEmptyRow('C4', `Temporal server SIGKILLed and restarted during ${workload.specs.length} jobs`);
+  let startMs: number | undefined;
+  return chaosRow(
+    env,
+    row,
+    workload,
+    async (control) => {
+      await sleep(workload.submitOverMs * 0.4 - control.now());
+      const at = control.now();
+      await env.stack.killTemporal();
+      await sleep(RESTART_AFTER_MS);
+      startMs = (await env.stack.startTemporal()).startMs;
+      control.incident('Temporal server SIGKILL and restart', at, control.now());
+    },
+    (run, judged) => {
+      const gets = getsDuring(run);
+      judged.figures.outage_gets_503 = gets['503'] ?? 0;
+      judged.figures.outage_gets_500 = gets['500'] ?? 0;
+      return [
+        `Temporal was started again ${RESTART_AFTER_MS / 1000} s after the kill and served ${startMs === undefined ? '?' : Math.round(startMs)} ms later; Postgres stayed up.`,
+        `API GETs of a job's status while Temporal was down: ${formatStatuses(gets)}.`,
+      ];
+    },
+  );
+}
