@@ -13,7 +13,9 @@ table (JSON in \`.bench/latest-full.json\`); \`npm run bench -- --quick\` is a s
 \`test/bench.test.ts\` runs so the bench cannot rot. Goals are judged, never asserted. Each figure
 sits next to a **floor** measured in the same run on the same Temporal server and worker settings:
 for the job rows, a workflow with the same activity hops and signal and no-op activities
-(\`bench/floor-workflows.ts\`); for the others, as the floor column says.
+(\`bench/floor-workflows.ts\`); for the chaos rows (C1–C4: workers, the whole service, Postgres or
+Temporal killed mid-run), the same workload run clean on the same service just before; for the
+others, as the floor column says.
 
 Last measured: ${report.mode} mode, ${when} UTC, ${Math.round(report.seconds / 60)} min; ${m.nproc} cores (${m.cpuModel}),
 ${m.memoryGiB} GiB, Node ${m.node}; load average at the start ${m.loadAverageAtStart.join(' / ')} (the machine was shared

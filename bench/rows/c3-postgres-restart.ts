@@ -7,7 +7,7 @@
  */
 import type { RowResult } from '../report';
 import { sleep } from '../stats';
-import { chaosEmptyRow, chaosRow, getsDuring, mixedWorkload, type ChaosEnv } from './chaos';
+import { chaosEmptyRow, chaosRow, mixedWorkload, outageGets, type ChaosEnv } from './chaos';
 
 export function outageWorkload(quick: boolean) {
   return { name: 'C3/C4', specs: mixedWorkload(quick ? 10 : 40), submitOverMs: quick ? 5_000 : 16_000, settleTimeoutMs: quick ? 90_000 : 300_000 };
@@ -27,20 +27,9 @@ export async function c3PostgresRestart(env: ChaosEnv): Promise<RowResult> {
       restart = await env.stack.restartPostgres();
       control.incident('Postgres fast restart', at, control.now());
     },
-    (run, judged) => {
-      const gets = getsDuring(run);
-      judged.figures.outage_gets_503 = gets['503'] ?? 0;
-      judged.figures.outage_gets_500 = gets['500'] ?? 0;
-      judged.figures.outage_gets_total = Object.values(gets).reduce((a, b) => a + b, 0);
-      return [
-        `Postgres took ${restart ? Math.round(restart.stopMs) : '?'} ms to stop and ${restart ? Math.round(restart.startMs) : '?'} ms to answer again.`,
-        `API GETs of a job's status during the outage: ${formatStatuses(gets)}.`,
-      ];
-    },
+    (run, judged) => [
+      `Postgres took ${restart ? Math.round(restart.stopMs) : '?'} ms to stop and ${restart ? Math.round(restart.startMs) : '?'} ms to answer again; Temporal stayed up.`,
+      outageGets(run, judged, 'Postgres restarted'),
+    ],
   );
-}
-
-export function formatStatuses(counts: Record<string, number>): string {
-  const entries = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
-  return entries.length ? entries.map(([s, n]) => `${n}× ${s === '0' ? 'no answer' : s}`).join(', ') : 'none made';
 }

@@ -7,8 +7,8 @@
  */
 import type { RowResult } from '../report';
 import { sleep } from '../stats';
-import { chaosEmptyRow, chaosRow, getsDuring, type ChaosEnv } from './chaos';
-import { formatStatuses, outageWorkload } from './c3-postgres-restart';
+import { chaosEmptyRow, chaosRow, outageGets, type ChaosEnv } from './chaos';
+import { outageWorkload } from './c3-postgres-restart';
 
 const RESTART_AFTER_MS = 1000;
 
@@ -28,14 +28,9 @@ export async function c4TemporalRestart(env: ChaosEnv): Promise<RowResult> {
       startMs = (await env.stack.startTemporal()).startMs;
       control.incident('Temporal server SIGKILL and restart', at, control.now());
     },
-    (run, judged) => {
-      const gets = getsDuring(run);
-      judged.figures.outage_gets_503 = gets['503'] ?? 0;
-      judged.figures.outage_gets_500 = gets['500'] ?? 0;
-      return [
-        `Temporal was started again ${RESTART_AFTER_MS / 1000} s after the kill and served ${startMs === undefined ? '?' : Math.round(startMs)} ms later; Postgres stayed up.`,
-        `API GETs of a job's status while Temporal was down: ${formatStatuses(gets)}.`,
-      ];
-    },
+    (run, judged) => [
+      `Temporal was started again ${RESTART_AFTER_MS / 1000} s after the kill and served ${startMs === undefined ? '?' : Math.round(startMs)} ms later; Postgres stayed up.`,
+      outageGets(run, judged, 'Temporal was down'),
+    ],
   );
 }

@@ -21,8 +21,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { getBalance, ledgerBalance } from '../../src/credits/ledger';
 import { waitUntil } from '../../src/dev/processes';
+import { workflowIds } from '../../src/temporal/names';
 import { startChaosStack, type ChaosStack } from '../chaos-stack';
 import type { BenchContext } from '../context';
 import { cpuMeter } from '../proc';
@@ -149,6 +151,9 @@ export interface PhaseControl {
   acceptedIds(): string[];
 }
 
+/** How often the bench GETs a job's status while a phase runs (to see what the API answers during an outage). */
+const GET_EVERY_MS = 100;
+
 export interface PhaseOptions {
   label: string;
   specs: JobSpec[];
@@ -191,7 +196,7 @@ export async function runPhase(env: ChaosEnv, opts: PhaseOptions): Promise<Phase
       } catch {
         gets.push({ t, status: 0 });
       }
-      await sleep(200);
+      await sleep(GET_EVERY_MS);
     }
   })();
 
@@ -364,13 +369,25 @@ function wasHit(job: JobOutcome, incidents: Incident[], endedAt: number): boolea
   return incidents.some((i) => job.submittedAt <= i.until && end >= i.at);
 }
 
-/** GET answers by status during the incidents' windows (e.g. {"503": 12, "500": 0}). */
-export function getsDuring(run: PhaseResult): Record<string, number> {
-  const out: Record<string, number> = {};
+/** After an outage the API's pooled connections may still fail once each: its answers are counted this long after it, too. */
+const AFTER_OUTAGE_MS = 5000;
+
+/**
+ * The API's answers to the status GETs made during the outages and the AFTER_OUTAGE_MS after
+ * them, by status: set as figures on the row (503 is the right answer while a dependency is
+ * down, 500 is not) and described in a note.
+ */
+export function outageGets(run: PhaseResult, row: RowResult, what: string): string {
+  const counts: Record<string, number> = {};
   for (const g of run.gets) {
-    if (run.incidents.some((i) => g.t >= i.at && g.t <= i.until)) out[g.status] = (out[g.status] ?? 0) + 1;
+    if (run.incidents.some((i) => g.t >= i.at && g.t <= i.until + AFTER_OUTAGE_MS)) counts[g.status] = (counts[g.status] ?? 0) + 1;
   }
-  return out;
+  row.figures.outage_gets = Object.values(counts).reduce((a, b) => a + b, 0);
+  row.figures.outage_gets_503 = counts['503'] ?? 0;
+  row.figures.outage_gets_500 = counts['500'] ?? 0;
+  const entries = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
+  const text = entries.length ? entries.map(([s, n]) => `${n}× ${s === '0' ? 'no answer' : s}`).join(', ') : 'none made';
+  return `API GETs of a job's status (one every ${GET_EVERY_MS} ms) while ${what} and the ${AFTER_OUTAGE_MS / 1000} s after: ${text}.`;
 }
 
 /** The row: figures, floor (the clean run), verdict, and notes on what bounds any miss. */
@@ -382,8 +399,10 @@ export async function judge(env: ChaosEnv, row: RowResult, clean: PhaseResult, r
   const succeeded = run.jobs.filter((j) => j.status === 'succeeded').length;
   const hit = run.jobs.filter((j) => wasHit(j, run.incidents, run.endedAt));
   const unfinished = hit.filter((j) => j.completedAt === undefined);
-  // an unfinished job's delay is at least its time so far (a lower bound)
-  const extras = hit.map((j) => (j.completedAt ?? run.endedAt) - j.submittedAt - (cleanByKind.get(j.kind) ?? 0));
+  // an unfinished job's delay is at least its time so far (a lower bound); a hit job that
+  // finished faster than the clean median of its kind was delayed by nothing
+  const extraOf = (j: JobOutcome) => Math.max(0, (j.completedAt ?? run.endedAt) - j.submittedAt - (cleanByKind.get(j.kind) ?? 0));
+  const extras = hit.map(extraOf);
   const hitClean = hit.map((j) => cleanByKind.get(j.kind) ?? NaN).filter(Number.isFinite);
   const maxExtra = extras.length ? Math.max(...extras) : 0;
   const p50Extra = extras.length ? median(extras) : 0;
@@ -428,31 +447,72 @@ export async function judge(env: ChaosEnv, row: RowResult, clean: PhaseResult, r
   row.ratio = hitRatios.length ? round(median(hitRatios), 2) : null;
   row.ratioText = row.ratio === null ? '—' : `hit jobs ×${row.ratio} their clean time (p50)`;
 
-  const misses: string[] = [];
+  const findings: string[] = [];
   if (succeeded < run.jobs.length) {
     const notAccepted = run.jobs.filter((j) => !j.jobId).length;
     const byStatus = countBy(run.jobs.filter((j) => j.status !== 'succeeded').map((j) => j.status ?? 'never accepted'));
-    misses.push(`${run.jobs.length - succeeded} jobs did not succeed (${Object.entries(byStatus).map(([s, n]) => `${n} ${s}`).join(', ')})${notAccepted ? `; ${notAccepted} POSTs never got a 202 in ${seconds(run.endedAt)} s` : ''}.`);
+    findings.push(`${run.jobs.length - succeeded} jobs did not succeed (${Object.entries(byStatus).map(([s, n]) => `${n} ${s}`).join(', ')})${notAccepted ? `; ${notAccepted} POSTs never got a 202 in ${seconds(run.endedAt)} s` : ''}.`);
     const open = run.jobs.filter((j) => j.jobId && !TERMINAL.has(j.status ?? '')).map((j) => j.jobId!);
-    if (open.length) misses.push(...(await describeUnfinished(env.ctx, env.svc, open, 3, env.provider.apiBaseUrl)));
+    if (open.length) findings.push(...(await describeUnfinished(env.ctx, env.svc, open, 3, env.provider.apiBaseUrl)));
     const failed = await env.svc.db.job.findMany({ where: { id: { in: run.jobs.flatMap((j) => (j.jobId ? [j.jobId] : [])) }, status: 'failed' }, take: 3, select: { id: true, errorCode: true, errorMessage: true } });
-    for (const f of failed) misses.push(`job ${f.id} failed: ${f.errorCode} ${String(f.errorMessage ?? '').slice(0, 160)}.`);
+    for (const f of failed) findings.push(`job ${f.id} failed: ${f.errorCode} ${String(f.errorMessage ?? '').slice(0, 160)}.`);
   }
-  if (maxExtra > MAX_EXTRA_DELAY_S * 1000) {
-    const worst = hit.reduce((a, b) => ((a.completedAt ?? run.endedAt) - a.submittedAt - (cleanByKind.get(a.kind) ?? 0) >= (b.completedAt ?? run.endedAt) - b.submittedAt - (cleanByKind.get(b.kind) ?? 0) ? a : b));
-    misses.push(`worst extra delay ${lowerBound}${seconds(maxExtra)} s > ${MAX_EXTRA_DELAY_S} s (job ${worst.jobId ?? `#${worst.index}`}, ${worst.kind}, POSTed at +${seconds(worst.submittedAt)} s${worst.completedAt === undefined ? ', not final when the wait ended' : `, done at +${seconds(worst.completedAt)} s`}).`);
-  }
+  const worst = hit.length ? hit.reduce((a, b) => (extraOf(a) >= extraOf(b) ? a : b)) : undefined;
+  const worstText = worst
+    ? `job ${worst.jobId ?? `#${worst.index}`} (${worst.kind}, POSTed at +${seconds(worst.submittedAt)} s${worst.completedAt === undefined ? ', not final when the wait ended' : `, done at +${seconds(worst.completedAt)} s`}` +
+      `${worst.jobId ? `; its workflow: ${await historyEvidence(env.ctx, workflowIds.generationJob(worst.jobId))}` : ''})`
+    : '';
+  if (maxExtra > MAX_EXTRA_DELAY_S * 1000) findings.push(`Worst extra delay ${lowerBound}${seconds(maxExtra)} s > ${MAX_EXTRA_DELAY_S} s: ${worstText}.`);
   if (preds.duplicates || preds.orphans) {
-    misses.push(`${preds.total} predictions for ${run.jobs.length} jobs: ${preds.duplicates} duplicate creates, ${preds.unreferenced} that no job row references, ${preds.stillRunning} still running after the jobs ended.`);
+    findings.push(`${preds.total} predictions for ${run.jobs.length} jobs: ${preds.duplicates} duplicate creates, ${preds.unreferenced} that no job row references, ${preds.stillRunning} still running after the jobs ended.`);
   }
-  if (!ledger.exact) misses.push(`ledger: ${ledger.problems.slice(0, 4).join('; ')}.`);
-  row.pass = misses.length === 0;
+  if (!ledger.exact) findings.push(`ledger: ${ledger.problems.slice(0, 4).join('; ')}.`);
+  row.pass = findings.length === 0;
+  if (row.pass && worst) findings.push(`Worst hit job: ${worstText}.`);
   row.notes = [
     `Failures: ${run.incidents.map((i) => `${i.what} at +${seconds(i.at)} s${i.until > i.at ? ` (back after ${seconds(i.until - i.at)} s)` : ''}`).join('; ')}.`,
     ...(failedPosts ? [`${failedPosts} POSTs failed (network error or 5xx) and were retried with the same Idempotency-Key.`] : []),
-    ...misses,
+    ...findings,
   ];
   return row;
+}
+
+const TIMEOUT_TYPES: Record<number, string> = { 1: 'start-to-close', 2: 'schedule-to-start', 3: 'schedule-to-close', 4: 'heartbeat' };
+
+/**
+ * Where a job's time went after a failure, from its workflow history: activity timeouts and
+ * failures (a retry waits for these), signals (the provider's webhook), workflow task timeouts (a
+ * dead worker's sticky queue), with their times since the workflow started. The evidence for what
+ * bounds a delay.
+ */
+async function historyEvidence(ctx: BenchContext, workflowId: string): Promise<string> {
+  try {
+    const history = await ctx.temporal.workflow.getHandle(workflowId).fetchHistory();
+    const events = history.events ?? [];
+    const start = tsToMs(events[0]?.eventTime);
+    const at = (e: (typeof events)[number]) => `+${seconds(tsToMs(e.eventTime) - start)} s`;
+    const activityName = new Map<string, string>();
+    const out: string[] = [];
+    for (const e of events) {
+      const id = String(e.eventId);
+      if (e.activityTaskScheduledEventAttributes) activityName.set(id, e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+      const timedOut = e.activityTaskTimedOutEventAttributes;
+      if (timedOut) {
+        const type = timedOut.failure?.timeoutFailureInfo?.timeoutType;
+        out.push(`${activityName.get(String(timedOut.scheduledEventId)) ?? 'activity'} timed out (${TIMEOUT_TYPES[Number(type)] ?? 'timeout'}) at ${at(e)}`);
+      }
+      const failed = e.activityTaskFailedEventAttributes;
+      if (failed) out.push(`${activityName.get(String(failed.scheduledEventId)) ?? 'activity'} failed at ${at(e)} (${String(failed.failure?.message ?? '').slice(0, 80)})`);
+      const signal = e.workflowExecutionSignaledEventAttributes;
+      if (signal) out.push(`signal ${signal.signalName} at ${at(e)}`);
+      const wft = e.workflowTaskTimedOutEventAttributes;
+      if (wft) out.push(`workflow task timed out (${TIMEOUT_TYPES[Number(wft.timeoutType)] ?? 'timeout'}) at ${at(e)}`);
+    }
+    const end = events.at(-1);
+    return `${out.length ? out.join('; ') : 'no timeouts or failures'}; workflow closed at ${end ? at(end) : '?'}`;
+  } catch (err) {
+    return `history unavailable (${(err as Error).message})`;
+  }
 }
 
 function countBy(xs: string[]): Record<string, number> {
