@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { creditsFor } from '../src/catalog/service';
 import { settleCredits } from '../src/credits/ledger';
-import type { Db } from '../src/db/client';
 import { ErrorCode } from '../src/error-codes';
 import { recordFinished } from '../src/metrics/business';
+import { changeWithEvents, type EventDeps } from './events';
 import { outputColumns, type CopiedOutput } from './outputs';
 
 const ACTIVE = ['queued', 'running'] as const;
@@ -11,20 +11,26 @@ const ACTIVE = ['queued', 'running'] as const;
 /**
  * Job state in Postgres. Every step is idempotent: a retried activity finds the work
  * done and changes nothing, and a finished job is never moved back. Finishing a job
- * settles its credit reservation in the same transaction (once, through the ledger).
+ * settles its credit reservation in the same transaction (once, through the ledger). Each
+ * change appends its event (src/events) in its own transaction.
  */
-export function createJobActivities({ db }: { db: Db }) {
+export function createJobActivities(deps: EventDeps) {
+  const change = changeWithEvents(deps);
+  const job = (jobId: string) => ({ resourceType: 'job' as const, resourceId: jobId });
   return {
     async markJobRunning(req: { jobId: string; predictionId: string; modelVersion: string | null; retryCount: number }): Promise<void> {
-      await db.job.updateMany({
-        where: { id: req.jobId, status: { in: [...ACTIVE] } },
-        data: {
-          status: 'running',
-          providerPredictionId: req.predictionId,
-          modelVersion: req.modelVersion,
-          retryCount: req.retryCount,
-          startedAt: new Date(),
-        },
+      await change(job(req.jobId), async (tx, emit) => {
+        const { count } = await tx.job.updateMany({
+          where: { id: req.jobId, status: { in: [...ACTIVE] } },
+          data: {
+            status: 'running',
+            providerPredictionId: req.predictionId,
+            modelVersion: req.modelVersion,
+            retryCount: req.retryCount,
+            startedAt: new Date(),
+          },
+        });
+        if (count > 0) await emit('status', { status: 'running' });
       });
     },
 
@@ -40,7 +46,7 @@ export function createJobActivities({ db }: { db: Db }) {
       metrics: Record<string, unknown> | null;
       providerCompletedAt: string | null;
     }): Promise<void> {
-      await db.$transaction(async (tx) => {
+      await change(job(req.jobId), async (tx, emit) => {
         const claimed = await tx.job.updateMany({
           where: { id: req.jobId, status: { in: [...ACTIVE] } },
           data: {
@@ -65,30 +71,38 @@ export function createJobActivities({ db }: { db: Db }) {
         const cost = creditsFor({ priceUnit: job.priceUnit ?? 'run', priceCredits: job.priceCredits ?? 0 }, req.outputs.length);
         const spent = await settleCredits(tx, { jobId: req.jobId, used: cost });
         await tx.job.update({ where: { id: req.jobId }, data: { creditsSpent: spent ?? 0 } });
+        for (const o of req.outputs) await emit('output', { index: o.index });
+        await emit('completed', { status: 'succeeded', error: null });
         recordFinished('generation', 'succeeded', req.outputs);
       });
     },
 
     /** Records the failure and releases the whole reservation. */
     async failJob(req: { jobId: string; code: string; message: string }): Promise<void> {
-      await db.$transaction(async (tx) => {
+      await change(job(req.jobId), async (tx, emit) => {
         const { count } = await tx.job.updateMany({
           where: { id: req.jobId, status: { in: [...ACTIVE] } },
           data: { status: 'failed', errorCode: req.code, errorMessage: req.message, completedAt: new Date(), creditsSpent: 0 },
         });
-        if (count > 0) recordFinished('generation', 'failed');
+        if (count > 0) {
+          await emit('completed', { status: 'failed', error: { code: req.code, message: req.message } });
+          recordFinished('generation', 'failed');
+        }
         await settleCredits(tx, { jobId: req.jobId, used: 0 });
       });
     },
 
     /** Records the cancellation and releases the whole reservation. */
     async cancelJob(req: { jobId: string }): Promise<void> {
-      await db.$transaction(async (tx) => {
+      await change(job(req.jobId), async (tx, emit) => {
         const { count } = await tx.job.updateMany({
           where: { id: req.jobId, status: { in: [...ACTIVE] } },
           data: { status: 'canceled', errorCode: ErrorCode.predictionCanceled, errorMessage: 'Canceled by request', completedAt: new Date(), creditsSpent: 0 },
         });
-        if (count > 0) recordFinished('generation', 'canceled');
+        if (count > 0) {
+          await emit('completed', { status: 'canceled', error: { code: ErrorCode.predictionCanceled, message: 'Canceled by request' } });
+          recordFinished('generation', 'canceled');
+        }
         await settleCredits(tx, { jobId: req.jobId, used: 0 });
       });
     },

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Db } from '../src/db/client';
 import { ErrorCode } from '../src/error-codes';
 import { recordFinished } from '../src/metrics/business';
 import { reserveImages, settleReservation } from '../src/quota/ledger';
+import { changeWithEvents, type EventDeps } from './events';
 import { outputColumns, type CopiedOutput } from './outputs';
 
 const ACTIVE = ['queued', 'running'] as const;
@@ -11,7 +11,10 @@ const ACTIVE = ['queued', 'running'] as const;
  * Prompt state and its image quota. The reservation is taken before the prediction
  * starts and settled exactly once, in the same transaction as the prompt's final state.
  */
-export function createPromptActivities({ db }: { db: Db }) {
+export function createPromptActivities(deps: EventDeps) {
+  const { db } = deps;
+  const change = changeWithEvents(deps);
+  const prompt = (promptId: string) => ({ resourceType: 'prompt' as const, resourceId: promptId });
   return {
     async reservePromptImages(req: { promptId: string; versionId: string; images: number }): Promise<void> {
       const result = await db.$transaction((tx) => reserveImages(tx, req));
@@ -21,9 +24,12 @@ export function createPromptActivities({ db }: { db: Db }) {
     },
 
     async markPromptRunning(req: { promptId: string; predictionId: string }): Promise<void> {
-      await db.prompt.updateMany({
-        where: { id: req.promptId, status: { in: [...ACTIVE] } },
-        data: { status: 'running', providerPredictionId: req.predictionId, startedAt: new Date() },
+      await change(prompt(req.promptId), async (tx, emit) => {
+        const { count } = await tx.prompt.updateMany({
+          where: { id: req.promptId, status: { in: [...ACTIVE] } },
+          data: { status: 'running', providerPredictionId: req.predictionId, startedAt: new Date() },
+        });
+        if (count > 0) await emit('status', { status: 'running' });
       });
     },
 
@@ -33,7 +39,7 @@ export function createPromptActivities({ db }: { db: Db }) {
      * committed first keeps the prompt canceled with its images released.
      */
     async completePrompt(req: { promptId: string; versionId: string; images: CopiedOutput[] }): Promise<void> {
-      await db.$transaction(async (tx) => {
+      await change(prompt(req.promptId), async (tx, emit) => {
         const claimed = await tx.prompt.updateMany({
           where: { id: req.promptId, status: { in: [...ACTIVE] } },
           data: { status: 'succeeded', completedAt: new Date() },
@@ -48,6 +54,8 @@ export function createPromptActivities({ db }: { db: Db }) {
           data: req.images.map((o) => ({ ...outputColumns(o), promptId: req.promptId })),
           skipDuplicates: true,
         });
+        for (const o of req.images) await emit('output', { index: o.index });
+        await emit('completed', { status: 'succeeded', error: null });
         recordFinished('prompt', 'succeeded', req.images);
         await settleReservation(tx, { versionId: req.versionId, promptId: req.promptId, used: req.images.length });
       });
@@ -55,12 +63,15 @@ export function createPromptActivities({ db }: { db: Db }) {
 
     /** Records a failed or canceled prompt and releases its whole reservation. */
     async finishPrompt(req: { promptId: string; versionId: string; status: 'failed' | 'canceled'; code: string; message: string }): Promise<void> {
-      await db.$transaction(async (tx) => {
+      await change(prompt(req.promptId), async (tx, emit) => {
         const { count } = await tx.prompt.updateMany({
           where: { id: req.promptId, status: { in: [...ACTIVE] } },
           data: { status: req.status, errorCode: req.code, errorMessage: req.message, completedAt: new Date() },
         });
-        if (count > 0) recordFinished('prompt', req.status);
+        if (count > 0) {
+          await emit('completed', { status: req.status, error: { code: req.code, message: req.message } });
+          recordFinished('prompt', req.status);
+        }
         await settleReservation(tx, { versionId: req.versionId, promptId: req.promptId, used: 0 });
       });
     },

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { activityInfo, ApplicationFailure, heartbeat } from '@temporalio/activity';
-import type { Db } from '../src/db/client';
 import { ErrorCode } from '../src/error-codes';
 import { recordFinished } from '../src/metrics/business';
 import { prepareTrainingImage, zipImagesStream } from '../src/images/prepare';
@@ -8,6 +7,7 @@ import { progressFromLogs, snapshot, type PredictionSnapshot } from '../src/prov
 import type { Provider } from '../src/provider/replicate';
 import { grantImages } from '../src/quota/ledger';
 import type { Storage } from '../src/storage/s3';
+import { changeWithEvents, type EventDeps } from './events';
 import { withProviderFailures } from './failures';
 import { createOnce, runWebhook } from './provider';
 
@@ -19,9 +19,15 @@ export interface TrainingSnapshot extends PredictionSnapshot {
 }
 
 /** Training steps: database, bucket and provider. Each is idempotent under retry. */
-export function createTrainingActivities({ db, storage, provider }: { db: Db; storage: Storage; provider: Provider }) {
+export function createTrainingActivities(deps: EventDeps & { storage: Storage; provider: Provider }) {
+  const { storage, provider } = deps;
+  const change = changeWithEvents(deps);
+  const version = (versionId: string) => ({ resourceType: 'version' as const, resourceId: versionId });
   return {
-    /** Moves a model's status forward; a finished model is never changed again. */
+    /**
+     * Moves a model's status forward; a finished model is never changed again. A new status
+     * or a new progress value is an event.
+     */
     async updateVersion(req: {
       versionId: string;
       status?: VersionStatus;
@@ -30,16 +36,22 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
       providerTrainingId?: string;
       error?: { code: string; message: string };
     }): Promise<void> {
-      await db.modelVersion.updateMany({
-        where: { id: req.versionId, status: { notIn: [...FINISHED] } },
-        data: {
-          ...(req.status ? { status: req.status } : {}),
-          ...(req.status === 'validating' ? { startedAt: new Date() } : {}),
-          ...(req.progress === undefined ? {} : { progress: req.progress }),
-          ...(req.zipKey ? { zipKey: req.zipKey } : {}),
-          ...(req.providerTrainingId ? { providerTrainingId: req.providerTrainingId } : {}),
-          ...(req.error ? { errorCode: req.error.code, errorMessage: req.error.message } : {}),
-        },
+      await change(version(req.versionId), async (tx, emit) => {
+        const before = await tx.modelVersion.findUnique({ where: { id: req.versionId }, select: { status: true, progress: true } });
+        const { count } = await tx.modelVersion.updateMany({
+          where: { id: req.versionId, status: { notIn: [...FINISHED] } },
+          data: {
+            ...(req.status ? { status: req.status } : {}),
+            ...(req.status === 'validating' ? { startedAt: new Date() } : {}),
+            ...(req.progress === undefined ? {} : { progress: req.progress }),
+            ...(req.zipKey ? { zipKey: req.zipKey } : {}),
+            ...(req.providerTrainingId ? { providerTrainingId: req.providerTrainingId } : {}),
+            ...(req.error ? { errorCode: req.error.code, errorMessage: req.error.message } : {}),
+          },
+        });
+        if (count === 0 || !before) return;
+        if (req.status && req.status !== before.status) await emit('status', { status: req.status });
+        if (req.progress !== undefined && req.progress !== before.progress) await emit('progress', { progress: req.progress });
       });
     },
 
@@ -132,7 +144,7 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
      * failed in the meantime is never turned into a success.
      */
     async completeTraining(req: { versionId: string; providerModel: string; providerVersion: string }): Promise<void> {
-      await db.$transaction(async (tx) => {
+      await change(version(req.versionId), async (tx, emit) => {
         const claimed = await tx.modelVersion.updateMany({
           where: { id: req.versionId, status: { notIn: [...FINISHED] } },
           data: { status: 'succeeded', progress: 100, providerModel: req.providerModel, providerVersion: req.providerVersion, trainedAt: new Date() },
@@ -147,6 +159,7 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
           where: { id: req.versionId },
           select: { paymentId: true, payment: { select: { plan: { select: { images: true } } } } },
         });
+        await emit('completed', { status: 'succeeded', error: null });
         recordFinished('training', 'succeeded');
         await grantImages(tx, { versionId: req.versionId, paymentId: version.paymentId, images: version.payment.plan.images });
       });
@@ -154,11 +167,15 @@ export function createTrainingActivities({ db, storage, provider }: { db: Db; st
 
     /** Records a failed or canceled training. */
     async finishTraining(req: { versionId: string; status: 'failed' | 'canceled'; code: string; message: string }): Promise<void> {
-      const { count } = await db.modelVersion.updateMany({
-        where: { id: req.versionId, status: { notIn: [...FINISHED] } },
-        data: { status: req.status, errorCode: req.code, errorMessage: req.message },
+      await change(version(req.versionId), async (tx, emit) => {
+        const { count } = await tx.modelVersion.updateMany({
+          where: { id: req.versionId, status: { notIn: [...FINISHED] } },
+          data: { status: req.status, errorCode: req.code, errorMessage: req.message },
+        });
+        if (count === 0) return;
+        await emit('completed', { status: req.status, error: { code: req.code, message: req.message } });
+        recordFinished('training', req.status);
       });
-      if (count > 0) recordFinished('training', req.status);
     },
   };
 }

@@ -8,6 +8,7 @@ import { errorHandler, notFoundHandler } from './errors';
 import { corsPolicy, rateLimits, securityHeaders } from './hardening';
 import { createDocsRouter } from './openapi/router';
 import { createCreditsRouter } from './routes/credits';
+import { createEventsRouter } from './routes/events';
 import { createHealthRouter } from './routes/health';
 import { createJobsRouter } from './routes/jobs';
 import { createPaymentsRouter } from './routes/payments';
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => !isMultipart(req) }));
   app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps));
   app.use('/api/v1', requireApiKey(), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps), createCreditsRouter(deps));
+  app.use('/api/v1', requireApiKey(), createEventsRouter(deps));
 
   app.use(notFoundHandler);
   app.use(errorHandler);
