@@ -7,7 +7,8 @@
  */
 import type { RowResult } from '../report';
 import { sleep } from '../stats';
-import { chaosEmptyRow, chaosRow, mixedWorkload, outageGets, type ChaosEnv } from './chaos';
+import { chaosEmptyRow, chaosRow, mixedWorkload, type ChaosEnv } from './chaos';
+import { outageGets } from './chaos-judge';
 
 export function outageWorkload(quick: boolean) {
   return { name: 'C3/C4', specs: mixedWorkload(quick ? 10 : 40), submitOverMs: quick ? 5_000 : 16_000, settleTimeoutMs: quick ? 90_000 : 300_000 };

@@ -7,7 +7,8 @@
  */
 import type { RowResult } from '../report';
 import { sleep } from '../stats';
-import { chaosEmptyRow, chaosRow, outageGets, type ChaosEnv } from './chaos';
+import { chaosEmptyRow, chaosRow, type ChaosEnv } from './chaos';
+import { outageGets } from './chaos-judge';
 import { outageWorkload } from './c3-postgres-restart';
 
 const RESTART_AFTER_MS = 1000;
