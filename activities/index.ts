@@ -1,4 +1,5 @@
 import type { Runtime } from '../src/runtime';
+import { createEventActivities } from './events';
 import { createInputActivities } from './inputs';
 import { createJobActivities } from './jobs';
 import { createOutputActivities } from './outputs';
@@ -6,8 +7,9 @@ import { createPromptActivities } from './prompts';
 import { createProviderActivities } from './provider';
 import { createReconcileActivities } from './reconcile';
 import { createTrainingActivities } from './training';
+import { createWebhookActivities } from './webhooks-out';
 
-export type ActivityDeps = Pick<Runtime, 'db' | 'storage' | 'provider' | 'outputFetcher' | 'stripe' | 'temporalClient'>;
+export type ActivityDeps = Pick<Runtime, 'db' | 'storage' | 'provider' | 'outputFetcher' | 'stripe' | 'temporalClient' | 'production'>;
 
 /**
  * Every activity, grouped by the task queue it runs on and the option preset it runs under
@@ -20,6 +22,7 @@ export type ActivityDeps = Pick<Runtime, 'db' | 'storage' | 'provider' | 'output
  *   outputs          main                         outputCopy
  *   images           main                         imageProcessing
  *   stripe           main                         stripeCall
+ *   webhooks         main                         webhookDelivery (outbound webhooks)
  *   providerCreate   <main>-replicate-create      providerCreate (rate-limited creates)
  *   providerCalls    <main>-replicate-calls       providerCall (every other Replicate call)
  */
@@ -33,10 +36,11 @@ export function createActivityGroups(deps: ActivityDeps) {
   const { createPrediction, ...providerReads } = provider;
 
   return {
-    database: { ...jobs, ...prompts, ...trainingState, ...createInputActivities(deps), ...reconcile },
+    database: { ...jobs, ...prompts, ...trainingState, ...createInputActivities(deps), ...createEventActivities(deps), ...reconcile },
     outputs: createOutputActivities(deps),
     images: { buildTrainingZip },
     stripe: { syncCheckoutSession },
+    webhooks: createWebhookActivities(deps),
     providerCreate: { createPrediction, createTraining },
     providerCalls: { ...providerReads, ensureDestinationModel, getTraining, cancelTraining },
   };
@@ -47,12 +51,13 @@ export type DatabaseActivities = ActivityGroups['database'];
 export type OutputActivities = ActivityGroups['outputs'];
 export type ImageActivities = ActivityGroups['images'];
 export type StripeActivities = ActivityGroups['stripe'];
+export type WebhookActivities = ActivityGroups['webhooks'];
 export type ProviderCreateActivities = ActivityGroups['providerCreate'];
 export type ProviderCallActivities = ActivityGroups['providerCalls'];
 
 /** Which groups each task queue's worker registers. */
 export const QUEUE_GROUPS = {
-  main: ['database', 'outputs', 'images', 'stripe'],
+  main: ['database', 'outputs', 'images', 'stripe', 'webhooks'],
   providerCreate: ['providerCreate'],
   providerCalls: ['providerCalls'],
 } as const satisfies Record<string, ReadonlyArray<keyof ActivityGroups>>;

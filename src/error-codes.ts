@@ -59,6 +59,8 @@ export const ErrorCode = {
   outputExpired: 'output_expired',
   /** An output URL (or a redirect) points outside the provider's delivery hosts, or to a private address. */
   outputUrlRefused: 'output_url_refused',
+  /** A webhook URL we do not post to (not https in production, or a private address). */
+  webhookUrlRefused: 'webhook_url_refused',
   /** A worker step found no row for its job, prompt or model: the row was deleted under a running workflow. */
   jobNotFound: 'job_not_found',
   promptNotFound: 'prompt_not_found',

@@ -15,6 +15,8 @@ export interface Runtime {
   /** Downloads of provider output files, restricted to the provider's delivery hosts. */
   outputFetcher: OutputFetcher;
   stripe: Stripe;
+  /** NODE_ENV is production: outbound webhooks go only to https on public addresses (src/webhooks-out). */
+  production: boolean;
   /** The provider's webhook signing secret: configured, or fetched once and cached. */
   webhookSecret: () => Promise<string>;
   /** A Temporal client, connected on first use (activities that inspect workflows need one). */
@@ -35,6 +37,7 @@ export function createRuntime(config: Config, opts: { onQuery?: (sql: string) =>
     provider,
     outputFetcher: createOutputFetcher(outputFetchPolicy(config)),
     stripe: createStripe(config.stripe),
+    production: config.env === 'production',
     webhookSecret: () => {
       secret ??= provider.getWebhookSecret().catch((err) => {
         secret = undefined; // try again on the next webhook

@@ -118,3 +118,20 @@ export const stripeCall: ActivityOptions = {
     nonRetryableErrorTypes: [ErrorCode.stripeInvalidRequest, ErrorCode.stripeCardError, ErrorCode.stripeAuthFailed],
   },
 };
+
+/**
+ * Posting one event to a user's webhook (workflows/deliver-webhooks.ts). Each attempt gives
+ * the receiver 10 s; failed attempts are retried with backoff up to 10 minutes apart for a
+ * day and a bit, like Replicate's own. A URL we refuse to post to, or a resource that is
+ * gone, is not retried.
+ */
+export const webhookDelivery: ActivityOptions = {
+  startToCloseTimeout: '15 seconds',
+  scheduleToCloseTimeout: '25 hours',
+  retry: {
+    initialInterval: 1000,
+    backoffCoefficient: 2,
+    maximumInterval: 600_000,
+    nonRetryableErrorTypes: [ErrorCode.webhookUrlRefused, ErrorCode.jobNotFound, ErrorCode.promptNotFound, ErrorCode.versionNotFound],
+  },
+};

@@ -1,4 +1,5 @@
 // The workflow bundle's entry: deterministic workflow code only.
+export { deliverWebhooks } from './deliver-webhooks';
 export { generationJob } from './generation-job';
 export { generatePrompt } from './generate-prompt';
 export { reconcile } from './reconcile';

@@ -16,6 +16,7 @@ import { createPlansRouter } from './routes/plans';
 import { createPromptsRouter } from './routes/prompts';
 import { createUsersRouter } from './routes/users';
 import { createVersionsRouter } from './routes/versions';
+import { createWebhookDeliveriesRouter } from './routes/webhook-deliveries';
 import { createWebhooksRouter } from './routes/webhooks';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -61,7 +62,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => !isMultipart(req) }));
   app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps));
   app.use('/api/v1', requireApiKey(), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps), createCreditsRouter(deps));
-  app.use('/api/v1', requireApiKey(), createEventsRouter(deps));
+  app.use('/api/v1', requireApiKey(), createEventsRouter(deps), createWebhookDeliveriesRouter(deps));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { modelParameters } from '../catalog/parameters';
+import { webhookFields } from '../webhooks-out/request';
 
 /** Request and response schemas of the generic job API. The routes validate with these. */
 
@@ -26,6 +27,7 @@ export const generateBody = z.strictObject({
     RESERVED_PARAMETERS,
     "Model input fields, each one the model's input contract offers (GET /api/v1/models: `input.parameters`, with types, ranges and enums). Anything else, or a field the service sets (`input.fixed`), is 422 `validation_failed` naming it.",
   ),
+  ...webhookFields,
 });
 export type GenerateBody = z.output<typeof generateBody>;
 

@@ -12,6 +12,7 @@ import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
 import type { generationJob } from '../../workflows/generation-job';
 import { checkModelInput } from './model-input';
 import type { GenerateBody } from './schemas';
+import { webhookColumns } from '../webhooks-out/request';
 
 export interface JobDeps {
   config: Config;
@@ -78,6 +79,7 @@ export async function submitJob(
           priceUnit: model.priceUnit,
           priceCredits: unitCredits(model, parameters),
           inputUploadId: upload?.id ?? null,
+          ...webhookColumns(body, deps.config),
           idempotencyKey: req.idempotencyKey ?? null,
           requestHash,
           requestId: req.requestId ?? null,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { numberSchema, type FieldSpec, type ModelContract } from '../catalog/contract';
 import { modelParameters } from '../catalog/parameters';
+import { webhookFields } from '../webhooks-out/request';
 
 const RESERVED = ['prompt', 'negative_prompt', 'num_outputs', 'seed', 'width', 'height'];
 
@@ -40,6 +41,7 @@ export const createPromptBody = z.strictObject({
   width: dimension.optional(),
   height: dimension.optional(),
   parameters: modelParameters(RESERVED, PARAMETERS_DESCRIPTION),
+  ...webhookFields,
 });
 export type CreatePromptBody = z.output<typeof createPromptBody>;
 

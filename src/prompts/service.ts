@@ -10,6 +10,7 @@ import type { generatePrompt } from '../../workflows/generate-prompt';
 import { checkParameters } from '../catalog/contract';
 import { assertNoImageDebt } from '../quota/ledger';
 import { promptInput, TRAINED_MODEL_CONTRACT, type CreatePromptBody } from './schemas';
+import { webhookColumns } from '../webhooks-out/request';
 
 export interface PromptDeps {
   config: Config;
@@ -61,6 +62,7 @@ export async function submitPrompt(
       parameters: parameters as object,
       workflowId,
       requestId: req.requestId ?? null,
+      ...webhookColumns(req.body, config),
     },
   });
   const { runId } = await startWorkflowFor<typeof generatePrompt>(

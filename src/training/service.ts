@@ -11,6 +11,7 @@ import type { Storage } from '../storage/s3';
 import { replicateWebhookUrl, workflowIds } from '../temporal/names';
 import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
 import type { trainModel } from '../../workflows/train-model';
+import { webhookFormColumns } from '../webhooks-out/request';
 
 export interface TrainingDeps {
   config: Config;
@@ -39,6 +40,7 @@ export async function startTraining(
   const upload = await receivePhotos(deps.config, req.body);
   try {
     const triggerWord = parseTriggerWord(upload.fields.trigger_word);
+    const webhook = webhookFormColumns(upload.fields, deps.config);
     const verdict = await validateTrainingImages(upload.files, {
       minSide: deps.config.training.minSidePx,
       maxFileBytes: deps.config.training.maxFileBytes,
@@ -73,6 +75,7 @@ export async function startTraining(
         workflowId,
         uploadPrefix,
         requestId: req.requestId ?? null,
+        ...webhook,
       },
     });
     await startWorkflow(

@@ -1,0 +1,78 @@
+import { lookup as dnsLookup } from 'node:dns/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { signWebhookBody } from '../provider/webhook-signature';
+import { isPublicAddress } from '../provider/output-fetch';
+
+/**
+ * Sends one signed webhook POST, the one place the worker posts to a URL a user gave. Like
+ * output fetching (src/provider/output-fetch.ts): in production only https and only public
+ * addresses (every address DNS gives is checked, and the connection goes to the checked one);
+ * elsewhere plain http to loopback. Redirects are not followed. Signed the Standard Webhooks
+ * way, as Replicate signs its own: `webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`.
+ */
+
+export interface WebhookPost {
+  url: string;
+  /** Stable per event: a receiver deduplicates retries by it. */
+  id: string;
+  body: string;
+  secret: string;
+  production: boolean;
+  timeoutMs: number;
+}
+
+/** The URL is not one we post to; retrying cannot change that. */
+export class WebhookUrlRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookUrlRefused';
+  }
+}
+
+export async function postWebhook(p: WebhookPost): Promise<{ status: number }> {
+  const url = new URL(p.url);
+  const target = await checkTarget(url, p.production);
+  const timestamp = Math.floor(Date.now() / 1000);
+  const headers = {
+    'content-type': 'application/json',
+    'user-agent': 'imagegen-webhooks/1',
+    'webhook-id': p.id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': `v1,${signWebhookBody(p.secret, p.id, timestamp, p.body)}`,
+  };
+  const pinned: LookupFunction = (_host, options, callback) => {
+    if (options.all) (callback as (err: null, addresses: Array<{ address: string; family: number }>) => void)(null, [target]);
+    else callback(null, target.address, target.family);
+  };
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(url, { method: 'POST', lookup: pinned, agent: false, headers, signal: AbortSignal.timeout(p.timeoutMs) });
+    req.once('error', reject);
+    req.once('response', (res) => {
+      res.resume();
+      res.once('end', () => resolve({ status: res.statusCode ?? 0 }));
+      res.once('error', reject);
+    });
+    req.end(p.body);
+  });
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+const isLoopback = (address: string) => LOOPBACK.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+
+async function checkTarget(url: URL, production: boolean): Promise<{ address: string; family: number }> {
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && !production)) throw new WebhookUrlRefused(`Webhooks must be https (got ${url.protocol} for ${host})`);
+  const family = isIP(host);
+  const addresses = family ? [{ address: host, family }] : await dnsLookup(host, { all: true, verbatim: true }).catch(() => []);
+  if (addresses.length === 0) throw new Error(`The webhook host ${host} did not resolve`);
+  for (const a of addresses) {
+    if (production && !isPublicAddress(a.address)) throw new WebhookUrlRefused(`The webhook host ${host} resolves to a private, loopback or link-local address`);
+    if (url.protocol === 'http:' && !isLoopback(a.address)) throw new WebhookUrlRefused(`Plain http webhooks go only to loopback outside production (${host} is not)`);
+  }
+  return addresses[0]!;
+}

@@ -1,0 +1,60 @@
+import { ActivityFailure, condition, defineSignal, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import type { DatabaseActivities, WebhookActivities } from '../activities';
+import { THROTTLED, type ResourceRef } from '../src/events/types';
+import { databaseStep, webhookDelivery } from './activity-options';
+
+/** Sent (with signalWithStart) by every activity that records an event of a resource with a webhook. */
+export const newEventsSignal = defineSignal('newEvents');
+
+/** At most one `output` or `progress` (logs) delivery per window; the latest state stands for the skipped ones. */
+export const THROTTLE_MS = 500;
+
+/**
+ * Delivers one resource's events to its webhook, in order, one at a time: one workflow per
+ * resource (`webhooks-<type>-<id>`), separate from the resource's own workflow, which never
+ * waits for it. It reads undelivered events from the outbox whenever it is woken, so a wake-up
+ * that carries nothing is enough, and a restart loses nothing. Each delivery is retried by its
+ * activity's policy for a day; one that still fails is left (its attempts are recorded) and
+ * the next event goes on. It ends once `completed` has been delivered or given up on.
+ */
+export async function deliverWebhooks(ref: ResourceRef): Promise<void> {
+  const db = proxyActivities<DatabaseActivities>(databaseStep);
+  const hooks = proxyActivities<WebhookActivities>(webhookDelivery);
+  let woken = true;
+  setHandler(newEventsSignal, () => {
+    woken = true;
+  });
+
+  let after = '0';
+  let lastThrottledAt = -Infinity;
+  for (;;) {
+    await condition(() => woken);
+    woken = false;
+    const events = await db.pendingWebhookEvents({ ...ref, after });
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (THROTTLED.has(event.type)) {
+        // A newer output or progress event right behind this one carries the same, newer state.
+        if (events[i + 1] && THROTTLED.has(events[i + 1]!.type)) {
+          after = event.id;
+          continue;
+        }
+        const wait = lastThrottledAt + THROTTLE_MS - Date.now();
+        if (wait > 0) {
+          // Newer events may arrive meanwhile: read again after the pause, from this event on.
+          await sleep(wait);
+          woken = true;
+          break;
+        }
+        lastThrottledAt = Date.now();
+      }
+      try {
+        await hooks.deliverWebhook({ ...ref, eventId: event.id, type: event.type });
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+      }
+      after = event.id;
+      if (event.type === 'completed') return;
+    }
+  }
+}
