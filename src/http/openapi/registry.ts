@@ -8,6 +8,8 @@ import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery 
 import { createPaymentBody, paymentIdParam } from '../../payments/schemas';
 import { createPromptBody, listPromptsQuery, promptIdParam } from '../../prompts/schemas';
 import { createUserBody } from '../routes/users';
+import { deliveriesQuery } from '../routes/webhook-deliveries';
+import { WEBHOOK_FILTERS } from '../../events/types';
 import { listVersionsQuery, paymentIdParam as trainPaymentIdParam, versionIdParam } from '../../training/schemas';
 import * as R from './responses';
 import { API_KEY_SCHEME, binaryFile, toRouteConfig, type ApiRoute } from './route';
@@ -203,6 +205,8 @@ export const apiRoutes: ApiRoute[] = [
           description: 'The word that invokes the subject in prompts: 2-32 letters, digits or underscores, starting with a letter. Defaults to `TOK`.',
           example: 'TOK',
         }),
+        webhook: z.string().optional().meta({ description: 'An https URL we POST the model to on its events (GET /api/v1/webhooks/secret verifies them).' }),
+        webhook_events_filter: z.string().optional().meta({ description: `Comma-separated events for \`webhook\`: ${WEBHOOK_FILTERS.join(', ')} (default: all).`, example: 'start,completed' }),
       }),
     },
     responses: {
@@ -367,6 +371,64 @@ export const apiRoutes: ApiRoute[] = [
     },
   },
 
+  // -- src/http/routes/events.ts ----------------------------------------------------------------
+  ...(['job', 'prompt', 'version'] as const).map((kind): ApiRoute => ({
+    method: 'get',
+    path: `/api/v1/${kind}s/{${kind}_id}/events`,
+    operationId: `stream${kind[0]!.toUpperCase()}${kind.slice(1)}Events`,
+    tag: 'Notifications',
+    summary: `Live progress of a ${kind === 'version' ? 'training' : kind} as Server-Sent Events`,
+    description:
+      'One SSE event per change: `id:` the event id, `event:` its type (`status`, `progress`, `output`, `completed`), `data:` JSON. ' +
+      'The stream ends after `completed`; a comment line every 15 s keeps it open. Send `Last-Event-ID` to resume after an event (`curl -N`).',
+    request: {
+      params: kind === 'job' ? jobIdParam : kind === 'prompt' ? promptIdParam : versionIdParam,
+      headers: z.object({ 'Last-Event-ID': z.string().optional().meta({ description: 'Resume after this event id' }) }),
+    },
+    responses: { 200: { description: 'The event stream', content: { 'text/event-stream': { schema: z.string() } } } },
+    errors: { 404: [ErrorCode.notFound] },
+  })),
+  // -- src/http/routes/webhook-deliveries.ts ----------------------------------------------------
+  {
+    method: 'get',
+    path: '/api/v1/webhooks/secret',
+    operationId: 'getWebhookSecret',
+    tag: 'Notifications',
+    summary: 'Your webhook signing secret',
+    description:
+      'Every webhook we send carries `webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">` ' +
+      '(Standard Webhooks), keyed with the base64 part of this `whsec_` secret. Created on first use.',
+    responses: { 200: { description: 'The secret', json: z.object({ key: z.string().meta({ example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }) }) } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/webhooks/deliveries',
+    operationId: 'listWebhookDeliveries',
+    tag: 'Notifications',
+    summary: 'Every attempt to deliver a resource\'s events to its webhook',
+    request: { query: deliveriesQuery },
+    responses: {
+      200: {
+        description: 'Attempts, oldest first',
+        json: z.object({
+          items: z.array(
+            z.object({
+              event_id: z.string(),
+              event: z.string(),
+              url: z.string(),
+              attempt: z.number().int(),
+              status_code: z.number().int().nullable(),
+              duration_ms: z.number().int(),
+              error: z.string().nullable(),
+              next_retry_at: z.string().nullable(),
+              created_at: z.string(),
+            }),
+          ),
+        }),
+      },
+    },
+    errors: { 404: [ErrorCode.notFound] },
+  },
   // -- src/http/routes/webhooks.ts --------------------------------------------------------------
   {
     method: 'post',

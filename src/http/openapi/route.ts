@@ -54,6 +54,7 @@ export const TAGS = {
   Models: 'Train your own model from your photos.',
   Prompts: 'Generate images with a trained model.',
   Webhooks: 'Called by Stripe and Replicate, authenticated by their signatures.',
+  Notifications: 'Live progress as Server-Sent Events, and the webhooks we send you about your jobs, prompts and trainings.',
   Health: 'Liveness and readiness probes.',
 } as const;
 export type Tag = keyof typeof TAGS;
