@@ -31,6 +31,7 @@ import { fundedUser, paidPayment, photos, trainedVersion } from '../test/helpers
 import { eventually } from '../test/helpers/http';
 import { STACK_INFO_ENV } from '../test/helpers/stack-info';
 import { startTestEnv, type TestEnv, type TestUser } from '../test/helpers/test-env';
+import { startReceiver } from '../test/events/webhook-receiver';
 
 const HISTORIES_DIR = path.join(REPO_ROOT, 'test/histories');
 
@@ -188,6 +189,23 @@ const SCENARIOS: Scenario[] = [
       return workflowId;
     },
     check: (h) => (scheduled(h, 'copyOutput') === 2 ? undefined : 'expected the terminated job to be completed from the provider'),
+  },
+  {
+    // A job's webhook: the receiver fails its first answer, so the first event is retried; two outputs coalesce into one delivery.
+    name: 'deliverWebhooks-retried',
+    async run(ctx) {
+      const receiver = await startReceiver();
+      try {
+        receiver.failFirst('/hook', 1);
+        const jobId = await generate(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'a bell', num_outputs: 2, webhook: receiver.url('/hook') });
+        expectStatus('the job', (await ctx.env.waitForJob(ctx.user, jobId, 60_000)).status, 'succeeded');
+        await ctx.env.temporal.workflow.getHandle(`webhooks-job-${jobId}`).result();
+        return `webhooks-job-${jobId}`;
+      } finally {
+        await receiver.close();
+      }
+    },
+    check: (h) => (scheduled(h, 'deliverWebhook') === 3 ? undefined : 'expected start, one output and completed deliveries'),
   },
 ];
 
