@@ -84,6 +84,20 @@ function findSetpriv(): string | null {
   return setprivPath;
 }
 
+/**
+ * The command line that starts `command` so the kernel sends it `signal` when this process dies
+ * (through setpriv, see above); unchanged where setpriv is unavailable or turned off.
+ */
+export function withParentDeathSignal(
+  command: string,
+  args: string[],
+  signal: NodeJS.Signals = 'SIGKILL',
+): { command: string; args: string[] } {
+  const setpriv = findSetpriv();
+  if (!setpriv) return { command, args };
+  return { command: setpriv, args: ['--pdeathsig', signal.replace(/^SIG/, ''), '--', command, ...args] };
+}
+
 export class ManagedProcess {
   readonly name: string;
   readonly logFile: string;
@@ -104,14 +118,7 @@ export class ManagedProcess {
     this.stopSignal = spec.stopSignal ?? 'SIGTERM';
     fs.mkdirSync(path.dirname(spec.logFile), { recursive: true });
     const fd = fs.openSync(spec.logFile, spec.truncateLog ? 'w' : 'a');
-    let command = spec.command;
-    let args = spec.args;
-    const setpriv = findSetpriv();
-    if (setpriv) {
-      const sig = (spec.parentDeathSignal ?? 'SIGKILL').replace(/^SIG/, '');
-      args = ['--pdeathsig', sig, '--', command, ...args];
-      command = setpriv;
-    }
+    const { command, args } = withParentDeathSignal(spec.command, spec.args, spec.parentDeathSignal);
     try {
       fs.writeSync(fd, `\n=== ${new Date().toISOString()} starting: ${[spec.command, ...spec.args].join(' ')}\n`);
       this.child = spawn(command, args, {
@@ -276,4 +283,91 @@ function indent(s: string): string {
     .split('\n')
     .map((l) => `    ${l}`)
     .join('\n');
+}
+
+/** How a supervised service is restarted: exponential backoff, forgotten once a run lasted long enough. */
+export interface RestartPolicy {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** A run that lasted this long was healthy: the next crash waits initialDelayMs again. */
+  resetAfterMs: number;
+}
+
+/** 0.5 s doubling to 15 s: a crash loop costs little, a single crash is repaired at once. */
+export const SERVICE_RESTART_POLICY: RestartPolicy = { initialDelayMs: 500, maxDelayMs: 15_000, resetAfterMs: 30_000 };
+
+/** The wait before the `failuresInRow`-th restart in a row (1 = the first since a healthy run). */
+export function restartDelayMs(failuresInRow: number, policy: RestartPolicy = SERVICE_RESTART_POLICY): number {
+  return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, failuresInRow - 1));
+}
+
+export interface SupervisedSpec {
+  /** Used in log lines: "<name> exited (SIGKILL); restarting in 1.0 s (restart #2)". */
+  name: string;
+  /** Starts one run of the service. */
+  spawn: () => ChildProcess;
+  log: (line: string) => void;
+  /** Told each new run's pid, and undefined while the service is down (e.g. to keep a pids file). */
+  onPid?: (pid: number | undefined) => void;
+  policy?: RestartPolicy;
+}
+
+/**
+ * Keeps one service process running the way an orchestrator does: a run that ends while the
+ * service is not being stopped, for whatever reason, is started again after a backoff, and
+ * nothing else is touched. stop() ends the supervision first, so a stop never triggers a restart.
+ */
+export class SupervisedService {
+  private child: ChildProcess | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private restarts = 0;
+  private failuresInRow = 0;
+
+  constructor(private readonly spec: SupervisedSpec) {}
+
+  start(): void {
+    const child = this.spec.spawn();
+    const startedAt = Date.now();
+    this.child = child;
+    child.once('exit', (code, signal) => this.ended(child, startedAt, signal ?? `code ${code}`));
+    child.once('error', (err) => {
+      // spawn failure: no 'exit' event follows
+      if (child.pid === undefined) this.ended(child, startedAt, `could not start: ${err.message}`);
+    });
+    if (child.pid === undefined) return;
+    this.spec.onPid?.(child.pid);
+    this.spec.log(`${this.spec.name} running (pid ${child.pid})`);
+  }
+
+  /** Ends supervision, then stops the running process: SIGTERM, and SIGKILL after `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
+  private ended(child: ChildProcess, startedAt: number, how: string): void {
+    if (this.child !== child) return;
+    this.child = undefined;
+    this.spec.onPid?.(undefined);
+    if (this.stopped) return;
+    const policy = this.spec.policy ?? SERVICE_RESTART_POLICY;
+    this.failuresInRow = Date.now() - startedAt >= policy.resetAfterMs ? 1 : this.failuresInRow + 1;
+    this.restarts += 1;
+    const delay = restartDelayMs(this.failuresInRow, policy);
+    this.spec.log(`${this.spec.name} exited (${how}); restarting in ${(delay / 1000).toFixed(1)} s (restart #${this.restarts})`);
+    this.restartTimer = setTimeout(() => {
+      if (!this.stopped) this.start();
+    }, delay);
+  }
 }

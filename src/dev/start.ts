@@ -7,12 +7,15 @@
  *   stripe-mock   (STRIPE_MOCK_PORT 12111)
  *   Replicate     the local Replicate-compatible server (REPLICATE_LOCAL_PORT 8787),
  *                 unless REPLICATE_API_TOKEN is set: then the real Replicate API
- *   API + worker  child processes (PORT 3000)
+ *   API + worker  child processes (PORT 3000); WORKER_COUNT workers (default 1)
  *
- * State lives under .data/ (DATA_DIR), so a second start reuses it. Ctrl-C stops everything.
- * Values from a .env file, if present, apply first.
+ * The API and the workers are supervised like an orchestrator would: one that exits is started
+ * again with backoff (processes.ts, SupervisedService) while the rest keeps running. Their pids are
+ * in <DATA_DIR>/pids.json while they run. State lives under .data/ (DATA_DIR), so a second start
+ * reuses it. Ctrl-C (or SIGTERM) stops everything, with no restarts. Values from a .env file, if
+ * present, apply first.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { migrate } from '../db/migrate';
@@ -20,6 +23,7 @@ import { startLocalReplicate, type LocalReplicate } from '../replicate-local/ser
 import { LOCAL_STRIPE_WEBHOOK_SECRET, LOCAL_TRAINER_MODEL } from './local-defaults';
 import { knobsFromEnv } from '../replicate-local/knobs';
 import { REPO_ROOT } from './paths';
+import { SupervisedService, withParentDeathSignal } from './processes';
 import { DEFAULT_PORTS, PORT_ENV_VARS, startStack, type RunningStack, type StackPorts } from './stack';
 
 const DEV_DEFAULTS = {
@@ -43,14 +47,16 @@ async function main(): Promise<void> {
   }
   say(`starting the local stack in ${path.relative(process.cwd(), dataDir) || dataDir} ...`);
   const stack = await startStack({ dataDir, persistent: true, ports, databaseUrl: env.DATABASE_URL || undefined, log: say });
-  const children: ChildProcess[] = [];
+  const services: SupervisedService[] = [];
+  const pids = new PidsFile(path.join(dataDir, 'pids.json'));
   let replicate: LocalReplicate | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('stopping ...');
-    await Promise.all(children.map(stopChild));
+    await Promise.all(services.map((s) => s.stop(SERVICE_STOP_TIMEOUT_MS)));
+    pids.remove();
     await replicate?.close();
     await stack.stop();
     process.exit(code);
@@ -82,7 +88,11 @@ async function main(): Promise<void> {
       ...(env.STRIPE_SECRET_KEY ? {} : { STRIPE_API_BASE: `http://${stack.stripe.host}:${stack.stripe.port}` }),
     };
     if (!env.REPLICATE_API_TOKEN) {
-      replicate = await startLocalReplicate({ port: Number(env.REPLICATE_LOCAL_PORT || 8787), knobs: knobsFromEnv(env) });
+      replicate = await startLocalReplicate({
+        port: Number(env.REPLICATE_LOCAL_PORT || 8787),
+        knobs: knobsFromEnv(env),
+        dataDir: path.join(dataDir, 'replicate'),
+      });
       Object.assign(serviceEnv, {
         REPLICATE_API_TOKEN: 'r8_local',
         REPLICATE_BASE_URL: replicate.apiBaseUrl,
@@ -91,8 +101,14 @@ async function main(): Promise<void> {
       });
     }
 
-    children.push(runService('worker', 'src/worker.ts', serviceEnv, stop));
-    children.push(runService('api', 'src/server.ts', serviceEnv, stop));
+    const workerCount = Number(env.WORKER_COUNT || 1);
+    if (!Number.isInteger(workerCount) || workerCount < 1) throw new Error(`WORKER_COUNT must be a positive integer, not ${env.WORKER_COUNT}`);
+    for (let i = 1; i <= workerCount; i++) {
+      const name = workerCount === 1 ? 'worker' : `worker-${i}`;
+      services.push(supervise(name, 'src/worker.ts', { ...serviceEnv, ...workerMetricsPorts(serviceEnv, i) }, pids, say));
+    }
+    services.push(supervise('api', 'src/server.ts', serviceEnv, pids, say));
+    for (const service of services) service.start();
     await waitForHttp(`${serviceEnv.PUBLIC_BASE_URL}/health`, 60_000);
     printUrls(serviceEnv, stack, replicate);
   } catch (err) {
@@ -101,26 +117,59 @@ async function main(): Promise<void> {
   }
 }
 
-function runService(name: string, entry: string, env: Record<string, string>, onExit: (code: number) => Promise<void>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
-  child.on('exit', (code, signal) => {
-    if (signal === 'SIGTERM' || code === 0) return;
-    console.error(`[start] ${name} exited (${signal ?? `code ${code}`}); stopping everything`);
-    void onExit(1);
+/** A service child, over 30 s of graceful shutdown (WORKER_SHUTDOWN_GRACE_MS), gets SIGKILL after this. */
+const SERVICE_STOP_TIMEOUT_MS = 35_000;
+
+/**
+ * One service (API or worker) as a supervised child process. Its output goes to our terminal; it
+ * dies with us even if we are SIGKILLed (parent-death signal, see processes.ts).
+ */
+function supervise(name: string, entry: string, env: Record<string, string>, pids: PidsFile, say: (line: string) => void): SupervisedService {
+  const { command, args } = withParentDeathSignal(process.execPath, ['--import', 'tsx', entry]);
+  return new SupervisedService({
+    name,
+    spawn: () => spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] }),
+    log: say,
+    onPid: (pid) => pids.set(name, pid),
   });
-  return child;
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 35_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
+/**
+ * Worker `i` (1-based) serves its metrics 2 × (i − 1) ports above the configured ones (the defaults
+ * of src/config.ts: 9464 and 9465), so several workers never compete for a port; 0 (off) stays 0.
+ */
+function workerMetricsPorts(env: Record<string, string>, i: number): Record<string, string> {
+  const shift = (value: string | undefined, fallback: number) => {
+    const port = Number(value || fallback);
+    return String(port === 0 ? 0 : port + 2 * (i - 1));
+  };
+  return {
+    WORKER_METRICS_PORT: shift(env.WORKER_METRICS_PORT, 9464),
+    WORKER_APP_METRICS_PORT: shift(env.WORKER_APP_METRICS_PORT, 9465),
+  };
+}
+
+/**
+ * <DATA_DIR>/pids.json: `{ "start": <this process>, "api": <pid>, "worker": <pid>, ... }` for the
+ * service processes running now, so operators (and the supervision test) can signal one of them.
+ * Rewritten atomically on every change; removed on stop.
+ */
+class PidsFile {
+  private readonly pids: Record<string, number> = { start: process.pid };
+
+  constructor(private readonly file: string) {}
+
+  set(name: string, pid: number | undefined): void {
+    if (pid === undefined) delete this.pids[name];
+    else this.pids[name] = pid;
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, `${JSON.stringify(this.pids, null, 2)}\n`);
+    fs.renameSync(tmp, this.file);
+  }
+
+  remove(): void {
+    fs.rmSync(this.file, { force: true });
+  }
 }
 
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
