@@ -42,6 +42,12 @@ const schema = z.object({
   // Postgres
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgresql:// URL'),
   DATABASE_POOL_SIZE: positiveInt.default(10),
+  /** Fail fast while Postgres is unreachable: a new connection (or a wait for a free one) gives up after this. */
+  DATABASE_CONNECT_TIMEOUT_MS: positiveInt.default(5000),
+  /** Postgres cancels a statement running longer than this (statement_timeout); the client gives up a little later. */
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(15_000),
+  /** Postgres ends a session whose transaction sits idle this long (idle_in_transaction_session_timeout). */
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt.default(15_000),
 
   // Temporal
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
@@ -140,7 +146,7 @@ export interface Config {
   rateLimit: { perKeyPerMinute: number; unauthenticatedPerMinute: number; perAddressPerMinute: number };
   metrics: { token?: string; workerHost: string; workerSdkPort: number; workerAppPort: number };
   apiKeyPepper: string;
-  database: { url: string; poolSize: number };
+  database: { url: string; poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
   temporal: { address: string; namespace: string; taskQueue: string };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; maxCachedWorkflows: number; shutdownGraceMs: number; workflowBundlePath?: string };
   s3: { endpoint?: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string; forcePathStyle: boolean; presignTtlSeconds: number };
@@ -200,7 +206,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     metrics: { token: e.METRICS_TOKEN, workerHost: e.WORKER_METRICS_HOST, workerSdkPort: e.WORKER_METRICS_PORT, workerAppPort: e.WORKER_APP_METRICS_PORT },
     apiKeyPepper: e.API_KEY_PEPPER,
-    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    database: {
+      url: e.DATABASE_URL,
+      poolSize: e.DATABASE_POOL_SIZE,
+      connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
     worker: {
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

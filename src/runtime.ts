@@ -26,7 +26,7 @@ export interface Runtime {
 
 /** `onQuery` sees every SQL statement (tests count queries with it). */
 export function createRuntime(config: Config, opts: { onQuery?: (sql: string) => void } = {}): Runtime {
-  const db = createDb(config.database.url, config.database.poolSize, opts);
+  const db = createDb(config.database.url, config.database.poolSize, { ...opts, timeouts: config.database });
   const s3 = createS3Client(config.s3);
   const provider = createProvider({ apiToken: config.replicate.apiToken, baseUrl: config.replicate.baseUrl });
   let temporal: Promise<Client> | undefined;

@@ -1,28 +1,55 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, ErrorCode, errorBody } from '../errors';
+import { unavailableComponent, type OutageComponent } from '../outages';
+
+/** Seconds a client is asked to wait while a dependency is down: about what a restart takes. */
+const OUTAGE_RETRY_AFTER_SECONDS = 5;
+/** Seconds to wait when the database is only busy (no pool connection free in time). */
+const BUSY_RETRY_AFTER_SECONDS = 1;
 
 export const notFoundHandler: RequestHandler = (req, res) => {
   res.status(404).json(errorBody(ErrorCode.notFound, `No route for ${req.method} ${req.path}`));
 };
 
-/** The one final error responder: AppErrors keep their code; anything else is a 500 without internals. */
+/**
+ * The one final error responder: AppErrors keep their code; an unreachable Postgres, Temporal
+ * or S3 is a 503 with Retry-After (never a 500 or a hang); anything else is a 500 without internals.
+ */
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const appError = toAppError(err);
-  if (appError.status >= 500) req.log?.error({ err }, 'request failed');
-  if (appError.headers) res.set(appError.headers);
+  if (appError.code === ErrorCode.serviceUnavailable) req.log?.warn({ err }, 'dependency unavailable');
+  else if (appError.status >= 500) req.log?.error({ err }, 'request failed');
+  const retryAfter = appError.status === 503 ? { 'Retry-After': String(OUTAGE_RETRY_AFTER_SECONDS) } : {};
+  const headers = { ...retryAfter, ...appError.headers };
+  if (Object.keys(headers).length > 0) res.set(headers);
   res.status(appError.status).json(errorBody(appError.code, appError.message, appError.details));
 };
 
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  const e = err as { type?: string; status?: number; message?: string };
+  const e = err as { type?: string; status?: number; message?: string; code?: string };
   // body-parser's own errors
   if (e.type === 'entity.parse.failed') return new AppError(400, ErrorCode.invalidJson, 'The request body is not valid JSON');
   if (e.type === 'entity.too.large') return new AppError(413, ErrorCode.payloadTooLarge, 'The request body is too large');
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new AppError(415, ErrorCode.validationFailed, e.message ?? 'Unsupported encoding');
-  // Prisma could not get a connection for a transaction in time: overload, not a bug. Nothing was done.
-  if ((err as { code?: string }).code === 'P2028') {
-    return new AppError(503, ErrorCode.serviceUnavailable, 'The service is busy; nothing was done. Try again shortly.', undefined, { 'Retry-After': '1' });
-  }
+  const component = unavailableComponent(err);
+  if (component) return outage(component, e.code);
   return new AppError(500, ErrorCode.internal, 'Something went wrong on our side; the error was logged');
+}
+
+const WHAT: Record<OutageComponent, string> = {
+  postgres: 'The database',
+  temporal: 'The workflow service',
+  s3: 'File storage',
+};
+
+/** 503 service_unavailable naming the component; the error itself (with addresses) stays in the log. */
+function outage(component: OutageComponent, code: string | undefined): AppError {
+  // Prisma could not get a pool connection (for a transaction) in time: overload, and nothing was done.
+  if (code === 'P2028' || code === 'P2024') {
+    return new AppError(503, ErrorCode.serviceUnavailable, 'The service is busy; nothing was done. Try again shortly.', { component }, {
+      'Retry-After': String(BUSY_RETRY_AFTER_SECONDS),
+    });
+  }
+  return AppError.unavailable(`${WHAT[component]} cannot be reached right now. Try again in a few seconds.`, { component });
 }

@@ -43,12 +43,20 @@ export interface Storage {
   ping(): Promise<void>;
 }
 
+/**
+ * Deadlines on every S3 request, so a dead or silent S3 fails in seconds instead of holding a
+ * request or an activity: a connection within 3 s, the answer's headers within 30 s (a 5 MB
+ * multipart part included), and never 5 s without a byte either way (a stalled stream).
+ */
+const S3_REQUEST_HANDLER = { connectionTimeout: 3_000, requestTimeout: 30_000, throwOnRequestTimeout: true, socketTimeout: 5_000 };
+
 export function createS3Client(cfg: Config['s3']): S3Client {
   return new S3Client({
     region: cfg.region,
     endpoint: cfg.endpoint,
     forcePathStyle: cfg.forcePathStyle,
     credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+    requestHandler: S3_REQUEST_HANDLER,
   });
 }
 

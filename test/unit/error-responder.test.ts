@@ -17,16 +17,16 @@ function respond(err: unknown) {
       return this;
     },
   } as unknown as Response;
-  errorHandler(err, { log: { error() {} } } as unknown as Request, res, () => undefined);
+  errorHandler(err, { log: { error() {}, warn() {} } } as unknown as Request, res, () => undefined);
   return sent;
 }
 
 describe('the final error responder', () => {
   it('when the database has no connection free for a transaction (P2028), then 503 with Retry-After', () => {
-    expect(respond(Object.assign(new Error('Transaction API error: Unable to start a transaction in the given time.'), { code: 'P2028' }))).toEqual({
+    expect(respond(Object.assign(new Error('Transaction API error: Unable to start a transaction in the given time.'), { code: 'P2028', clientVersion: '7.10.1' }))).toEqual({
       status: 503,
       headers: { 'Retry-After': '1' },
-      body: { error: { code: 'service_unavailable', message: 'The service is busy; nothing was done. Try again shortly.' } },
+      body: { error: { code: 'service_unavailable', message: 'The service is busy; nothing was done. Try again shortly.', details: { component: 'postgres' } } },
     });
   });
 
