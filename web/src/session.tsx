@@ -1,0 +1,51 @@
+import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
+import { api, forgetApiKey, storeApiKey, storedApiKey, type Balance, type ConsoleConfig } from './api';
+
+export interface Session {
+  apiKey: string | null;
+  /** Set right after sign-up: the new account, whose key the API shows only once. */
+  newAccount: { email: string } | undefined;
+  signIn: (key: string, newAccount?: { email: string }) => void;
+  signOut: () => void;
+  balance: Balance | undefined;
+  refreshBalance: () => void;
+  config: ConsoleConfig;
+}
+
+const SessionContext = createContext<Session | undefined>(undefined);
+
+/** The signed-in user's API key (kept in localStorage), their balance and the API's console settings. */
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [apiKey, setApiKey] = useState(storedApiKey);
+  const [newAccount, setNewAccount] = useState<{ email: string }>();
+  const [balance, setBalance] = useState<Balance>();
+  const [config, setConfig] = useState<ConsoleConfig>({ test_checkout: false });
+
+  const refreshBalance = useCallback(() => {
+    if (!apiKey) return setBalance(undefined);
+    api<Balance>('/balance', { apiKey }).then(setBalance, () => setBalance(undefined));
+  }, [apiKey]);
+  useEffect(refreshBalance, [refreshBalance]);
+  useEffect(() => {
+    api<ConsoleConfig>('/console-config', { apiKey: null }).then(setConfig, () => undefined);
+  }, []);
+
+  const signIn = useCallback((key: string, account?: { email: string }) => {
+    storeApiKey(key);
+    setApiKey(key);
+    setNewAccount(account);
+  }, []);
+  const signOut = useCallback(() => {
+    forgetApiKey();
+    setApiKey(null);
+    setNewAccount(undefined);
+  }, []);
+
+  return <SessionContext.Provider value={{ apiKey, newAccount, signIn, signOut, balance, refreshBalance, config }}>{children}</SessionContext.Provider>;
+}
+
+export function useSession(): Session {
+  const session = useContext(SessionContext);
+  if (!session) throw new Error('useSession outside SessionProvider');
+  return session;
+}
