@@ -3,10 +3,12 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { httpMetrics, metricsHandler } from '../metrics/http';
 import { identifyApiKey, requireApiKey } from './auth';
+import { createConsoleRouter } from './console';
 import type { AppDeps } from './deps';
 import { errorHandler, notFoundHandler } from './errors';
 import { corsPolicy, rateLimits, securityHeaders } from './hardening';
 import { createDocsRouter } from './openapi/router';
+import { createConsoleConfigRouter, createDevRouters } from './routes/console';
 import { createCreditsRouter } from './routes/credits';
 import { createEventsRouter } from './routes/events';
 import { createHealthRouter } from './routes/health';
@@ -60,9 +62,13 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1', identifyApiKey(deps.db, deps.config.apiKeyPepper), ...limits.afterAuth);
   // Every non-multipart body is JSON, whatever Content-Type a client (curl -d) sends.
   app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => !isMultipart(req) }));
-  app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps));
+  app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps), createConsoleConfigRouter(deps));
   app.use('/api/v1', requireApiKey(), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps), createCreditsRouter(deps));
   app.use('/api/v1', requireApiKey(), createEventsRouter(deps), createWebhookDeliveriesRouter(deps));
+  // Outside production only: completing local test checkouts for the web console.
+  app.use('/api/v1', requireApiKey(), ...createDevRouters(deps));
+  // The web console (web/), after every API route: it answers only what they did not.
+  app.use(createConsoleRouter(deps));
 
   app.use(notFoundHandler);
   app.use(errorHandler);

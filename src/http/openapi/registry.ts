@@ -7,6 +7,7 @@ import { DEFAULT_IMAGE_RULES } from '../../images/validate';
 import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery } from '../../jobs/schemas';
 import { createPaymentBody, paymentIdParam } from '../../payments/schemas';
 import { createPromptBody, listPromptsQuery, promptIdParam } from '../../prompts/schemas';
+import { CompletedCheckout, completeCheckoutBody, ConsoleConfig } from '../routes/console';
 import { createUserBody } from '../routes/users';
 import { deliveriesQuery } from '../routes/webhook-deliveries';
 import { WEBHOOK_FILTERS } from '../../events/types';
@@ -369,6 +370,30 @@ export const apiRoutes: ApiRoute[] = [
       413: [ErrorCode.payloadTooLarge, ErrorCode.storageQuotaExceeded],
       415: [ErrorCode.validationFailed, ErrorCode.unsupportedMediaType],
     },
+  },
+
+  // -- src/http/routes/console.ts (with src/dev/console-checkout.ts) ----------------------------
+  {
+    method: 'get',
+    path: '/api/v1/console-config',
+    operationId: 'getConsoleConfig',
+    tag: 'Payments',
+    summary: 'What the web console needs to know about this API',
+    public: true,
+    responses: { 200: { description: 'The console settings', json: ConsoleConfig } },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/dev/complete-checkout',
+    operationId: 'completeTestCheckout',
+    tag: 'Payments',
+    summary: 'Development only: complete a checkout with a signed test event',
+    description:
+      'Outside production (404 in production): sends the checkout.session.completed event `npm run stripe:complete` sends, ' +
+      'signed with the server\'s webhook secret, through the Stripe webhook handler. For local use against stripe-mock.',
+    request: { json: completeCheckoutBody },
+    responses: { 200: { description: 'The event was applied', json: CompletedCheckout } },
+    errors: { 404: [ErrorCode.notFound] },
   },
 
   // -- src/http/routes/events.ts ----------------------------------------------------------------

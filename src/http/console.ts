@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import express, { Router, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import { AppError, ErrorCode } from '../errors';
+import type { AppDeps } from './deps';
+
+/**
+ * Where `npm run build:web` writes the console (web/). In the image, dist/web links to it,
+ * as dist/prisma does for the migrations.
+ */
+export const CONSOLE_DIR = path.resolve(__dirname, '../../web/dist');
+
+/** Paths the console never answers: what the API, docs, health and metrics did not match stays their 404. */
+const NOT_CONSOLE = /^\/(api|docs|openapi\.json|health|metrics)(\/|$)/;
+
+/**
+ * The web console at `/`: its built files, and index.html for any other GET without a file
+ * extension, so a console route (/jobs/…) loads on refresh. Mounted after every API route.
+ * Its page may show our bucket's presigned output URLs (images, audio), so its CSP allows the
+ * bucket's origin besides the defaults the API sends everywhere.
+ */
+export function createConsoleRouter(deps: Pick<AppDeps, 'storage'>, dir = CONSOLE_DIR): Router {
+  const router = Router();
+  const index = path.join(dir, 'index.html');
+  router.use((req, _res, next) => (NOT_CONSOLE.test(req.path) ? next('router') : next()));
+  router.use(consoleContentSecurityPolicy(deps.storage));
+  // Hashed asset names never change content: cache them; index.html is always revalidated.
+  router.use('/assets', express.static(path.join(dir, 'assets'), { immutable: true, maxAge: '1y' }));
+  router.use(express.static(dir, { index: false }));
+  // A middleware rather than a GET route: the console's pages are not API operations (test/api/openapi.test.ts).
+  router.use((req, res, next) => {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path.includes('.')) {
+      next();
+      return;
+    }
+    if (!fs.existsSync(index)) {
+      next(new AppError(404, ErrorCode.notFound, 'The web console is not built; run npm run build:web'));
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-cache');
+    res.sendFile(index);
+  });
+  return router;
+}
+
+/** The default CSP of src/http/hardening.ts, plus images and media from the bucket (and blob: for downloads). */
+function consoleContentSecurityPolicy(storage: AppDeps['storage']): RequestHandler {
+  let policy: Promise<RequestHandler> | undefined;
+  const build = async () => {
+    const bucket = new URL(await storage.presignGet('console-origin-probe')).origin;
+    return helmet.contentSecurityPolicy({
+      useDefaults: true,
+      directives: {
+        'frame-ancestors': ["'none'"],
+        'upgrade-insecure-requests': null,
+        'img-src': ["'self'", 'data:', 'blob:', bucket],
+        'media-src': ["'self'", 'blob:', bucket],
+      },
+    });
+  };
+  return (req, res, next) => {
+    policy ??= build().catch((err: unknown) => {
+      policy = undefined;
+      throw err;
+    });
+    void policy.then((handler) => handler(req, res, next), next);
+  };
+}

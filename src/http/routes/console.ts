@@ -1,0 +1,73 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Config } from '../../config';
+import type { AppDeps } from '../deps';
+
+/**
+ * What the web console (web/) asks the API about itself, and the development-only route it
+ * completes local test checkouts with.
+ */
+
+export const ConsoleConfig = z
+  .object({
+    test_checkout: z.boolean().meta({
+      description:
+        'true when this API runs outside production against stripe-mock: checkouts cannot be paid at a checkout_url, and POST /api/v1/dev/complete-checkout completes them instead',
+    }),
+  })
+  .meta({ id: 'ConsoleConfig' });
+
+export const completeCheckoutBody = z.union([
+  z.strictObject({ payment_id: z.uuid({ message: 'must be a payment id (UUID)' }) }),
+  z.strictObject({ purchase_id: z.uuid({ message: 'must be a purchase id (UUID)' }) }),
+]);
+
+export const CompletedCheckout = z
+  .object({
+    event_id: z.string().meta({ description: 'The id of the signed checkout.session.completed event that was applied' }),
+    status: z.string().meta({ description: 'The payment or purchase status afterwards (paid)' }),
+  })
+  .meta({ id: 'CompletedCheckout' });
+
+/** The development-only router (src/dev/console-checkout.ts), as that module exports it. */
+interface DevCheckoutModule {
+  createDevCheckoutRouter(deps: AppDeps): Router;
+}
+
+const DEV_CHECKOUT_MODULE = path.resolve(__dirname, '../../dev/console-checkout');
+
+/**
+ * Whether the development-only routes exist here: never in production, and only where the
+ * source of src/dev is present (the production image does not have it).
+ */
+function devRoutesAvailable(config: Config): boolean {
+  return config.env !== 'production' && ['.ts', '.js'].some((ext) => fs.existsSync(DEV_CHECKOUT_MODULE + ext));
+}
+
+/** Checkouts cannot be paid for real here (stripe-mock), and the route that completes them exists. */
+export function testCheckoutsAvailable(config: Config): boolean {
+  return devRoutesAvailable(config) && config.stripe.apiBase !== undefined;
+}
+
+/** GET /console-config: public, nothing secret. */
+export function createConsoleConfigRouter({ config }: Pick<AppDeps, 'config'>): Router {
+  const router = Router();
+  const body: z.infer<typeof ConsoleConfig> = { test_checkout: testCheckoutsAvailable(config) };
+  router.get('/console-config', (_req, res) => {
+    res.json(body);
+  });
+  return router;
+}
+
+/**
+ * The development-only routes, mounted behind the API key outside production. They sign Stripe
+ * test events (src/payments/test-events.ts), which the production build must not contain, so
+ * the module is loaded by path at run time rather than imported (test/ops/production-build.test.ts).
+ */
+export function createDevRouters(deps: AppDeps): Router[] {
+  if (!devRoutesAvailable(deps.config)) return [];
+  const { createDevCheckoutRouter } = require(DEV_CHECKOUT_MODULE) as DevCheckoutModule;
+  return [createDevCheckoutRouter(deps)];
+}
