@@ -127,6 +127,7 @@ function PromptView({ promptId, onFinished }: { promptId: string; onFinished: ()
   return (
     <article className="card" aria-labelledby="prompt-title" data-testid="prompt">
       <h2 id="prompt-title">Prompt {prompt && <StatusBadge status={prompt.status} />}</h2>
+      {prompt && <p className="hint">“{prompt.prompt}” · its images appear in the gallery below</p>}
       <ErrorMessage error={error} />
       {prompt?.error && (
         <p role="alert" className="error">
