@@ -1,0 +1,168 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { makeJpeg } from '../fixtures/images';
+import { CHROMIUM_ARGS, ensureChromium } from '../helpers/chromium';
+import { startTestEnv, type TestEnv } from '../helpers/test-env';
+
+/**
+ * The web console in a real headless Chromium against the real API and worker: what a buyer
+ * does, clicking through the pages, with nothing but the public API behind them.
+ */
+
+const ROOT = path.resolve(__dirname, '../..');
+const SCREENSHOT = path.join(ROOT, 'docs/console.png');
+const PHOTO_COUNT = 10;
+
+const chromiumAvailable = ensureChromium();
+if (!chromiumAvailable.ok) {
+  console.warn(
+    `\n${'!'.repeat(100)}\n!!! SKIPPING the web console browser tests: no Chromium (${chromiumAvailable.reason}).\n` +
+      `!!! Install it (apt-get install -y chromium fonts-liberation, as root) to run them.\n${'!'.repeat(100)}\n`,
+  );
+}
+
+let env: TestEnv;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+/** Content-Security-Policy violations and page errors: the console must cause none. */
+const pageProblems: string[] = [];
+
+(chromiumAvailable.ok ? describe : describe.skip)('the web console in a browser', () => {
+  beforeAll(async () => {
+    // Builds web/dist if its sources changed since the last build (a no-op otherwise).
+    execFileSync('node', ['scripts/build-web.mjs'], { cwd: ROOT, stdio: 'inherit' });
+    env = await startTestEnv({ knobs: { latency_ms: 1500, training_latency_ms: 2000 } });
+    browser = await chromium.launch({ executablePath: chromiumAvailable.ok ? chromiumAvailable.path : undefined, args: CHROMIUM_ARGS, headless: true });
+  }, 300_000);
+  afterAll(async () => {
+    await browser?.close();
+    await env?.stop();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageProblems.push(m.text());
+    });
+    page.on('pageerror', (err) => pageProblems.push(err.message));
+    pageProblems.length = 0;
+  });
+  afterEach(async () => {
+    await context?.close();
+    expect(pageProblems).toEqual([]);
+  });
+
+  it('when a new user signs up, buys credits with a test checkout and runs a catalog model, then its progress reaches succeeded and the output downloads', async () => {
+    await page.goto(`${env.baseUrl}/`);
+    await page.getByLabel('Email', { exact: true }).fill(`console-${Date.now()}@example.com`);
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    const apiKey = (await page.getByTestId('new-api-key').textContent())!;
+    expect(apiKey.length).toBeGreaterThan(20);
+    const auth = { Authorization: `Bearer ${apiKey}` };
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Credits & plans' }).click();
+    await page.getByRole('button', { name: 'Buy 100 credits' }).click();
+    await page.getByRole('button', { name: 'Complete this test checkout' }).click();
+    await page.getByTestId('checkout').getByText('Paid.').waitFor();
+    await expectText(page.getByTestId('balance'), /^100 credits$/);
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Run a model' }).click();
+    await page.getByLabel('Model', { exact: true }).selectOption('black-forest-labs/flux-schnell');
+    await page.getByLabel('Prompt', { exact: true }).fill('a lighthouse at dusk');
+    await page.getByLabel('aspect_ratio', { exact: true }).selectOption('16:9');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+
+    // Live: the page shows the job unfinished first (the model takes 1.5 s), then succeeded.
+    const status = page.getByTestId('job').getByRole('status');
+    await expectText(status, /^(queued|starting|running)$/);
+    await expectText(status, /^succeeded$/, 60_000);
+    const jobId = new URL(page.url()).searchParams.get('job')!;
+    const job = (await env.api.get(`/api/v1/status/${jobId}`).set(auth).expect(200)).body;
+    expect(job).toMatchObject({ status: 'succeeded', model: 'black-forest-labs/flux-schnell', parameters: { aspect_ratio: '16:9' }, outputs: [expect.anything()] });
+
+    const image = page.getByRole('img', { name: /^Output 1 of job/ });
+    await image.waitFor();
+    await imageLoaded(image);
+    await expectText(page.getByTestId('balance'), /^98 credits$/);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: /^Download output 1/ }).click()]);
+    const bytes = fs.readFileSync((await download.path())!);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(job.outputs[0].sha256);
+    expect(download.suggestedFilename()).toMatch(new RegExp(`^job-${jobId.slice(0, 8)}-1\\.\\w+$`));
+
+    // The README's screenshot: job ids and images differ per run, so it is rewritten only when
+    // missing or asked for (UPDATE_SCREENSHOTS=1); other runs leave it in a temporary file.
+    const shot = await page.screenshot({ fullPage: true });
+    expect(shot.subarray(1, 4).toString()).toBe('PNG');
+    const target = process.env.UPDATE_SCREENSHOTS === '1' || !fs.existsSync(SCREENSHOT) ? SCREENSHOT : path.join(os.tmpdir(), 'console.png');
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, shot);
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Usage' }).click();
+    const row = page.getByRole('row').filter({ hasText: 'black-forest-labs/flux-schnell' });
+    await expectText(row.getByRole('cell').nth(3), /^2$/);
+  }, 180_000);
+
+  it('when a user uploads training photos and one is too small, then its problem is shown next to that photo; without it the model trains and takes prompts', async () => {
+    const user = await env.createUser();
+    await page.goto(`${env.baseUrl}/account`);
+    await page.getByLabel('API key', { exact: true }).fill(user.apiKey);
+    await page.getByRole('button', { name: 'Use this key' }).click();
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Credits & plans' }).click();
+    await page.getByRole('button', { name: 'Buy plan Starter' }).click();
+    await page.getByRole('button', { name: 'Complete this test checkout' }).click();
+    await page.getByRole('link', { name: 'Train a model with this payment' }).click();
+
+    const good = await Promise.all(
+      Array.from({ length: PHOTO_COUNT }, async (_, i) => ({ name: `photo-${i + 1}.jpg`, mimeType: 'image/jpeg', buffer: await makeJpeg({ width: 512, height: 512 + i }) })),
+    );
+    const tiny = { name: 'tiny.jpg', mimeType: 'image/jpeg', buffer: await makeJpeg({ width: 200, height: 150 }) };
+    await page.getByTestId('photo-input').setInputFiles([...good.slice(0, 5), tiny, ...good.slice(5)]);
+    await page.getByRole('button', { name: 'Start training' }).click();
+
+    const tinyItem = page.locator('li.photo[data-filename="tiny.jpg"]');
+    await expectText(tinyItem.getByTestId('photo-problems'), /tiny\.jpg.*200.*150.*512/s);
+    await expect(page.getByTestId('photo-problems').count()).resolves.toBe(1);
+    await page.getByRole('alert').filter({ hasText: 'Nothing was charged' }).waitFor();
+    expect(await env.db.modelVersion.count({ where: { userId: user.id } })).toBe(0);
+
+    await page.getByRole('button', { name: 'Remove tiny.jpg' }).click();
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await expectText(page.getByTestId('training').getByRole('status'), /^succeeded$/, 90_000);
+
+    await page.getByRole('link', { name: 'Prompt it' }).click();
+    await page.getByRole('textbox', { name: /^Prompt \(use/ }).fill('TOK on the moon');
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    await expectText(page.getByTestId('prompt').getByRole('status'), /^succeeded$/, 60_000);
+    const galleryImage = page.getByRole('img', { name: 'TOK on the moon' }).first();
+    await galleryImage.waitFor();
+    await imageLoaded(galleryImage);
+  }, 240_000);
+});
+
+/** Waits until the image has loaded its pixels (from our bucket, under the console's CSP). */
+async function imageLoaded(image: ReturnType<Page['locator']>): Promise<void> {
+  const handle = await image.elementHandle();
+  await image.page().waitForFunction((el) => {
+    const img = el as unknown as { complete: boolean; naturalWidth: number };
+    return img.complete && img.naturalWidth > 0;
+  }, handle);
+}
+
+/** Waits until the element's whole text matches. */
+async function expectText(locator: ReturnType<Page['locator']>, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: string | null = null;
+  while (Date.now() < deadline) {
+    last = await locator.textContent({ timeout: Math.max(1, deadline - Date.now()) }).catch(() => null);
+    if (last !== null && pattern.test(last.trim())) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`expected text ${pattern} within ${timeoutMs} ms; last seen: ${JSON.stringify(last)}`);
+}
