@@ -6,7 +6,8 @@
 #   migrate  node dist/src/db/migrate-cli.js  (one-shot; needs only DATABASE_URL)
 #
 # Build: docker build -t imagegen-backend:<version> .
-# Layout in the image: /app/dist/{src,workflows,activities}, /app/dist/workflow-bundle.js,
+# Layout in the image: /app/dist/{src,workflows,activities}, /app/dist/workflow-bundle.js, /app/web/dist
+# (the web console; also reachable as dist/web),
 # /app/prisma/migrations (also reachable as dist/prisma, where src/db/migrate.ts looks),
 # /app/temporal-config, production node_modules. Runs as the unprivileged `node` user.
 
@@ -27,9 +28,11 @@ COPY scripts ./scripts
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
+COPY web ./web
 RUN node scripts/prisma-generate.mjs \
  && npm run build \
- && npm run bundle:workflows -- dist/workflow-bundle.js
+ && npm run bundle:workflows -- dist/workflow-bundle.js \
+ && npm run build:web
 
 # ---- production dependencies only ----
 FROM ${NODE_IMAGE} AS deps
@@ -57,10 +60,12 @@ ENV NODE_ENV=production \
     WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The web console the API serves at / (src/http/console.ts reads ../../web/dist from dist/src/http).
+COPY --from=build /app/web/dist ./web/dist
 COPY package.json ./
 COPY prisma/migrations ./prisma/migrations
 COPY temporal-config ./temporal-config
-RUN ln -s ../prisma dist/prisma
+RUN ln -s ../prisma dist/prisma && ln -s ../web dist/web
 # Files stay root-owned and read-only for the app; uploads go to /tmp.
 USER node
 # api, worker Temporal SDK metrics, worker app metrics
