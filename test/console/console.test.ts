@@ -6,6 +6,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { makeJpeg } from '../fixtures/images';
 import { CHROMIUM_ARGS, ensureChromium } from '../helpers/chromium';
+import { fundedUser } from '../helpers/factories';
 import { startTestEnv, type TestEnv } from '../helpers/test-env';
 
 /**
@@ -64,6 +65,10 @@ const pageProblems: string[] = [];
     const apiKey = (await page.getByTestId('new-api-key').textContent())!;
     expect(apiKey.length).toBeGreaterThan(20);
     const auth = { Authorization: `Bearer ${apiKey}` };
+    const streams: string[] = [];
+    page.on('response', (r) => {
+      if (r.url().endsWith('/events')) streams.push(`${r.status()} ${new URL(r.url()).pathname} ${r.headers()['content-type']}`);
+    });
 
     await page.getByRole('navigation').getByRole('link', { name: 'Credits & plans' }).click();
     await page.getByRole('button', { name: 'Buy 100 credits' }).click();
@@ -83,6 +88,8 @@ const pageProblems: string[] = [];
     await expectText(status, /^succeeded$/, 60_000);
     const jobId = new URL(page.url()).searchParams.get('job')!;
     const job = (await env.api.get(`/api/v1/status/${jobId}`).set(auth).expect(200)).body;
+    // It followed the job's Server-Sent Events (read with fetch, as EventSource cannot send the API key).
+    expect(streams).toEqual([`200 /api/v1/jobs/${jobId}/events text/event-stream`]);
     expect(job).toMatchObject({ status: 'succeeded', model: 'black-forest-labs/flux-schnell', parameters: { aspect_ratio: '16:9' }, outputs: [expect.anything()] });
 
     const image = page.getByRole('img', { name: /^Output 1 of job/ });
@@ -108,11 +115,25 @@ const pageProblems: string[] = [];
     await expectText(row.getByRole('cell').nth(3), /^2$/);
   }, 180_000);
 
+  it('when the API has no event stream, then the page reads the job every second instead and still shows it succeed', async () => {
+    const user = await fundedUser(env, 10);
+    await page.route('**/events', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: 'No route' } }) }));
+    const reads: number[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/v1/status/')) reads.push(Date.now());
+    });
+    await signInWithKey(user.apiKey);
+    await page.getByLabel('Prompt', { exact: true }).fill('a quiet harbour');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await expectText(page.getByTestId('job').getByRole('status'), /^succeeded$/, 60_000);
+    await page.getByRole('img', { name: /^Output 1 of job/ }).waitFor();
+    // The model takes 1.5 s: read at least once more after the first look, about a second apart.
+    expect(reads.length).toBeGreaterThanOrEqual(2);
+  }, 120_000);
+
   it('when a user uploads training photos and one is too small, then its problem is shown next to that photo; without it the model trains and takes prompts', async () => {
     const user = await env.createUser();
-    await page.goto(`${env.baseUrl}/account`);
-    await page.getByLabel('API key', { exact: true }).fill(user.apiKey);
-    await page.getByRole('button', { name: 'Use this key' }).click();
+    await signInWithKey(user.apiKey);
 
     await page.getByRole('navigation').getByRole('link', { name: 'Credits & plans' }).click();
     await page.getByRole('button', { name: 'Buy plan Starter' }).click();
@@ -145,6 +166,14 @@ const pageProblems: string[] = [];
     await imageLoaded(galleryImage);
   }, 240_000);
 });
+
+/** Signs in on the account page with an existing API key, as a returning user does. */
+async function signInWithKey(apiKey: string): Promise<void> {
+  await page.goto(`${env.baseUrl}/account`);
+  await page.getByLabel('API key', { exact: true }).fill(apiKey);
+  await page.getByRole('button', { name: 'Use this key' }).click();
+  await page.getByRole('navigation').waitFor();
+}
 
 /** Waits until the image has loaded its pixels (from our bucket, under the console's CSP). */
 async function imageLoaded(image: ReturnType<Page['locator']>): Promise<void> {

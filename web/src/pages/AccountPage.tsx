@@ -38,7 +38,12 @@ export function AccountPage() {
             navigate('/account');
           }}
         />
-        <PasteKey onKey={signIn} />
+        <PasteKey
+          onKey={(key) => {
+            signIn(key);
+            navigate('/');
+          }}
+        />
       </div>
     </section>
   );
