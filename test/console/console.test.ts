@@ -131,6 +131,19 @@ const pageProblems: string[] = [];
     expect(reads.length).toBeGreaterThanOrEqual(2);
   }, 120_000);
 
+  it('when the API takes real Stripe payments, then buying credits takes the browser to the checkout_url', async () => {
+    const user = await env.createUser();
+    // As an API with real Stripe keys answers (this one runs on stripe-mock); Stripe's page itself is not fetched.
+    await page.route('**/api/v1/console-config', (route) => route.fulfill({ json: { test_checkout: false } }));
+    await page.route('https://checkout.stripe.com/**', (route) => route.fulfill({ contentType: 'text/html', body: '<title>Stripe Checkout</title>' }));
+    await signInWithKey(user.apiKey);
+    await page.getByRole('navigation').getByRole('link', { name: 'Credits & plans' }).click();
+    await page.getByRole('button', { name: 'Buy 100 credits' }).click();
+    await page.waitForURL(/^https:\/\/checkout\.stripe\.com\//);
+    const purchase = await env.db.creditPurchase.findFirstOrThrow({ where: { userId: user.id } });
+    expect([page.url(), purchase.status]).toEqual([purchase.checkoutUrl, 'pending']);
+  }, 60_000);
+
   it('when a user uploads training photos and one is too small, then its problem is shown next to that photo; without it the model trains and takes prompts', async () => {
     const user = await env.createUser();
     await signInWithKey(user.apiKey);

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { api, money, type CreditPack, type Page, type Plan, type Version } from '../api';
 import { rememberPayment } from '../payments-store';
 import { useSession } from '../session';
@@ -127,7 +127,7 @@ function AddOn({ plan, trained, onBuy }: { plan: Plan; trained: Version[]; onBuy
 }
 
 /**
- * An open checkout. With real Stripe the user pays at its checkout_url; when the API runs on
+ * An open checkout. With real Stripe the browser goes to its checkout_url; when the API runs on
  * stripe-mock (GET /console-config), no page can be paid, so the console asks the API to send
  * the signed test event `npm run stripe:complete` would send.
  */
@@ -136,6 +136,10 @@ export function Checkout({ checkout, onPaid }: { checkout: OpenCheckout; onPaid?
   const [status, setStatus] = useState<string>();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
+  const payAtStripe = config?.test_checkout === false && checkout.checkoutUrl;
+  useEffect(() => {
+    if (payAtStripe) window.location.assign(payAtStripe);
+  }, [payAtStripe]);
   const complete = async () => {
     setBusy(true);
     setError(undefined);
@@ -165,6 +169,8 @@ export function Checkout({ checkout, onPaid }: { checkout: OpenCheckout; onPaid?
             <Link to="/">Run a model</Link>
           )}
         </p>
+      ) : !config ? (
+        <p>Loading…</p>
       ) : config.test_checkout ? (
         <>
           <p>This API runs against stripe-mock: no checkout page can be paid. Complete it with a signed test event instead.</p>
@@ -174,7 +180,7 @@ export function Checkout({ checkout, onPaid }: { checkout: OpenCheckout; onPaid?
         </>
       ) : checkout.checkoutUrl ? (
         <p>
-          <a href={checkout.checkoutUrl}>Pay at Stripe Checkout</a>
+          Taking you to Stripe Checkout… If nothing happens, <a href={checkout.checkoutUrl}>continue to Stripe Checkout</a>.
         </p>
       ) : (
         <p>This checkout can no longer be paid.</p>
