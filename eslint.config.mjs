@@ -8,7 +8,8 @@ const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 export default tseslint.config(
   { ignores: ['node_modules/**', 'src/generated/**', 'dist/**', '.tools/**', '.data/**', '.bench/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
   {
-    files: ['**/*.ts'],
+    // .tsx: the web console (web/, its own tsconfig), where a floating promise is a lost error too.
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
