@@ -41,7 +41,7 @@ function Shell() {
             <ul>
               {PAGES.map((p) => (
                 <li key={p.path}>
-                  <Link to={p.path} className={p === current ? 'current' : undefined}>
+                  <Link to={p.path} current={p === current}>
                     {p.label}
                   </Link>
                 </li>

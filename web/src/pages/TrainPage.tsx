@@ -85,7 +85,16 @@ export function TrainPage() {
         </label>
         <label>
           Photos
-          <input type="file" multiple accept="image/jpeg,image/png,image/webp" onChange={(e) => addPhotos(e.target.files)} data-testid="photo-input" />
+          <input
+            type="file"
+            multiple
+            accept="image/jpeg,image/png,image/webp"
+            onChange={(e) => {
+              addPhotos(e.target.files);
+              e.target.value = ''; // so choosing more photos (even the same ones) adds them again
+            }}
+            data-testid="photo-input"
+          />
         </label>
         <p className="hint" aria-live="polite">
           {photos.length} photo{photos.length === 1 ? '' : 's'} selected ({MIN_PHOTOS}–{MAX_PHOTOS} needed)
