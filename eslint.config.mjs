@@ -33,9 +33,9 @@ export default tseslint.config(
           patterns: [
             { group: ['../activities', '../activities/*'], allowTypeImports: true, message: 'Workflows import activities as types only (proxyActivities).' },
             {
-              regex: '^\\.\\./src/(?!error-codes$|temporal/names$|temporal/search-attributes$|temporal/request-id-header$|provider/prediction$)',
+              regex: '^\\.\\./src/(?!error-codes$|temporal/names$|temporal/search-attributes$|temporal/request-id-header$|provider/prediction$|events/types$)',
               allowTypeImports: true,
-              message: 'Workflows import values only from the pure shared modules: src/error-codes, src/temporal/names, src/temporal/search-attributes, src/temporal/request-id-header, src/provider/prediction.',
+              message: 'Workflows import values only from the pure shared modules: src/error-codes, src/temporal/names, src/temporal/search-attributes, src/temporal/request-id-header, src/provider/prediction, src/events/types.',
             },
             {
               group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@prisma/*', 'pg', 'sharp', 'archiver', 'replicate', 'stripe', '@aws-sdk/*', 'express'],

@@ -20,7 +20,6 @@ export function creditHelperName(): string | undefined {
 
 function ledgerTopUp(): Fn | undefined {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const ledger = require('../src/credits/ledger') as Record<string, unknown>;
     return typeof ledger.topUp === 'function' ? (ledger.topUp as Fn) : undefined;
   } catch {
