@@ -8,9 +8,31 @@ export async function listModels(db: Db): Promise<CatalogModel[]> {
   return db.catalogModel.findMany({ where: { active: true }, orderBy: [{ sortOrder: 'asc' }, { name: 'asc' }] });
 }
 
-/** An active catalog model, or 422 `unknown_model` listing the names that are. */
+/**
+ * How long a process reuses the active models it read. Catalog rows change only by migration,
+ * so a model (de)activated or repriced reaches every API process within this time.
+ */
+const CATALOG_CACHE_MS = 10_000;
+const catalogCache = new WeakMap<Db, { until: number; models: Promise<CatalogModel[]> }>();
+
+/**
+ * listModels, read at most once per CATALOG_CACHE_MS for each client: every accepted job looks
+ * its model up, and that should cost no query. A failed read is not kept.
+ */
+function cachedModels(db: Db): Promise<CatalogModel[]> {
+  const hit = catalogCache.get(db);
+  if (hit && hit.until > Date.now()) return hit.models;
+  const models = listModels(db);
+  catalogCache.set(db, { until: Date.now() + CATALOG_CACHE_MS, models });
+  models.catch(() => {
+    if (catalogCache.get(db)?.models === models) catalogCache.delete(db);
+  });
+  return models;
+}
+
+/** An active catalog model (from the cache above), or 422 `unknown_model` listing the names that are. */
 export async function getCatalogModel(db: Db, name: string): Promise<CatalogModel> {
-  const models = await listModels(db);
+  const models = await cachedModels(db);
   const model = models.find((m) => m.name === name);
   if (model) return model;
   const valid = models.map((m) => m.name);
