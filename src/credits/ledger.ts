@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/client';
 import type { DbOrTx, Tx } from '../db/transaction';
+import { Prisma } from '../generated/prisma/client';
 import { countLedgerMovement } from '../metrics/business';
 import { accountInDebtError, takeBackTarget } from '../payments/take-back';
 
 /**
  * A user's credits: counters on credit_balances plus one ledger row per movement. Every
- * function runs inside the caller's transaction and is idempotent through the ledger's
- * unique `key`: a retried activity or a redelivered webhook finds its row and changes
- * nothing. A CHECK constraint keeps both counters >= 0 whatever happens.
+ * function runs inside the caller's transaction (the reserve is one statement of its own) and
+ * is idempotent through the ledger's unique `key`: a retried activity or a redelivered webhook
+ * finds its row and changes nothing. A CHECK constraint keeps both counters >= 0 whatever happens.
  *
  *   topup    a credit pack was paid                          credits += n
  *   reserve  a job was accepted (its maximum cost)           credits -= n, reserved += n
@@ -123,29 +125,50 @@ async function giveBack(tx: Tx, req: { userId: string; purchaseId: string; key: 
   return true;
 }
 
+/** A row written in the reserving statement: its table and each column's value as typed SQL (casts included). */
+export interface RowInsert {
+  table: string;
+  columns: Record<string, Prisma.Sql>;
+}
+
 export type ReserveResult = { reserved: true } | { reserved: false; available: number };
 
 /**
- * Reserves a job's maximum cost in one conditional update: never below zero, under any
- * concurrency, and never while credits are owed (402 account_in_debt).
+ * Reserves a job's maximum cost and writes the job's own row in ONE statement: a conditional
+ * update of the counters, the `reserve:<job id>` ledger row and `row`, the latter two only if
+ * the update happened. No transaction is opened, so no pool connection waits on the API
+ * between round trips, and the statement is atomic: any failure (a unique key of `row`, such
+ * as an Idempotency-Key, or of the ledger's `reserve:<job id>`, so a job never reserves twice)
+ * undoes all of it. The update re-checks its condition on the newest row version, so the
+ * counters never go below zero under any concurrency (and a CHECK constraint backs it).
+ * Never while credits are owed: 402 account_in_debt. Only a refusal costs a second query, to
+ * read what the user has (so its figures may already be a moment newer than the refusal).
  */
-export async function reserveCredits(tx: Tx, req: { userId: string; jobId: string; credits: number }): Promise<ReserveResult> {
+export async function reserveCreditsWithRow(db: Db, req: { userId: string; jobId: string; credits: number }, row: RowInsert): Promise<ReserveResult> {
   const key = `reserve:${req.jobId}`;
-  const updated = await tx.$executeRaw`
-    UPDATE credit_balances
-       SET credits = credits - ${req.credits}, reserved = reserved + ${req.credits}, updated_at = now()
-     WHERE user_id = ${req.userId}::uuid
-       AND credits >= ${req.credits}
-       AND owed = 0
-       AND NOT EXISTS (SELECT 1 FROM credit_ledger WHERE key = ${key})`;
-  if (updated === 0) {
-    if (await tx.creditLedger.findUnique({ where: { key }, select: { id: true } })) return { reserved: true };
-    const balance = await tx.creditBalance.findUnique({ where: { userId: req.userId }, select: { credits: true, owed: true } });
-    if (balance && balance.owed > 0) throw accountInDebtError('credits', balance.owed);
-    return { reserved: false, available: balance?.credits ?? 0 };
+  const names = Prisma.raw(Object.keys(row.columns).map((c) => `"${c}"`).join(', '));
+  const inserted = await db.$queryRaw<{ written: number }[]>`
+    WITH reserved AS (
+      UPDATE credit_balances
+         SET credits = credits - ${req.credits}, reserved = reserved + ${req.credits}, updated_at = now()
+       WHERE user_id = ${req.userId}::uuid AND credits >= ${req.credits} AND owed = 0
+      RETURNING user_id
+    ), ledger AS (
+      INSERT INTO credit_ledger (id, user_id, key, movement, credits, job_id)
+      SELECT ${randomUUID()}::uuid, user_id, ${key}, 'reserve'::credit_movement, ${req.credits}::int, ${req.jobId}::uuid FROM reserved
+    ), written AS (
+      INSERT INTO ${Prisma.raw(`"${row.table}"`)} (${names})
+      SELECT ${Prisma.join(Object.values(row.columns))} FROM reserved
+      RETURNING 1
+    )
+    SELECT count(*)::int AS written FROM written`;
+  if (inserted[0]?.written === 1) {
+    countLedgerMovement('credits', 'reserve', req.credits);
+    return { reserved: true };
   }
-  await record(tx, { key, movement: 'reserve', ...req });
-  return { reserved: true };
+  const balance = await db.creditBalance.findUnique({ where: { userId: req.userId }, select: { credits: true, owed: true } });
+  if (balance && balance.owed > 0) throw accountInDebtError('credits', balance.owed);
+  return { reserved: false, available: balance?.credits ?? 0 };
 }
 
 /**

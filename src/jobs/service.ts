@@ -2,9 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
-import type { Job } from '../generated/prisma/client';
+import { Prisma, type Job } from '../generated/prisma/client';
 import { creditsFor, unitCredits } from '../catalog/service';
-import { reserveCredits, settleCredits } from '../credits/ledger';
+import { reserveCreditsWithRow, settleCredits, type RowInsert } from '../credits/ledger';
 import { AppError, ErrorCode } from '../errors';
 import { afterCursor, decodeCursor, page } from '../shared/pagination';
 import { replicateWebhookUrl, workflowIds } from '../temporal/names';
@@ -20,8 +20,15 @@ export interface JobDeps {
   temporal: Client;
 }
 
+/** What starting a job's workflow needs of its row. */
+export type JobStart = Pick<Job, 'id' | 'userId' | 'model' | 'prompt' | 'numOutputs' | 'seed' | 'outputFormat' | 'parameters' | 'inputUploadId' | 'workflowId' | 'requestId'>;
+
+/** The row an accepted job starts with, as the accept statement writes it. */
+type NewJob = JobStart &
+  Pick<Job, 'status' | 'priceUnit' | 'priceCredits' | 'webhook' | 'webhookEventsFilter' | 'idempotencyKey' | 'requestHash'>;
+
 export interface SubmitResult {
-  job: Job;
+  job: Pick<Job, 'id' | 'status'>;
   /** True when an Idempotency-Key matched an earlier request: no new job was made. */
   replayed: boolean;
 }
@@ -43,68 +50,30 @@ export function providerInput(job: Pick<Job, 'prompt' | 'numOutputs' | 'seed' | 
   };
 }
 
-/**
- * Checks the request against its catalog model, then records the job and reserves its
- * maximum cost in one transaction (402 and no job if the credits do not cover it), then
- * starts its workflow (the job id is the workflow id). With an Idempotency-Key, the same
- * key and body return the first job and neither reserve nor start anything new.
- */
-export async function submitJob(
-  deps: JobDeps,
-  req: { userId: string; body: GenerateBody; idempotencyKey?: string; requestId?: string },
-): Promise<SubmitResult> {
-  const { body } = req;
-  const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
-  if (req.idempotencyKey) {
-    const existing = await findByIdempotencyKey(deps.db, req.userId, req.idempotencyKey);
-    if (existing) return replay(deps, existing, requestHash);
-  }
+type SubmitRequest = { userId: string; body: GenerateBody; idempotencyKey?: string; requestId?: string };
 
-  const { model, upload, parameters } = await checkModelInput(deps.db, req.userId, body, { devKnobs: deps.config.env !== 'production' });
-  const id = randomUUID();
-  const maxCost = creditsFor(model, body.num_outputs, parameters);
-  let job: Job;
+/**
+ * Checks the request against its catalog model (cached), then records the job and reserves
+ * its maximum cost in one statement (402 and no job if the credits do not cover it), then
+ * starts its workflow (the job id is the workflow id). With an Idempotency-Key, the same key
+ * and body return the first job and neither reserve nor start anything new. The key is looked
+ * up only when accepting fails (a refusal, or the key's unique index), so a first request
+ * costs one statement.
+ */
+export async function submitJob(deps: JobDeps, req: SubmitRequest): Promise<SubmitResult> {
+  const requestHash = createHash('sha256').update(JSON.stringify(req.body)).digest('hex');
+  let accepted: { job: NewJob; fileField: string | null };
   try {
-    job = await deps.db.$transaction(async (tx) => {
-      const created = await tx.job.create({
-        data: {
-          id,
-          userId: req.userId,
-          model: model.name,
-          prompt: body.prompt ?? null,
-          numOutputs: body.num_outputs,
-          seed: body.seed ?? null,
-          outputFormat: model.kind === 'image' ? (body.output_format ?? 'png') : null,
-          parameters: parameters as object,
-          priceUnit: model.priceUnit,
-          priceCredits: unitCredits(model, parameters),
-          inputUploadId: upload?.id ?? null,
-          ...webhookColumns(body, deps.config),
-          idempotencyKey: req.idempotencyKey ?? null,
-          requestHash,
-          requestId: req.requestId ?? null,
-          workflowId: workflowIds.generationJob(id),
-        },
-      });
-      const reservation = await reserveCredits(tx, { userId: req.userId, jobId: id, credits: maxCost });
-      if (!reservation.reserved) {
-        throw new AppError(402, ErrorCode.insufficientCredits, `This job costs up to ${maxCost} credits and you have ${reservation.available}; buy a credit pack (POST /api/v1/credits/checkout)`, {
-          needed: maxCost,
-          available: reservation.available,
-        });
-      }
-      return created;
-    });
+    accepted = await acceptJob(deps, req, requestHash);
   } catch (err) {
-    // Two requests with the same key raced; the other one made the job (and its reservation).
-    if ((err as { code?: string }).code === 'P2002' && req.idempotencyKey) {
-      const existing = await findByIdempotencyKey(deps.db, req.userId, req.idempotencyKey);
-      if (existing) return replay(deps, existing, requestHash);
-    }
+    // The first request with this key made a job (maybe concurrently): it answers this one.
+    const existing = req.idempotencyKey && (err instanceof AppError || isUniqueViolation(err)) ? await findByIdempotencyKey(deps.db, req.userId, req.idempotencyKey) : null;
+    if (existing) return replay(deps, existing, requestHash);
     throw err;
   }
 
-  await startJobWorkflow(deps, job, {
+  const { job, fileField } = accepted;
+  await startJobWorkflow(deps, job, fileField, {
     undo: () =>
       deps.db.$transaction(async (tx) => {
         await settleCredits(tx, { jobId: job.id, used: 0 });
@@ -113,6 +82,75 @@ export async function submitJob(
     unavailable: 'The job could not be queued; nothing was started or charged. Try again shortly.',
   });
   return { job, replayed: false };
+}
+
+/** Validates the request and writes the job with its reservation (one statement), or throws a 4xx. */
+async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string): Promise<{ job: NewJob; fileField: string | null }> {
+  const { body } = req;
+  const { model, upload, parameters } = await checkModelInput(deps.db, req.userId, body, { devKnobs: deps.config.env !== 'production' });
+  const id = randomUUID();
+  const job: NewJob = {
+    id,
+    userId: req.userId,
+    status: 'queued',
+    model: model.name,
+    prompt: body.prompt ?? null,
+    numOutputs: body.num_outputs,
+    seed: body.seed ?? null,
+    outputFormat: model.kind === 'image' ? (body.output_format ?? 'png') : null,
+    parameters: parameters as Job['parameters'],
+    priceUnit: model.priceUnit,
+    priceCredits: unitCredits(model, parameters),
+    inputUploadId: upload?.id ?? null,
+    ...webhookColumns(body, deps.config),
+    idempotencyKey: req.idempotencyKey ?? null,
+    requestHash,
+    requestId: req.requestId ?? null,
+    workflowId: workflowIds.generationJob(id),
+  };
+  const maxCost = creditsFor(model, body.num_outputs, parameters);
+  const reservation = await reserveCreditsWithRow(deps.db, { userId: req.userId, jobId: id, credits: maxCost }, jobRow(job));
+  if (!reservation.reserved) {
+    throw new AppError(402, ErrorCode.insufficientCredits, `This job costs up to ${maxCost} credits and you have ${reservation.available}; buy a credit pack (POST /api/v1/credits/checkout)`, {
+      needed: maxCost,
+      available: reservation.available,
+    });
+  }
+  return { job, fileField: upload ? model.fileField : null };
+}
+
+/** The jobs row of a new job, column by column with its SQL type, for the accept statement. */
+function jobRow(j: NewJob): RowInsert {
+  const sql = Prisma.sql;
+  return {
+    table: 'jobs',
+    columns: {
+      id: sql`${j.id}::uuid`,
+      user_id: sql`${j.userId}::uuid`,
+      status: sql`${j.status}::job_status`,
+      model: sql`${j.model}::text`,
+      prompt: sql`${j.prompt}::text`,
+      num_outputs: sql`${j.numOutputs}::int`,
+      seed: sql`${j.seed}::int`,
+      output_format: sql`${j.outputFormat}::text`,
+      parameters: sql`${JSON.stringify(j.parameters)}::jsonb`,
+      price_unit: sql`${j.priceUnit}::price_unit`,
+      price_credits: sql`${j.priceCredits}::int`,
+      input_upload_id: sql`${j.inputUploadId}::uuid`,
+      webhook: sql`${j.webhook}::text`,
+      webhook_events_filter: sql`${j.webhookEventsFilter}::text[]`,
+      idempotency_key: sql`${j.idempotencyKey}::text`,
+      request_hash: sql`${j.requestHash}::text`,
+      request_id: sql`${j.requestId}::text`,
+      workflow_id: sql`${j.workflowId}::text`,
+    },
+  };
+}
+
+/** A unique index refused the write: Prisma's P2002, or SQLSTATE 23505 from a raw statement. */
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } };
+  return e.code === 'P2002' || e.meta?.driverAdapterError?.cause?.originalCode === '23505';
 }
 
 async function findByIdempotencyKey(db: Db, userId: string, key: string): Promise<Job | null> {
@@ -132,7 +170,8 @@ async function replay(deps: JobDeps, job: Job, requestHash: string): Promise<Sub
   // (a run of this job that already exists counts as started). Nothing is undone on failure:
   // the first request's row and reservation stay until a retry or reconciliation settles them.
   if (job.status === 'queued') {
-    await startJobWorkflow(deps, job, { undo: async () => undefined, unavailable: 'The job could not be queued yet. Try again shortly.' });
+    const fileField = job.inputUploadId ? (await deps.db.catalogModel.findUniqueOrThrow({ where: { name: job.model } })).fileField : null;
+    await startJobWorkflow(deps, job, fileField, { undo: async () => undefined, unavailable: 'The job could not be queued yet. Try again shortly.' });
   }
   return { job, replayed: true };
 }
@@ -140,12 +179,11 @@ async function replay(deps: JobDeps, job: Job, requestHash: string): Promise<Sub
 /**
  * Starts the job's workflow (the job id is the workflow id; a job runs once, ever). A run that
  * already exists is this job's own, from a concurrent replay of its Idempotency-Key.
+ * `fileField`: the model's input field that receives the job's input file (null without one).
  */
-export async function startJobWorkflow(deps: JobDeps, job: Job, hooks: Omit<StartHooks, 'conflict'>): Promise<void> {
-  const { config, db } = deps;
-  const inputFile = job.inputUploadId
-    ? { uploadId: job.inputUploadId, field: (await db.catalogModel.findUniqueOrThrow({ where: { name: job.model } })).fileField! }
-    : null;
+export async function startJobWorkflow(deps: JobDeps, job: JobStart, fileField: string | null, hooks: Omit<StartHooks, 'conflict'>): Promise<void> {
+  const { config } = deps;
+  const inputFile = job.inputUploadId && fileField ? { uploadId: job.inputUploadId, field: fileField } : null;
   await startWorkflowFor<typeof generationJob>(
     { temporal: deps.temporal, taskQueue: config.temporal.taskQueue },
     {
