@@ -23,19 +23,20 @@ async function main(): Promise<void> {
   const floor = createFloorActivities(temporal);
   const counts = { creates: 0, noops: 0 };
   const activities = {
-    floorCreate: async (req: Parameters<typeof floor.floorCreate>[0]) => {
+    createPrediction: async (req: Parameters<typeof floor.createPrediction>[0]) => {
       counts.creates++;
-      return floor.floorCreate(req);
+      return floor.createPrediction(req);
     },
-    floorNoop: async () => {
+    markJobRunning: async () => {
       counts.noops++;
+      return floor.markJobRunning();
     },
   };
   const workers = await createWorkers({
     config,
     runtime,
     workflowBundlePath: process.env.FLOOR_BUNDLE_PATH,
-    // createWorkers merges these over the real activities (unused here).
+    // createWorkers puts these in place of the real activities of the same names (see floor-activities.ts).
     activities: activities as never,
   });
   const server = http.createServer((_req, res) => res.end(JSON.stringify(counts)));

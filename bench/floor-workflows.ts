@@ -6,7 +6,8 @@
  * floorGenerationJob mirrors workflows/generation-job.ts: create (on the rate-limited create
  * queue) → mark running (main queue, in parallel with the wait) → wait for one signal (the
  * provider's webhook; here the create activity sends it) → copy one output → complete.
- * Four activity hops and one signal, no search-attribute upserts.
+ * Four activity hops and one signal, no search-attribute upserts. The no-op activities carry the
+ * names of real activities of their queues (bench/floor-activities.ts says why).
  */
 import { condition, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { FloorActivities } from './floor-activities';
@@ -34,10 +35,10 @@ export async function floorGenerationJob(input: FloorJobInput): Promise<void> {
     done = true;
   });
 
-  await create.floorCreate({ workflowId: workflowInfo().workflowId, signalDelayMs: input.signalDelayMs });
-  const marked = db.floorNoop();
+  await create.createPrediction({ workflowId: workflowInfo().workflowId, signalDelayMs: input.signalDelayMs });
+  const marked = db.markJobRunning();
   await condition(() => done);
   await marked;
-  await db.floorNoop(); // copy the output
-  await db.floorNoop(); // record completion
+  await db.markJobRunning(); // copy the output
+  await db.markJobRunning(); // record completion
 }
