@@ -3,12 +3,17 @@
 #   temporal     Temporal CLI v1.5.1 (dev server: Temporal server 1.29.1 + Web UI)
 #   minio        S3-compatible object store
 #   stripe-mock  Stripe API mock
+#   temporal-server     Temporal server v1.29.1 (`npm run start:cluster`: the production topology)
+#   temporal-sql-tool   its Postgres schema tool
+#   temporal-schema     its Postgres schemas (.tools/temporal-schema/postgresql/v12/{temporal,visibility}),
+#                       copied from the server's Go module source
+#   temporal-ui-server  Temporal Web UI server v2.42.1
 #
 # For each program: already in .tools/bin -> nothing to do; found on PATH -> symlinked into
 # .tools/bin; otherwise built with `go install` (Go 1.22+). Without Go, temporal falls back to the
-# official release archive; minio and stripe-mock need Go.
+# official release archive; the others need Go.
 #
-# Usage: scripts/tools.sh [temporal|minio|stripe-mock ...]   (default: all)
+# Usage: scripts/tools.sh [temporal|minio|stripe-mock|temporal-server|... ...]   (default: all)
 # Env:   TOOLS_BIN   target folder (default <repo>/.tools/bin), e.g. for trying the build path
 #                    on a scratch folder: TOOLS_BIN=$(mktemp -d) PATH=/usr/bin:/bin:/usr/local/go/bin scripts/tools.sh stripe-mock
 #
@@ -20,7 +25,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${TOOLS_BIN:-$ROOT/.tools/bin}"
 
 TEMPORAL_VERSION="1.5.1"
-ALL_TOOLS=(temporal minio stripe-mock)
+# The production topology's server and UI (src/dev/cluster-topology.ts and docker-compose.yml pin the same).
+TEMPORAL_SERVER_VERSION="1.29.1"
+TEMPORAL_UI_VERSION="2.42.1"
+ALL_TOOLS=(temporal minio stripe-mock temporal-server temporal-sql-tool temporal-schema temporal-ui-server)
+SCHEMA_DIR="$(dirname "$BIN")/temporal-schema"   # next to the bin folder
 # program name -> Go package@version (exact versions; see /work/shared/TOOLCHAIN.md).
 # A function, not an associative array, so the script also runs on macOS's bash 3.2.
 go_pkg() {
@@ -28,8 +37,23 @@ go_pkg() {
     temporal) echo "github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_VERSION}" ;;
     minio) echo "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c" ;;
     stripe-mock) echo "github.com/stripe/stripe-mock@v0.203.0" ;;
+    temporal-server) echo "go.temporal.io/server/cmd/server@v${TEMPORAL_SERVER_VERSION}" ;;
+    temporal-sql-tool) echo "go.temporal.io/server/cmd/tools/sql@v${TEMPORAL_SERVER_VERSION}" ;;
+    temporal-ui-server) echo "github.com/temporalio/ui-server/v2/cmd/server@v${TEMPORAL_UI_VERSION}" ;;
     *) return 1 ;;
   esac
+}
+# The file `go install` writes for a program (its package's last path element).
+go_bin() {
+  local pkg
+  pkg="$(go_pkg "$1")"
+  pkg="${pkg%@*}"
+  echo "${pkg##*/}"
+}
+
+# Is program $1 present? (temporal-schema is a folder, the rest are executables.)
+present() {
+  if [[ "$1" == temporal-schema ]]; then [[ -f "$SCHEMA_DIR/v${TEMPORAL_SERVER_VERSION}" ]]; else [[ -x "$BIN/$1" ]]; fi
 }
 
 if [[ $# -gt 0 ]]; then TOOLS=("$@"); else TOOLS=("${ALL_TOOLS[@]}"); fi
@@ -37,8 +61,8 @@ if [[ $# -gt 0 ]]; then TOOLS=("$@"); else TOOLS=("${ALL_TOOLS[@]}"); fi
 # ---- fast path: everything already there (builtins only, no subprocesses) ----
 missing=()
 for t in "${TOOLS[@]}"; do
-  case "$t" in temporal | minio | stripe-mock) ;; *) echo "tools.sh: unknown tool '$t' (known: ${ALL_TOOLS[*]})" >&2; exit 2 ;; esac
-  [[ -x "$BIN/$t" ]] || missing+=("$t")
+  case " ${ALL_TOOLS[*]} " in *" $t "*) ;; *) echo "tools.sh: unknown tool '$t' (known: ${ALL_TOOLS[*]})" >&2; exit 2 ;; esac
+  present "$t" || missing+=("$t")
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
@@ -88,7 +112,7 @@ go_build() {
     rm -rf "$tmp"
     die "building $name ($pkg) failed; full log: $tmp.log"
   fi
-  install_atomic "$tmp/$name" "$name"
+  install_atomic "$tmp/$(go_bin "$name")" "$name"
   rm -rf "$tmp" "$tmp.log"
   say "built $name from $pkg in $((SECONDS - start)) s"
 }
@@ -150,8 +174,26 @@ download_temporal() {
   say "downloaded temporal v${TEMPORAL_VERSION} (${os}/${arch})"
 }
 
+# The server's Postgres schemas (versioned SQL the schema tool applies) live in its Go module source:
+# `go mod download` puts that in the module cache (already there after building temporal-server);
+# a copy under .tools survives a cleaned cache. A marker file named after the version says it is complete.
+provide_schema() {
+  local mod dir
+  [[ $GO_OK == 1 ]] || die "temporal-schema needs Go 1.22+ (go: ${GO_DESC}) to fetch go.temporal.io/server@v${TEMPORAL_SERVER_VERSION}"
+  mod="go.temporal.io/server@v${TEMPORAL_SERVER_VERSION}"
+  dir="$(cd / && go mod download -json "$mod" 2>/dev/null | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  [[ -n "$dir" && -d "$dir/schema/postgresql/v12" ]] || die "could not fetch the schemas of $mod (go mod download)"
+  rm -rf "$SCHEMA_DIR"
+  mkdir -p "$SCHEMA_DIR"
+  cp -R "$dir/schema/postgresql" "$SCHEMA_DIR/"
+  chmod -R u+w "$SCHEMA_DIR"
+  touch "$SCHEMA_DIR/v${TEMPORAL_SERVER_VERSION}"
+  say "copied the Postgres schemas of $mod into $SCHEMA_DIR"
+}
+
 provide() {
   local name="$1" onpath
+  if [[ "$name" == temporal-schema ]]; then present "$name" || provide_schema; return 0; fi
   [[ -x "$BIN/$name" ]] && return 0          # appeared while we waited for the lock
   [[ -L "$BIN/$name" ]] && rm -f "$BIN/$name" # dangling symlink (PATH program went away)
 
@@ -169,7 +211,10 @@ provide() {
     return 0
   fi
 
-  if [[ $GO_OK == 1 ]]; then
+  if [[ $GO_OK == 1 && "$name" == temporal-ui-server ]]; then
+    # Optional: only `npm run start:cluster` uses it, and it runs without a UI.
+    ( go_build "$name" ) || say "could not build temporal-ui-server; start:cluster runs without the Web UI"
+  elif [[ $GO_OK == 1 ]]; then
     go_build "$name"
   elif [[ "$name" == temporal ]]; then
     download_temporal
