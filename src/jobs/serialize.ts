@@ -1,10 +1,13 @@
+import { presignedGet } from '../storage/presign-cache';
 import type { Storage } from '../storage/s3';
 import type { JobWithOutputs } from './service';
 import { providerInput } from './service';
 import { iso } from '../shared/dates';
 
-
-/** The public shape of a job; output URLs are time-limited presigned URLs of our bucket. */
+/**
+ * The public shape of a job; output URLs are time-limited presigned URLs of our bucket, reused
+ * while at least half their lifetime is left (src/storage/presign-cache.ts).
+ */
 export async function jobView(storage: Storage, job: JobWithOutputs) {
   return {
     job_id: job.id,
@@ -25,7 +28,7 @@ export async function jobView(storage: Storage, job: JobWithOutputs) {
     outputs: await Promise.all(
       job.outputs.map(async (o) => ({
         index: o.index,
-        url: await storage.presignGet(o.s3Key),
+        url: await presignedGet(storage, o.s3Key),
         content_type: o.contentType,
         size_bytes: Number(o.sizeBytes),
         ...(o.width === null ? {} : { width: o.width }),

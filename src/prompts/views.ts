@@ -1,3 +1,4 @@
+import { presignedGet } from '../storage/presign-cache';
 import type { Storage } from '../storage/s3';
 import type { getOwnPrompt, ListedPrompt } from './service';
 import { iso } from '../shared/dates';
@@ -24,7 +25,7 @@ export async function promptView(storage: Storage, p: PromptWithImages) {
       p.images.map(async (i) => ({
         id: i.id,
         index: i.index,
-        url: await storage.presignGet(i.s3Key),
+        url: await presignedGet(storage, i.s3Key),
         width: i.width,
         height: i.height,
         content_type: i.contentType,
@@ -42,7 +43,7 @@ export async function listedPromptView(storage: Storage, p: ListedPrompt) {
     status: p.status,
     created_at: new Date(p.created_at).toISOString(),
     images: await Promise.all(
-      p.images.map(async (i) => ({ id: i.id, url: await storage.presignGet(i.s3_key), width: i.width, height: i.height, content_type: i.content_type })),
+      p.images.map(async (i) => ({ id: i.id, url: await presignedGet(storage, i.s3_key), width: i.width, height: i.height, content_type: i.content_type })),
     ),
   };
 }
