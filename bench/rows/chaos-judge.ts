@@ -109,7 +109,9 @@ export function outageGets(run: PhaseResult, row: RowResult, what: string): stri
 export async function judge(env: ChaosEnv, row: RowResult, clean: PhaseResult, run: PhaseResult): Promise<RowResult> {
   const cleanByKind = new Map<string, number>();
   for (const kind of new Set(clean.jobs.map((j) => j.kind))) {
-    cleanByKind.set(kind, median(clean.jobs.filter((j) => j.kind === kind && j.completedAt !== undefined).map((j) => j.completedAt! - j.submittedAt)));
+    const durations = clean.jobs.filter((j) => j.kind === kind && j.completedAt !== undefined).map((j) => j.completedAt! - j.submittedAt);
+    // a kind with no clean completion has no baseline: its hit jobs count their whole time as extra (an upper bound)
+    if (durations.length) cleanByKind.set(kind, median(durations));
   }
   const succeeded = run.jobs.filter((j) => j.status === 'succeeded').length;
   const hit = run.jobs.filter((j) => wasHit(j, run.incidents, run.endedAt));
@@ -149,7 +151,7 @@ export async function judge(env: ChaosEnv, row: RowResult, clean: PhaseResult, r
   const lowerBound = unfinished.length ? '≥ ' : '';
   row.figureText =
     `${succeeded}/${run.jobs.length} succeeded; ${hit.length} jobs hit: extra delay max ${lowerBound}${seconds(maxExtra)} s, p50 ${seconds(p50Extra)} s ` +
-    `(their clean time p50 ${seconds(hitClean.length ? median(hitClean) : NaN)} s); ` +
+    `(their clean time p50 ${hitClean.length ? `${seconds(median(hitClean))} s` : 'unknown'}); ` +
     `${round(preds.perJob, 2)} predictions/job (${preds.duplicates} duplicate), ${preds.orphans} orphaned; ledger ${ledger.exact ? 'exact' : 'OFF'}`;
   row.floor = {
     jobs: clean.jobs.length,
