@@ -79,6 +79,14 @@ export interface TemporalCluster {
 const NODE_STOP_TIMEOUT_MS = 15_000;
 const READY_TIMEOUT_MS = 120_000;
 
+/**
+ * The server's command line for a node whose folder is `root`: it loads <root>/config/cluster.yaml,
+ * the config template. docker-compose.yml runs the same line (test/ops/compose.test.ts checks it).
+ */
+export function serverArgs(root: string): string[] {
+  return ['--root', root, '--config', 'config', '--env', 'cluster', '--allow-no-auth', 'start'];
+}
+
 /** A node's service ports: Temporal's usual layout (7233-7239, membership 300 below) from the frontend port. */
 export function nodePorts(base: number) {
   return {
@@ -246,7 +254,7 @@ async function clearMembership(db: URL, ip?: string): Promise<void> {
 }
 
 /** The environment server.yaml is rendered from, for one node (the parent's TEMPORAL_* are the app's, not the server's). */
-function nodeEnv(node: TemporalNode, ports: ReturnType<typeof nodePorts>, db: URL, frontendAddress: string, metricsPort: number): NodeJS.ProcessEnv {
+export function nodeEnv(node: TemporalNode, ports: ReturnType<typeof nodePorts>, db: URL, frontendAddress: string, metricsPort: number): NodeJS.ProcessEnv {
   const c = pgConnection(db, TEMPORAL_DATABASES.temporal);
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_')));
   return {
@@ -297,11 +305,7 @@ function superviseNode(node: TemporalNode, spec: NodeSpec): SupervisedService {
     },
     spawn: () => {
       fs.copyFileSync(SERVER_CONFIG_TEMPLATE, path.join(configDir, 'cluster.yaml'));
-      const { command, args } = withParentDeathSignal(
-        spec.server,
-        ['--root', spec.nodeDir, '--config', 'config', '--env', 'cluster', '--allow-no-auth', 'start'],
-        'SIGTERM',
-      );
+      const { command, args } = withParentDeathSignal(spec.server, serverArgs(spec.nodeDir), 'SIGTERM');
       const fd = fs.openSync(spec.logFile, 'a');
       try {
         fs.writeSync(fd, `\n=== ${new Date().toISOString()} starting ${node.name} on ${node.ip}\n`);

@@ -1,8 +1,20 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import {
+  CLUSTER_DYNAMIC_CONFIG,
+  NAMESPACE_SETUP_SCRIPT,
+  numHistoryShards,
+  SEARCH_ATTRIBUTES_FILE,
+  SERVER_CONFIG_TEMPLATE,
+  TEMPORAL_NODE_IPS,
+  TEMPORAL_SERVER_VERSION,
+  TEMPORAL_UI_VERSION,
+} from '../../src/dev/cluster-topology';
 import { readDynamicConfig } from '../../src/dev/dynamic-config';
 import { findTool, REPO_ROOT } from '../../src/dev/paths';
+import { nodeEnv, nodePorts, serverArgs } from '../../src/dev/temporal-cluster';
 import '../../src/metrics/activities';
 import '../../src/metrics/business';
 import '../../src/metrics/http';
@@ -97,7 +109,7 @@ describe('docker-compose.yml', () => {
   itWithCompose('when resolved, then every image is pinned to an exact version tag', () => {
     const services: Record<string, { image?: string; build?: unknown }> = resolved().services;
     expect(Object.keys(services).sort()).toEqual(
-      ['api', 'app-db', 'grafana', 'migrate', 'minio', 'minio-setup', 'prometheus', 'temporal', 'temporal-db', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker'],
+      ['api', 'app-db', 'grafana', 'migrate', 'minio', 'minio-setup', 'prometheus', 'temporal-1', 'temporal-2', 'temporal-db', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker'],
     );
     for (const [name, svc] of Object.entries(services)) {
       expect({ name, image: svc.image }).toEqual({ name, image: expect.stringMatching(/:[^/:]+$/) });
@@ -129,11 +141,13 @@ describe('docker-compose.yml', () => {
     expect(parseDuration(worker.stop_grace_period)).toBeGreaterThan(graceMs);
   });
 
-  itWithCompose('when resolved, then the Temporal server runs with temporal-config/dynamic-config.yaml mounted where DYNAMIC_CONFIG_FILE_PATH points', () => {
-    const { temporal } = resolved().services;
-    const target = temporal.environment.DYNAMIC_CONFIG_FILE_PATH;
-    expect(mounts(temporal)).toContain(`${file('temporal-config', 'dynamic-config.yaml')}:${target}:ro`);
-    expect(temporal.image).toMatch(/^temporalio\/server:1\.29\.\d+$/);
+  itWithCompose('when resolved, then both Temporal nodes run with temporal-config/dynamic-config.cluster.yaml mounted where TEMPORAL_DYNAMIC_CONFIG_FILE points', () => {
+    const { services } = resolved();
+    for (const name of ['temporal-1', 'temporal-2']) {
+      const target = services[name].environment.TEMPORAL_DYNAMIC_CONFIG_FILE;
+      expect(mounts(services[name])).toContain(`${file('temporal-config', 'dynamic-config.cluster.yaml')}:${target}:ro`);
+      expect(services[name].image).toMatch(/^temporalio\/server:1\.29\.\d+$/);
+    }
   });
 
   itWithCompose('when resolved, then every bind-mounted file exists in the repository', () => {
@@ -155,7 +169,8 @@ describe('docker-compose.yml', () => {
       expect(services[name].healthcheck.test[0]).toBe('CMD');
     }
     expect(mounts(services['temporal-setup'])).toContain(`${file('temporal-config', 'search-attributes.json')}:/etc/imagegen/search-attributes.json:ro`);
-    expect(services.temporal.depends_on).toMatchObject({ 'temporal-schema': ready });
+    expect(services['temporal-1'].depends_on).toMatchObject({ 'temporal-schema': ready });
+    expect(services['temporal-2'].depends_on).toMatchObject({ 'temporal-schema': ready });
   });
 
   itWithCompose('when resolved, then api and worker get every key of src/config.ts', () => {
@@ -197,6 +212,101 @@ describe('Dockerfile', () => {
     expect(build.include).toEqual(expect.arrayContaining(['src', 'workflows', 'activities']));
     expect(build.exclude).toEqual(expect.arrayContaining(['src/dev']));
     expect(build.exclude.some((p: string) => p.includes('generated'))).toBe(false);
+  });
+});
+
+describe('production topology: docker-compose.yml and npm run start:cluster', () => {
+  const temporalServer = findTool('temporal-server');
+  const itWithServer = (name: string, fn: () => void) =>
+    temporalServer ? it(name, fn) : it.skip(`${name} (skipped: no temporal-server in .tools/bin; npm run tools)`, fn);
+  /** docker-compose.yml as written (no interpolation): what it states, not what a compose CLI makes of it. */
+  const raw = () => yamlToJson(read('docker-compose.yml'));
+  /** A compose bind mount's repository file, resolved, and where it is mounted. */
+  const bindMounts = (svc: { volumes?: string[] }) =>
+    (svc.volumes ?? []).filter((v) => v.startsWith('./')).map((v) => {
+      const [source, target] = v.split(':');
+      return { source: path.resolve(REPO_ROOT, source!), target: target! };
+    });
+  const mountedAt = (svc: { volumes?: string[] }, source: string) => bindMounts(svc).find((m) => m.source === source)?.target;
+  const nodes = () => Object.entries(raw().services as Record<string, any>).filter(([, s]) => String(s.image).startsWith('temporalio/server:'));
+
+  itWithYaml('when read, then compose runs as many Temporal nodes as start:cluster, each the server version the tool step builds, started the way start:cluster starts them', () => {
+    expect(nodes().map(([name]) => name)).toEqual(TEMPORAL_NODE_IPS.map((_, i) => `temporal-${i + 1}`));
+    for (const [name, svc] of nodes()) {
+      expect({ name, image: svc.image }).toEqual({ name, image: `temporalio/server:${TEMPORAL_SERVER_VERSION}` });
+      const script: string = svc.entrypoint.at(-1);
+      const root = /--root (\S+)/.exec(script)?.[1] ?? '';
+      expect({ name, runs: script.includes(`exec temporal-server ${serverArgs(root).join(' ')}`) }).toEqual({ name, runs: true });
+      // serverArgs loads <root>/config/cluster.yaml: the config template, the file start:cluster copies for each node
+      expect({ name, template: mountedAt(svc, SERVER_CONFIG_TEMPLATE) }).toEqual({ name, template: `${root}/config/cluster.yaml` });
+      expect({ name, dynamic: mountedAt(svc, CLUSTER_DYNAMIC_CONFIG) }).toEqual({ name, dynamic: svc.environment.TEMPORAL_DYNAMIC_CONFIG_FILE });
+      expect(svc.networks.default.aliases).toContain('temporal');
+    }
+  });
+
+  itWithYaml('when read, then every variable the config template needs is set for the compose nodes, as start:cluster sets it for its nodes', () => {
+    const template = fs.readFileSync(SERVER_CONFIG_TEMPLATE, 'utf8');
+    const required = [...template.matchAll(/\{\{ env "(\w+)" \}\}/g)].map((m) => m[1]!);
+    const all = [...template.matchAll(/\{\{ env "(\w+)"/g)].map((m) => m[1]!);
+    expect(required).toEqual(expect.arrayContaining(['TEMPORAL_BIND_IP', 'TEMPORAL_BROADCAST_ADDRESS', 'TEMPORAL_DB_PASSWORD', 'TEMPORAL_FRONTEND_ADDRESS', 'TEMPORAL_DYNAMIC_CONFIG_FILE']));
+    const local = nodeEnv({ name: 'temporal-1', ip: TEMPORAL_NODE_IPS[0], frontend: '' }, nodePorts(7233), new URL('postgresql://u:p@127.0.0.1:5432/postgres'), '127.0.0.1:7233', 8000);
+    expect(required.filter((k) => local[k] === undefined)).toEqual([]);
+    expect(Object.keys(local).filter((k) => k.startsWith('TEMPORAL_') && !all.includes(k))).toEqual([]);
+    for (const [name, svc] of nodes()) {
+      // the broadcast address is the container's own, found by the entrypoint at start
+      const set = [...Object.keys(svc.environment), ...(svc.entrypoint.at(-1).includes('export TEMPORAL_BROADCAST_ADDRESS') ? ['TEMPORAL_BROADCAST_ADDRESS'] : [])];
+      expect({ name, missing: required.filter((k) => !set.includes(k)) }).toEqual({ name, missing: [] });
+      expect({ name, unknown: Object.keys(svc.environment).filter((k) => !all.includes(k)) }).toEqual({ name, unknown: [] });
+    }
+  });
+
+  itWithYaml('when read, then the shard count comes only from the shared config template, and is at least 4', () => {
+    expect(numHistoryShards()).toBeGreaterThanOrEqual(4);
+    expect(read('docker-compose.yml')).not.toMatch(/NUM_HISTORY_SHARDS|numHistoryShards/);
+  });
+
+  itWithYaml('when read, then the namespace and search attributes come from the script and file start:cluster uses, and the UI and admin-tools match the server', () => {
+    const { services } = raw();
+    const setup = services['temporal-setup'];
+    const script = mountedAt(setup, NAMESPACE_SETUP_SCRIPT);
+    expect(setup.entrypoint).toEqual(['/bin/sh', script]);
+    expect(mountedAt(setup, SEARCH_ATTRIBUTES_FILE)).toBe(setup.environment.SEARCH_ATTRIBUTES_FILE);
+    expect(Object.keys(setup.depends_on).sort()).toEqual(nodes().map(([name]) => name));
+    expect(services['temporal-ui'].image).toBe(`temporalio/ui:${TEMPORAL_UI_VERSION}`);
+    for (const name of ['temporal-schema', 'temporal-setup']) expect(services[name].image.startsWith(`temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}-`)).toBe(true);
+  });
+
+  it('when scripts/tools.sh is read, then it builds the server and UI versions the topology pins', () => {
+    const tools = read('scripts/tools.sh');
+    expect(/^TEMPORAL_SERVER_VERSION="([^"]+)"$/m.exec(tools)?.[1]).toBe(TEMPORAL_SERVER_VERSION);
+    expect(/^TEMPORAL_UI_VERSION="([^"]+)"$/m.exec(tools)?.[1]).toBe(TEMPORAL_UI_VERSION);
+  });
+
+  itWithServer('when the Temporal server checks the cluster dynamic config, then every key is known and every value valid', () => {
+    const out = spawnSync(temporalServer!, ['validate-dynamic-config', CLUSTER_DYNAMIC_CONFIG], { encoding: 'utf8' });
+    expect(out.status).toBe(0);
+    expect(`${out.stdout}${out.stderr}`).not.toMatch(/warning|error/i);
+    expect(readDynamicConfig(CLUSTER_DYNAMIC_CONFIG).length).toBeGreaterThanOrEqual(5);
+    // and the check would notice a wrong key
+    const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dc-')), 'bad.yaml');
+    fs.writeFileSync(bad, 'history.noSuchSettingXyz:\n  - value: 1\n');
+    expect(spawnSync(temporalServer!, ['validate-dynamic-config', bad], { encoding: 'utf8' }).stdout).toMatch(/unregistered key/);
+  });
+
+  itWithServer("when the server renders the config template with a node's environment, then it is Postgres persistence and SQL visibility on that node's address", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'server-config-'));
+    fs.copyFileSync(SERVER_CONFIG_TEMPLATE, path.join(dir, 'cluster.yaml'));
+    const env = nodeEnv({ name: 'temporal-2', ip: TEMPORAL_NODE_IPS[1], frontend: '' }, nodePorts(7233), new URL('postgresql://u:secret@127.0.0.1:5432/postgres'), '127.0.0.1:7233', 8000);
+    const out = spawnSync(temporalServer!, ['--config', dir, '--env', 'cluster', 'render-config'], { encoding: 'utf8', env: env as NodeJS.ProcessEnv });
+    expect(out.status).toBe(0);
+    const config = yamlToJson(out.stdout);
+    expect(config.persistence.numHistoryShards).toBe(numHistoryShards());
+    const stores = config.persistence.datastores;
+    expect(stores[config.persistence.defaultStore].sql).toMatchObject({ pluginName: 'postgres12', databaseName: 'temporal', connectAddr: '127.0.0.1:5432' });
+    expect(stores[config.persistence.visibilityStore].sql).toMatchObject({ pluginName: 'postgres12', databaseName: 'temporal_visibility' });
+    expect(config.global.membership.broadcastAddress).toBe(TEMPORAL_NODE_IPS[1]);
+    for (const service of ['frontend', 'history', 'matching', 'worker']) expect(config.services[service].rpc.bindOnIP).toBe(TEMPORAL_NODE_IPS[1]);
+    expect(config.dynamicConfigClient.filepath).toBe(CLUSTER_DYNAMIC_CONFIG);
   });
 });
 
