@@ -160,17 +160,63 @@ async function predictionTimes(c: Cluster, since: string): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-/** Node addresses with how many of their services heartbeat in the membership table. */
-async function ringMembers(c: Cluster): Promise<{ rpc_address: string; services: string }[]> {
+/** Node addresses with how many of their services heartbeat in the membership table (of sessions started since `since`). */
+async function ringMembers(c: Cluster, since = new Date(0)): Promise<{ rpc_address: string; services: string }[]> {
   const pg = new PgClient({ connectionString: c.databaseUrl.replace(/\/postgres$/, `/${TEMPORAL_DATABASES.temporal}`) });
   await pg.connect();
   try {
     const { rows } = await pg.query<{ rpc_address: string; services: string }>(
-      "select rpc_address, count(distinct role)::text as services from cluster_membership where last_heartbeat > now() - interval '30 seconds' group by rpc_address order by rpc_address",
+      `select rpc_address, count(distinct role)::text as services from cluster_membership
+        where last_heartbeat > now() - interval '30 seconds' and session_start >= $1 group by rpc_address order by rpc_address`,
+      [since],
     );
     return rows;
   } finally {
     await pg.end();
+  }
+}
+
+/** `pids` and every process below them, from /proc. */
+function processTree(pids: number[]): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const all = new Set(pids);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parentOf) {
+      if (all.has(ppid) && !all.has(pid)) {
+        all.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...all];
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+async function waitForReady(c: Cluster): Promise<void> {
+  try {
+    await waitFor('the URL table', 240_000, () => {
+      if (c.child.exitCode !== null) throw new Error('cluster.ts exited');
+      return /Ready\./.test(c.output()) || undefined;
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${c.output()}`);
   }
 }
 
@@ -186,14 +232,7 @@ describe('npm run start:cluster', () => {
   beforeAll(async () => {
     dataDir = makeTempDataDir('imagegen-cluster-');
     const c = (cluster = await startCluster(dataDir));
-    try {
-      await waitFor('the URL table', 240_000, () => {
-        if (c.child.exitCode !== null) throw new Error('cluster.ts exited');
-        return /Ready\./.test(c.output()) || undefined;
-      });
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${c.output()}`);
-    }
+    await waitForReady(c);
     db = createDb(c.databaseUrl, 2);
     temporal = new TemporalClient({ connection: await Connection.connect({ address: c.temporalAddress }) });
 
@@ -330,5 +369,24 @@ describe('npm run start:cluster', () => {
     const spent = all.reduce((sum, j) => sum + (j.credits_spent as number), 0);
     expect(all.every((j) => j.status === 'succeeded' && j.credits_spent === 2)).toBe(true);
     expect(balance.body).toEqual({ credits: 100 - spent, reserved: 0 });
+  });
+
+  test('when every process of the cluster is SIGKILLed and it starts again on its data, then both nodes rejoin the ring despite the dead membership rows, and the jobs are still there', async () => {
+    const crashed = cluster!;
+    const tree = processTree([crashed.child.pid!]);
+    expect(tree.length).toBeGreaterThan(10);
+    for (const pid of tree) process.kill(pid, 'SIGKILL');
+    await crashed.exited;
+    await waitFor('every process of the crashed cluster to be gone', 30_000, () => tree.every((pid) => !isAlive(pid)) || undefined);
+
+    const restartedAt = new Date();
+    const c = (cluster = await startCluster(dataDir));
+    await waitForReady(c);
+    // every service of both nodes runs in a session started now: no dead row kept one out
+    expect(await ringMembers(c, restartedAt)).toEqual(TEMPORAL_NODE_IPS.map((ip) => ({ rpc_address: ip, services: '4' })));
+    const earlier = await call(c, 'GET', `/api/v1/status/${jobIds[0]}`, undefined, apiKey);
+    expect(earlier.body).toMatchObject({ job_id: jobIds[0], status: 'succeeded' });
+    const jobId = await generate(c, apiKey, 'after the crash');
+    expect(await finished(c, `/api/v1/status/${jobId}`, apiKey)).toMatchObject({ status: 'succeeded' });
   });
 });
