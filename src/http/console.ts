@@ -15,8 +15,15 @@ export const CONSOLE_DIR = path.resolve(__dirname, '../../web/dist');
 const NOT_CONSOLE = /^\/(api|docs|openapi\.json|health|metrics)(\/|$)/;
 
 /**
- * The web console at `/`: its built files, and index.html for any other GET without a file
- * extension, so a console route (/jobs/…) loads on refresh. Mounted after every API route.
+ * The console's pages (the PAGES of web/src/App.tsx, and the checkout return pages Stripe sends
+ * buyers back to). Any other path stays a JSON 404, so a typo is not a blank 200 page;
+ * test/api/console.test.ts keeps this list in step with App.tsx.
+ */
+export const CONSOLE_PAGES = /^\/(billing|train|models|usage|account|checkout\/(success|cancel))?\/?$/;
+
+/**
+ * The web console at `/`: its built files, and index.html for a GET of one of its pages, so a
+ * console page (/billing) loads on refresh. Mounted after every API route.
  * Its page may show our bucket's presigned output URLs (images, audio), so its CSP allows the
  * bucket's origin besides the defaults the API sends everywhere.
  */
@@ -30,7 +37,7 @@ export function createConsoleRouter(deps: Pick<AppDeps, 'storage'>, dir = CONSOL
   router.use(express.static(dir, { index: false }));
   // A middleware rather than a GET route: the console's pages are not API operations (test/api/openapi.test.ts).
   router.use((req, res, next) => {
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path.includes('.')) {
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || !CONSOLE_PAGES.test(req.path)) {
       next();
       return;
     }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import supertest from 'supertest';
 import { createApp } from '../../src/http/app';
@@ -38,14 +39,16 @@ describe('the web console at /', () => {
     expect(asset.headers['content-type']).toMatch(/javascript/);
     expect(asset.headers['cache-control']).toContain('immutable');
 
-    for (const route of ['/billing', '/train', '/checkout/success']) {
+    const pages = [...fs.readFileSync(path.join(ROOT, 'web/src/App.tsx'), 'utf8').matchAll(/\{ path: '([^']+)'/g)].map((m) => m[1]!);
+    expect(pages.length).toBeGreaterThan(4);
+    for (const route of [...pages, '/checkout/success', '/checkout/cancel']) {
       const page = await env.api.get(route).query({ payment_id: 'x' }).expect(200);
       expect([route, page.text]).toEqual([route, res.text]);
     }
   });
 
-  it('when a path is an API path or a missing file, then the answer stays the JSON 404, never the console page', async () => {
-    for (const p of ['/api/v1/no-such-route', '/health/nope', '/assets/missing.js', '/favicon.ico']) {
+  it('when a path is an API path, a missing file or no console page, then the answer stays the JSON 404, never the console page', async () => {
+    for (const p of ['/api/v1/no-such-route', '/health/nope', '/assets/missing.js', '/favicon.ico', '/no/such/page', '/billingx', '/checkout/other']) {
       const res = await env.api.get(p).set({ Authorization: `Bearer ${(await env.createUser()).apiKey}` });
       expect([p, res.status, res.body.error?.code]).toEqual([p, 404, 'not_found']);
     }
