@@ -25,6 +25,8 @@ const schema = z.object({
   /** Base URL the provider uses to reach our webhooks and clients use in Location headers. */
   PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
   API_KEY_PEPPER: z.string().min(16, 'API_KEY_PEPPER must be at least 16 characters'),
+  /** A rotated API key keeps working this long beside its successor (POST /api/v1/keys/{id}/rotate); 0 = it stops at once. */
+  API_KEY_ROTATION_GRACE_SECONDS: z.coerce.number().int().min(0).default(86_400),
   JSON_BODY_LIMIT: z.string().default('100kb'),
   /** Browser origins allowed by CORS, comma-separated (https://app.example.com,...); empty = no CORS headers at all. */
   CORS_ORIGINS: z.string().default(''),
@@ -146,6 +148,7 @@ export interface Config {
   rateLimit: { perKeyPerMinute: number; unauthenticatedPerMinute: number; perAddressPerMinute: number };
   metrics: { token?: string; workerHost: string; workerSdkPort: number; workerAppPort: number };
   apiKeyPepper: string;
+  apiKeyRotationGraceSeconds: number;
   database: { url: string; poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
   temporal: { address: string; namespace: string; taskQueue: string };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; maxCachedWorkflows: number; shutdownGraceMs: number; workflowBundlePath?: string };
@@ -206,6 +209,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     },
     metrics: { token: e.METRICS_TOKEN, workerHost: e.WORKER_METRICS_HOST, workerSdkPort: e.WORKER_METRICS_PORT, workerAppPort: e.WORKER_APP_METRICS_PORT },
     apiKeyPepper: e.API_KEY_PEPPER,
+    apiKeyRotationGraceSeconds: e.API_KEY_ROTATION_GRACE_SECONDS,
     database: {
       url: e.DATABASE_URL,
       poolSize: e.DATABASE_POOL_SIZE,

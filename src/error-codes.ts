@@ -15,6 +15,10 @@ export const ErrorCode = {
   payloadTooLarge: 'payload_too_large',
   webhookSignatureInvalid: 'webhook_signature_invalid',
   rateLimited: 'rate_limited',
+  /** Revoking this API key would leave the account without one that keeps working: create or rotate one first. */
+  lastApiKey: 'last_api_key',
+  /** The API key is revoked or expired: it cannot be rotated. */
+  apiKeyInactive: 'api_key_inactive',
   // Training and prompts
   invalidImages: 'invalid_images',
   paymentNotPaid: 'payment_not_paid',

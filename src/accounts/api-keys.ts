@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 
 const PREFIX = 'igk_';
 
@@ -18,4 +18,10 @@ export function keyPrefix(key: string): string {
 
 export function looksLikeApiKey(key: string): boolean {
   return key.startsWith(PREFIX) && key.length >= PREFIX.length + 40 && key.length <= 100;
+}
+
+/** A new key and the api_keys columns that stand for it (the key itself is not among them). */
+export function newApiKeyRow(pepper: string, name: string) {
+  const apiKey = generateApiKey();
+  return { apiKey, row: { id: randomUUID(), name, keyHash: hashApiKey(apiKey, pepper), prefix: keyPrefix(apiKey) } };
 }

@@ -1,24 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
-import { generateApiKey, hashApiKey, keyPrefix, looksLikeApiKey } from './api-keys';
+import { hashApiKey, looksLikeApiKey, newApiKeyRow } from './api-keys';
 
 export interface AuthUser {
   id: string;
   email: string;
 }
 
+/** A key that authenticated: whose it is, and when it stops working (null: until revoked). */
+export interface VerifiedKey {
+  keyId: string;
+  user: AuthUser;
+  expiresAt: Date | null;
+}
+
+/** Creates the account and its first API key, named "default" (listed by GET /api/v1/keys like any other). */
 export async function createUser(db: Db, pepper: string, email: string): Promise<AuthUser & { apiKey: string }> {
-  const apiKey = generateApiKey();
+  const { apiKey, row } = newApiKeyRow(pepper, 'default');
   const id = randomUUID();
   try {
-    await db.user.create({
-      data: {
-        id,
-        email,
-        apiKeys: { create: { id: randomUUID(), keyHash: hashApiKey(apiKey, pepper), prefix: keyPrefix(apiKey) } },
-      },
-    });
+    await db.user.create({ data: { id, email, apiKeys: { create: row } } });
   } catch (err) {
     if ((err as { code?: string }).code === 'P2002') {
       throw AppError.conflict(ErrorCode.emailTaken, `An account for ${email} already exists`);
@@ -28,12 +30,13 @@ export async function createUser(db: Db, pepper: string, email: string): Promise
   return { id, email, apiKey };
 }
 
-export async function authenticate(db: Db, pepper: string, key: string): Promise<AuthUser | null> {
+/** The key's owner, if the key exists, is not revoked and has not expired; else null. */
+export async function authenticate(db: Db, pepper: string, key: string, now = new Date()): Promise<VerifiedKey | null> {
   if (!looksLikeApiKey(key)) return null;
   const row = await db.apiKey.findUnique({
     where: { keyHash: hashApiKey(key, pepper) },
-    select: { revokedAt: true, user: { select: { id: true, email: true } } },
+    select: { id: true, revokedAt: true, expiresAt: true, user: { select: { id: true, email: true } } },
   });
-  if (!row || row.revokedAt) return null;
-  return row.user;
+  if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= now)) return null;
+  return { keyId: row.id, user: row.user, expiresAt: row.expiresAt };
 }

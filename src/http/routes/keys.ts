@@ -1,0 +1,93 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { KeyVerifier } from '../../accounts/key-verifier';
+import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, type CreatedKey, type ListedKey } from '../../accounts/keys';
+import { iso } from '../../shared/dates';
+import { currentUser } from '../auth';
+import type { AppDeps } from '../deps';
+import { parse } from '../validate';
+
+/** The caller's API keys: create, list, revoke, rotate (src/accounts/keys.ts). */
+
+export const createKeyBody = z.strictObject({
+  name: z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').meta({ example: 'ci-pipeline' }),
+});
+export const keyIdParam = z.object({ key_id: z.uuid({ message: 'must be an API key id (UUID)' }) });
+
+const timestamp = z.iso.datetime();
+const keyFields = {
+  id: z.uuid(),
+  name: z.string(),
+  prefix: z.string().meta({ description: 'The first characters of the key, to tell keys apart', example: 'igk_AbC12x' }),
+  created_at: timestamp,
+};
+
+export const CreatedApiKey = z
+  .object({ ...keyFields, api_key: z.string().meta({ description: 'Shown once: send it as `Authorization: Bearer <api_key>`' }) })
+  .meta({ id: 'CreatedApiKey' });
+
+export const RotatedApiKey = CreatedApiKey.extend({
+  replaces: z.object({
+    id: z.uuid(),
+    expires_at: timestamp.meta({ description: 'When the old key stops working (API_KEY_ROTATION_GRACE_SECONDS after the rotation)' }),
+  }),
+}).meta({ id: 'RotatedApiKey' });
+
+export const ApiKey = z
+  .object({
+    ...keyFields,
+    status: z.enum(['active', 'expired', 'revoked']),
+    last_used_at: timestamp.nullable().meta({ description: 'Updated at most once a minute' }),
+    expires_at: timestamp.nullable().meta({ description: 'Set on the old key of a rotation: it stops working then' }),
+    revoked_at: timestamp.nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+
+export const ApiKeyList = z.object({ items: z.array(ApiKey) }).meta({ id: 'ApiKeyList' });
+
+function createdView({ key, apiKey }: CreatedKey): z.infer<typeof CreatedApiKey> {
+  return { id: key.id, name: key.name, prefix: key.prefix, created_at: key.createdAt.toISOString(), api_key: apiKey };
+}
+
+function keyView(key: ListedKey, now: Date): z.infer<typeof ApiKey> {
+  const status = key.revokedAt ? 'revoked' : key.expiresAt && key.expiresAt <= now ? 'expired' : 'active';
+  return {
+    id: key.id,
+    name: key.name,
+    prefix: key.prefix,
+    created_at: key.createdAt.toISOString(),
+    status,
+    last_used_at: iso(key.lastUsedAt),
+    expires_at: iso(key.expiresAt),
+    revoked_at: iso(key.revokedAt),
+  };
+}
+
+export function createKeysRouter({ db, config }: Pick<AppDeps, 'db' | 'config'>, keys: KeyVerifier): Router {
+  const router = Router();
+
+  router.post('/keys', async (req, res) => {
+    const { name } = parse(createKeyBody, req.body);
+    res.status(201).json(createdView(await createApiKey(db, config.apiKeyPepper, currentUser(req).id, name)));
+  });
+
+  router.get('/keys', async (req, res) => {
+    const now = new Date();
+    res.json({ items: (await listApiKeys(db, currentUser(req).id)).map((k) => keyView(k, now)) });
+  });
+
+  router.delete('/keys/:key_id', async (req, res) => {
+    const { key_id } = parse(keyIdParam, req.params, 'path');
+    await keys.changed(key_id, () => revokeApiKey(db, currentUser(req).id, key_id));
+    res.status(204).end();
+  });
+
+  router.post('/keys/:key_id/rotate', async (req, res) => {
+    const { key_id } = parse(keyIdParam, req.params, 'path');
+    const request = { pepper: config.apiKeyPepper, userId: currentUser(req).id, keyId: key_id, graceSeconds: config.apiKeyRotationGraceSeconds };
+    const rotated = await keys.changed(key_id, () => rotateApiKey(db, request));
+    res.status(201).json({ ...createdView(rotated), replaces: { id: key_id, expires_at: rotated.oldExpiresAt.toISOString() } });
+  });
+
+  return router;
+}
