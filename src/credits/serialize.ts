@@ -1,6 +1,6 @@
 import type { CreditPack } from '../generated/prisma/client';
 import type { PurchaseWithPack } from './purchases';
-import type { UsageRow } from './usage';
+import { creditsReserved, type UsageRow } from './usage';
 import { iso } from '../shared/dates';
 
 
@@ -32,13 +32,14 @@ export function purchaseView(purchase: PurchaseWithPack) {
   };
 }
 
-/** One job in the usage history; credits_spent is null until the job finishes. */
+/** One job in the usage history; credits_spent is null until the job finishes, credits_reserved 0 from then on. */
 export function usageView(row: UsageRow) {
   return {
     job_id: row.id,
     model: row.model,
     status: row.status,
     credits_spent: row.creditsSpent,
+    credits_reserved: creditsReserved(row),
     created_at: row.createdAt.toISOString(),
     completed_at: iso(row.completedAt),
   };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import { httpMetrics, metricsHandler } from '../metrics/http';
+import { createKeyVerifier } from '../accounts/key-verifier';
 import { identifyApiKey, requireApiKey } from './auth';
 import { createConsoleRouter } from './console';
 import type { AppDeps } from './deps';
@@ -13,9 +14,11 @@ import { createCreditsRouter } from './routes/credits';
 import { createEventsRouter } from './routes/events';
 import { createHealthRouter } from './routes/health';
 import { createJobsRouter } from './routes/jobs';
+import { createKeysRouter } from './routes/keys';
 import { createPaymentsRouter } from './routes/payments';
 import { createPlansRouter } from './routes/plans';
 import { createPromptsRouter } from './routes/prompts';
+import { createQuoteRouter } from './routes/quote';
 import { createUsersRouter } from './routes/users';
 import { createVersionsRouter } from './routes/versions';
 import { createWebhookDeliveriesRouter } from './routes/webhook-deliveries';
@@ -59,12 +62,14 @@ export function createApp(deps: AppDeps): Express {
   app.use(createHealthRouter(deps), createDocsRouter(deps));
   // Webhooks verify signatures over the raw body, so they come before the JSON parser.
   app.use('/api/v1/webhooks', createWebhooksRouter(deps));
-  app.use('/api/v1', identifyApiKey(deps.db, deps.config.apiKeyPepper), ...limits.afterAuth);
+  const keys = createKeyVerifier(deps);
+  app.use('/api/v1', identifyApiKey(keys), ...limits.afterAuth);
   // Every non-multipart body is JSON, whatever Content-Type a client (curl -d) sends.
   app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => !isMultipart(req) }));
   app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps), createConsoleConfigRouter(deps));
   app.use('/api/v1', requireApiKey(), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps), createCreditsRouter(deps));
   app.use('/api/v1', requireApiKey(), createEventsRouter(deps), createWebhookDeliveriesRouter(deps));
+  app.use('/api/v1', requireApiKey(), createKeysRouter(deps, keys), createQuoteRouter(deps));
   // Outside production only: completing local test checkouts for the web console.
   app.use('/api/v1', requireApiKey(), ...createDevRouters(deps));
   // The web console (web/), after every API route: it answers only what they did not.

@@ -1,3 +1,4 @@
+import { creditsReserved } from '../credits/usage';
 import { presignedGet } from '../storage/presign-cache';
 import type { Storage } from '../storage/s3';
 import type { JobWithOutputs } from './service';
@@ -20,6 +21,7 @@ export async function jobView(storage: Storage, job: JobWithOutputs) {
     input_file: job.inputUploadId,
     parameters: job.parameters,
     credits_spent: job.creditsSpent,
+    credits_reserved: creditsReserved(job),
     retry_count: job.retryCount,
     error: job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? '' } : null,
     created_at: job.createdAt.toISOString(),

@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
+import type { ModelVersion } from '../generated/prisma/client';
 import { decodeCursor, encodeCursor } from '../shared/pagination';
 import { replicateWebhookUrl, workflowIds } from '../temporal/names';
 import { startWorkflowFor } from '../temporal/start-workflow';
@@ -30,13 +31,7 @@ export async function submitPrompt(
   req: { userId: string; versionId: string; body: CreatePromptBody; requestId?: string },
 ): Promise<{ promptId: string }> {
   const { db, config } = deps;
-  const version = await db.modelVersion.findFirst({ where: { id: req.versionId, userId: req.userId } });
-  if (!version) throw AppError.notFound('Model');
-  if (version.status !== 'succeeded' || !version.providerModel || !version.providerVersion) {
-    throw AppError.conflict(ErrorCode.versionNotReady, `This model is ${version.status}; prompts need a trained model`, { status: version.status });
-  }
-  const { input: parameters, issues } = checkParameters(TRAINED_MODEL_CONTRACT, req.body.parameters, { devKnobs: config.env !== 'production' });
-  if (issues.length) throw AppError.validation(`Invalid parameters: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
+  const { version, parameters } = await checkPromptRequest(deps, req);
   assertNoImageDebt(version);
   const left = version.imagesTotal - version.imagesUsed - version.imagesReserved;
   if (left < req.body.num_outputs) {
@@ -94,6 +89,26 @@ export async function submitPrompt(
   );
   if (runId) await db.prompt.update({ where: { id: promptId }, data: { workflowRunId: runId } });
   return { promptId };
+}
+
+/**
+ * The caller's trained model a prompt would run on and the prompt's validated parameters, or
+ * what creating the prompt answers: 404 (not the caller's model), 409 version_not_ready, 422.
+ * Quotes (src/quotes) check with it too.
+ */
+export async function checkPromptRequest(
+  deps: Pick<PromptDeps, 'db' | 'config'>,
+  req: { userId: string; versionId: string; body: CreatePromptBody },
+): Promise<{ version: ModelVersion & { providerModel: string; providerVersion: string }; parameters: Record<string, unknown> }> {
+  const version = await deps.db.modelVersion.findFirst({ where: { id: req.versionId, userId: req.userId } });
+  if (!version) throw AppError.notFound('Model');
+  const { providerModel, providerVersion } = version;
+  if (version.status !== 'succeeded' || !providerModel || !providerVersion) {
+    throw AppError.conflict(ErrorCode.versionNotReady, `This model is ${version.status}; prompts need a trained model`, { status: version.status });
+  }
+  const { input: parameters, issues } = checkParameters(TRAINED_MODEL_CONTRACT, req.body.parameters, { devKnobs: deps.config.env !== 'production' });
+  if (issues.length) throw AppError.validation(`Invalid parameters: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
+  return { version: { ...version, providerModel, providerVersion }, parameters };
 }
 
 export async function getOwnPrompt(db: Db, userId: string, promptId: string) {

@@ -8,7 +8,10 @@ import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery 
 import { createPaymentBody, paymentIdParam } from '../../payments/schemas';
 import { createPromptBody, listPromptsQuery, promptIdParam } from '../../prompts/schemas';
 import { CompletedCheckout, completeCheckoutBody, ConsoleConfig } from '../routes/console';
+import { ApiKeyList, CreatedApiKey, createKeyBody, keyIdParam, RotatedApiKey } from '../routes/keys';
+import { Quote } from '../routes/quote';
 import { createUserBody } from '../routes/users';
+import { quoteBody } from '../../quotes/quote';
 import { deliveriesQuery } from '../routes/webhook-deliveries';
 import { WEBHOOK_FILTERS } from '../../events/types';
 import { listVersionsQuery, paymentIdParam as trainPaymentIdParam, versionIdParam } from '../../training/schemas';
@@ -453,6 +456,58 @@ export const apiRoutes: ApiRoute[] = [
       },
     },
     errors: { 404: [ErrorCode.notFound] },
+  },
+  // -- src/http/routes/keys.ts ------------------------------------------------------------------
+  {
+    method: 'post',
+    path: '/api/v1/keys',
+    operationId: 'createApiKey',
+    tag: 'Accounts',
+    summary: 'Create a named API key',
+    description: 'The key is in the answer only; we keep its hash.',
+    request: { json: createKeyBody },
+    responses: { 201: { description: 'The new key', json: CreatedApiKey } },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/keys',
+    operationId: 'listApiKeys',
+    tag: 'Accounts',
+    summary: 'Your API keys, revoked and expired ones included, oldest first',
+    responses: { 200: { description: 'Keys (never the key itself)', json: ApiKeyList } },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/keys/{key_id}',
+    operationId: 'revokeApiKey',
+    tag: 'Accounts',
+    summary: 'Revoke an API key',
+    description: 'It stops working on every API process before this answers. The last key that does not expire cannot be revoked.',
+    request: { params: keyIdParam },
+    responses: { 204: { description: 'Revoked (also when it already was)' } },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.lastApiKey] },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/keys/{key_id}/rotate',
+    operationId: 'rotateApiKey',
+    tag: 'Accounts',
+    summary: 'Replace an API key; the old one keeps working for a grace period',
+    request: { params: keyIdParam },
+    responses: { 201: { description: 'The new key, and when the old one stops working', json: RotatedApiKey } },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.apiKeyInactive] },
+  },
+  // -- src/http/routes/quote.ts -----------------------------------------------------------------
+  {
+    method: 'post',
+    path: '/api/v1/quote',
+    operationId: 'quote',
+    tag: 'Credits',
+    summary: 'What a job, prompt or training would cost',
+    description: 'Validated exactly like the request that creates it (the same 4xx answers); nothing is reserved, written or started.',
+    request: { json: quoteBody },
+    responses: { 200: { description: 'The price', json: Quote } },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.versionNotReady], 422: [ErrorCode.unknownModel] },
   },
   // -- src/http/routes/webhooks.ts --------------------------------------------------------------
   {

@@ -139,6 +139,7 @@ export const Job = z
     input_file: uuid.nullable().meta({ description: 'The upload the model received, if it takes a file' }),
     parameters,
     credits_spent: int.nullable().meta({ description: 'Credits charged; null until the job finished' }),
+    credits_reserved: int.meta({ description: 'Credits held for the job while it is queued or running (its maximum cost); 0 once it finished' }),
     retry_count: int,
     error: Failure.nullable(),
     created_at: timestamp,
@@ -269,6 +270,7 @@ export const UsageEntry = z
     model: z.string(),
     status: jobStatus,
     credits_spent: int.nullable().meta({ description: 'Null until the job finished' }),
+    credits_reserved: int.meta({ description: 'Held while the job is queued or running (its maximum cost); 0 once it finished' }),
     created_at: timestamp,
     completed_at: timestamp.nullable(),
   })
