@@ -33,7 +33,7 @@ export interface SubmitResult {
   replayed: boolean;
 }
 
-const FINISHED = new Set(['succeeded', 'failed', 'canceled']);
+export const FINISHED: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled']);
 
 /**
  * The exact input the model receives, less the input file (its presigned URL is made when

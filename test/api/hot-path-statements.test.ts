@@ -8,7 +8,8 @@ import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
  * What the hot paths cost the database. Accepting a job (POST /generate) is one SQL statement
  * (the credit reservation, its ledger row and the job row together) and one workflow start, never
  * an interactive transaction holding a pool connection across round trips. Reading a job (GET
- * /status) is one statement, and its output URLs come from the presign cache. The worker is off,
+ * /status) is one statement, and its output URLs come from the presign cache; a finished job's
+ * answer is kept for a few seconds, so polling it costs no statement at all. The worker is off,
  * so every statement recorded here is the API's.
  */
 const FLUX = 'black-forest-labs/flux-schnell';
@@ -145,17 +146,33 @@ describe('reading a job', () => {
     await expect(getOwnJob(env.db, stranger.id, id)).rejects.toMatchObject({ status: 404 });
   });
 
-  it('when GET /status is polled, then each read is one SQL statement and every poll serves the same presigned URLs', async () => {
+  it('when GET /status of a finished job is polled, then the first read is one SQL statement and the next ones none, with the same presigned URLs', async () => {
     const id = await finishedJob();
     const bodies: any[] = [];
+    const statements: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const seen = await statementsOf(async () => bodies.push((await env.api.get(`/api/v1/status/${id}`).set(user.auth).expect(200)).body));
-      expect(seen).toHaveLength(1);
+      const seen = await statementsOf(async () => bodies.push((await env.api.get(`/api/v1/status/${id}`).set(user.auth).expect(200).expect('Content-Type', /^application\/json/)).body));
+      statements.push(seen.length);
     }
+    expect(statements).toEqual([1, 0, 0]);
     expect(bodies[0].outputs).toEqual([
       { index: 0, url: expect.stringContaining(`/jobs/${id}/0.webp?`), content_type: 'image/webp', size_bytes: 1000, width: 256, sha256: '0'.repeat(64) },
       { index: 1, url: expect.stringContaining(`/jobs/${id}/1.webp?`), content_type: 'image/webp', size_bytes: 1001, width: 256, height: 128, sha256: '1'.repeat(64) },
     ]);
-    expect(bodies[2].outputs.map((o: { url: string }) => o.url)).toEqual(bodies[0].outputs.map((o: { url: string }) => o.url));
+    expect(bodies[2]).toEqual(bodies[0]);
+    // Another user never gets the kept answer: their read is a query, and a 404.
+    const stranger = await env.createUser();
+    const seen = await statementsOf(() => env.api.get(`/api/v1/status/${id}`).set(stranger.auth).expect(404));
+    expect(seen).toHaveLength(1);
+  });
+
+  it('when a job is still queued or running, then every read goes to the database, so a change is seen at once', async () => {
+    const id = await finishedJob();
+    await env.db.job.update({ where: { id }, data: { status: 'running', completedAt: null, creditsSpent: null } });
+    const read = () => statementsOf(() => env.api.get(`/api/v1/status/${id}`).set(user.auth).expect(200));
+    expect(await read()).toHaveLength(1);
+    expect(await read()).toHaveLength(1);
+    await env.db.job.update({ where: { id }, data: { status: 'succeeded', completedAt: new Date(), creditsSpent: 4 } });
+    expect((await env.api.get(`/api/v1/status/${id}`).set(user.auth).expect(200)).body).toMatchObject({ status: 'succeeded', credits_spent: 4 });
   });
 });

@@ -3,7 +3,8 @@ import { Router } from 'express';
 import { AppError } from '../../errors';
 import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery } from '../../jobs/schemas';
 import { jobMetadata, jobView } from '../../jobs/serialize';
-import { cancelJob, getOwnJob, listJobs, submitJob } from '../../jobs/service';
+import { createFinishedViews } from '../../jobs/finished-views';
+import { cancelJob, FINISHED, getOwnJob, listJobs, submitJob } from '../../jobs/service';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { parse } from '../validate';
@@ -11,6 +12,7 @@ import { parse } from '../validate';
 export function createJobsRouter(deps: AppDeps): Router {
   const { db, storage } = deps;
   const router = Router();
+  const finished = createFinishedViews();
 
   router.post('/generate', async (req, res) => {
     const user = currentUser(req);
@@ -23,7 +25,14 @@ export function createJobsRouter(deps: AppDeps): Router {
 
   router.get('/status/:job_id', async (req, res) => {
     const { job_id } = parse(jobIdParam, req.params, 'path');
-    res.json(await jobView(storage, await getOwnJob(db, currentUser(req).id, job_id)));
+    const userId = currentUser(req).id;
+    let body = finished.get(userId, job_id);
+    if (body === undefined) {
+      const job = await getOwnJob(db, userId, job_id);
+      body = JSON.stringify(await jobView(storage, job));
+      if (FINISHED.has(job.status)) finished.set(userId, job_id, body);
+    }
+    res.type('json').send(body);
   });
 
   router.get('/jobs', async (req, res) => {
