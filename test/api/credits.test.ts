@@ -222,9 +222,9 @@ describe('usage history', () => {
     const second = await env.api.get(`/api/v1/usage?limit=2&cursor=${first.body.next_cursor}`).set(user.auth).expect(200);
     expect(second.body.next_cursor).toBeNull();
     expect([...first.body.items, ...second.body.items]).toEqual([
-      { job_id: failed, model: FLUX, status: 'failed', credits_spent: 0, created_at: expect.any(String), completed_at: expect.any(String) },
-      { job_id: music, model: 'meta/musicgen', status: 'succeeded', credits_spent: 5, created_at: expect.any(String), completed_at: expect.any(String) },
-      { job_id: ok, model: FLUX, status: 'succeeded', credits_spent: 4, created_at: expect.any(String), completed_at: expect.any(String) },
+      { job_id: failed, model: FLUX, status: 'failed', credits_spent: 0, credits_reserved: 0, created_at: expect.any(String), completed_at: expect.any(String) },
+      { job_id: music, model: 'meta/musicgen', status: 'succeeded', credits_spent: 5, credits_reserved: 0, created_at: expect.any(String), completed_at: expect.any(String) },
+      { job_id: ok, model: FLUX, status: 'succeeded', credits_spent: 4, credits_reserved: 0, created_at: expect.any(String), completed_at: expect.any(String) },
     ]);
     expect(await balance(user)).toEqual({ credits: 91, reserved: 0 });
     await env.api.get('/api/v1/usage?limit=0').set(user.auth).expect(422);

@@ -19,6 +19,7 @@ import '../../src/metrics/activities';
 import '../../src/metrics/business';
 import '../../src/metrics/http';
 import { registry } from '../../src/metrics/registry';
+import { ensureDebianPackages } from '../helpers/apt';
 
 /**
  * docker-compose.yml, the Dockerfile and the deploy/ files, checked without a Docker engine:
@@ -29,12 +30,16 @@ const file = (...p: string[]) => path.join(REPO_ROOT, ...p);
 const read = (...p: string[]) => fs.readFileSync(file(...p), 'utf8');
 
 const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
-/** Debian's docker-compose (v1), else the Docker CLI's compose plugin (v2). */
-const composeCli: string[] | undefined = has('docker-compose', ['version'])
-  ? ['docker-compose']
-  : has('docker', ['compose', 'version'])
-    ? ['docker', 'compose']
-    : undefined;
+/** Debian's docker-compose (v1, installed with apt-get when missing), else the Docker CLI's compose plugin (v2). */
+function findComposeCli(): string[] | undefined {
+  if (has('docker-compose', ['version'])) return ['docker-compose'];
+  if (has('docker', ['compose', 'version'])) return ['docker', 'compose'];
+  const got = ensureDebianPackages('docker-compose', ['docker-compose'], () => has('docker-compose', ['version']));
+  if (got.ok) return ['docker-compose'];
+  console.warn(`compose.test.ts: ${got.reason}`);
+  return undefined;
+}
+const composeCli = findComposeCli();
 const yamlCli = has('python3', ['-c', 'import yaml']);
 const NO_COMPOSE = 'skipped: neither docker-compose nor `docker compose` is installed (apt-get install docker-compose)';
 const NO_YAML = 'skipped: python3 with yaml is not installed (apt-get install python3-yaml)';
