@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { Readable } from 'stream';
 import { buffer } from 'stream/consumers';
 import yauzl from 'yauzl';
-import { prepareTrainingImage, trainingZipEntries, zipImagesStream } from '../../src/images/prepare';
+import { prepareTrainingImage, TRAINING_IMAGE_MAX_SIDE, trainingZipEntries, zipImagesStream } from '../../src/images/prepare';
 import { makeJpeg, makePng, makeTextFile, makeWebp } from '../fixtures/images';
 
 let dir: string;
@@ -85,6 +85,23 @@ describe('prepareTrainingImage', () => {
     const [top, bottom] = [await pixel(output, 250, 100), await pixel(output, 250, 900)];
     expect(top[0]).toBeGreaterThan(200); // red on top: the stored left edge
     expect(bottom[2]).toBeGreaterThan(200);
+  });
+
+  it('when a photo is larger than the trainer uses, then it is scaled down to TRAINING_IMAGE_MAX_SIDE on its longest side, upright; a small one keeps its size', async () => {
+    const large = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#ff0000' } })
+      .composite([{ input: { create: { width: 2000, height: 3000, channels: 3, background: '#0000ff' } }, left: 2000, top: 0 }])
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const output = await buffer(prepareTrainingImage(await saved('large.jpg', large)));
+    const meta = await sharp(output).metadata();
+    expect(meta).toMatchObject({ format: 'jpeg', width: 1152, height: TRAINING_IMAGE_MAX_SIDE });
+    expect(meta.orientation).toBeUndefined();
+    expect((await pixel(output, 576, 100))[0]).toBeGreaterThan(200); // red on top, as in the upright photo
+    expect((await pixel(output, 576, 1400))[2]).toBeGreaterThan(200);
+
+    const small = await buffer(prepareTrainingImage(await saved('small.jpg', await makeJpeg({ width: 640, height: 480 }))));
+    expect(await sharp(small).metadata()).toMatchObject({ width: 640, height: 480 });
   });
 
   it('re-encodes PNG and WebP as JPEG, flattening transparency onto white', async () => {
