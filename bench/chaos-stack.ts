@@ -1,8 +1,9 @@
 /**
- * The chaos rows' own Postgres and Temporal dev server (src/dev/stack.ts, as the tests start
- * them), so that C3 can restart Postgres and C4 can kill Temporal without any other row, or the
- * other test files of a reused jest stack, seeing them go down. MinIO and stripe-mock are the
- * bench stack's: no row stops them.
+ * The chaos rows' own Postgres and Temporal (src/dev/stack.ts, as the tests start them; on the
+ * cluster engine, a cluster of two nodes whose persistence is on this same Postgres), so that C3
+ * can restart Postgres and C4 can kill Temporal without any other row, or the other test files of
+ * a reused jest stack, seeing them go down. MinIO and stripe-mock are the bench stack's: no row
+ * stops them.
  *
  * A restart starts the very program again with the arguments it runs with now (read from
  * /proc/<pid>/cmdline: data dir, port, dynamic config, --db-filename), as its supervisor would;
@@ -18,6 +19,7 @@ import { spawnManaged, waitUntil, type ManagedProcess } from '../src/dev/process
 import { databaseUrlFor, type StackInfo } from '../test/helpers/stack-info';
 import type { BenchContext } from './context';
 import { benchDataDir } from './data-dir';
+import { startClusterEngine, type ClusterEngine } from './engine';
 import { pidsMatching } from './proc';
 
 const TEMPLATE_DATABASE = 'imagegen_chaos_template';
@@ -30,9 +32,12 @@ export interface ChaosStack {
   temporal: Client;
   /** `pg_ctl restart -m fast`: SIGINT to the postmaster, wait for its exit, start it again; resolves once it answers. */
   restartPostgres(): Promise<{ stopMs: number; startMs: number }>;
-  /** SIGKILL to the Temporal server; resolves once it is gone. */
+  /** SIGKILL to the Temporal server (on the cluster: to its first node); resolves once it is gone. */
   killTemporal(): Promise<void>;
-  /** Starts the Temporal server again with the same arguments; resolves once it serves. */
+  /**
+   * Starts the Temporal server again with the same arguments; resolves once it serves. On the
+   * cluster its supervisor restarts the node by itself: this waits until it serves again.
+   */
   startTemporal(): Promise<{ startMs: number }>;
   stop(): Promise<void>;
 }
@@ -46,16 +51,24 @@ interface ServerProcess {
 
 export async function startChaosStack(ctx: BenchContext): Promise<ChaosStack> {
   const dataDir = benchDataDir('imagegen-chaos-');
-  const stack = await startStack({ dataDir, persistent: false, components: { minio: false, stripeMock: false }, log: (l) => ctx.log(`chaos ${l}`) });
+  const onCluster = ctx.engine === 'cluster';
+  const stack = await startStack({ dataDir, persistent: false, components: { minio: false, stripeMock: false, temporal: !onCluster }, log: (l) => ctx.log(`chaos ${l}`) });
   const replacements: ManagedProcess[] = [];
+  let cluster: ClusterEngine | undefined;
   const stop = async () => {
+    await cluster?.stop();
     await Promise.all(replacements.map((p) => p.stop(10_000)));
     await stack.stop();
   };
   let temporal: Client;
+  let temporalInfo = stack.temporal;
   try {
     await createTemplate(stack.databaseUrl);
-    temporal = new Client({ connection: await Connection.connect({ address: stack.temporal.address }), namespace: stack.temporal.namespace });
+    if (onCluster) {
+      cluster = await startClusterEngine({ databaseUrl: stack.databaseUrl, dataDir, log: (l) => ctx.log(`chaos cluster ${l}`) });
+      temporalInfo = cluster.temporal;
+    }
+    temporal = new Client({ connection: await Connection.connect({ address: temporalInfo.address }), namespace: temporalInfo.namespace });
   } catch (err) {
     await stop();
     throw err;
@@ -63,7 +76,7 @@ export async function startChaosStack(ctx: BenchContext): Promise<ChaosStack> {
   const info: StackInfo = {
     databaseUrl: stack.databaseUrl,
     templateDatabase: TEMPLATE_DATABASE,
-    temporal: stack.temporal,
+    temporal: temporalInfo,
     s3: ctx.stack.s3,
     stripe: ctx.stack.stripe,
     workflowBundlePath: ctx.stack.workflowBundlePath,
@@ -99,13 +112,18 @@ export async function startChaosStack(ctx: BenchContext): Promise<ChaosStack> {
       return { stopMs: t1 - t0, startMs: Date.now() - t1 };
     },
     async killTemporal() {
+      if (cluster) return cluster.killNode(0);
       temporalArgv = findServer(dataDir, 'temporal');
       process.kill(temporalArgv.pid, 'SIGKILL');
       await waitGone(temporalArgv.pid, 'the Temporal server to die');
     },
     async startTemporal() {
-      if (!temporalArgv) throw new Error('startTemporal: kill it first');
       const t0 = Date.now();
+      if (cluster) {
+        await cluster.nodeServing(0);
+        return { startMs: Date.now() - t0 };
+      }
+      if (!temporalArgv) throw new Error('startTemporal: kill it first');
       // the CLI reads TEMPORAL_* variables: keep ours out, as src/dev/stack.ts does
       const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_')));
       const proc = respawn(temporalArgv, 'chaos-temporal', env, { parentDeathSignal: 'SIGKILL' });

@@ -1,6 +1,7 @@
 /** Writes bench/README-section.md: the README's "Performance" section from a bench report. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { ENGINE_LABEL } from './engine';
 import { renderNotes, renderTable, type BenchReport } from './report';
 
 export function readmeSection(report: BenchReport): string {
@@ -23,10 +24,21 @@ with other test runs, so absolute numbers are noisy; the floors move with them).
 worker as separate processes, \`REPLICATE_CREATE_RATE_PER_SECOND=${String(report.settings.createRatePerSecond)}\`, log level
 ${String(report.settings.logLevel)}, credits from ${String(report.settings.credits)}; ${stateDir(report)}.
 \`npm run bench -- --quick\` takes about 100 s here.
-
+${engines(report)}
 ${renderTable(report.rows)}
 
 ${renderNotes(report.rows)}
+`;
+}
+
+function engines(report: BenchReport): string {
+  const list = report.engines ?? ['dev'];
+  if (list.length < 2) return '';
+  return `
+The Temporal rows ran once per engine (\`npm run bench -- --engines=${list.join(',')}\`), each engine with its own stack and
+its own floors: ${list.map((e) => `**${e}**, the ${ENGINE_LABEL[e]}`).join('; ')}. The cluster is the topology of
+\`npm run start:cluster\` (src/dev/temporal-cluster.ts) on the same 2 cores as everything else. B4–B7 do not depend on
+the engine and ran on the first only.
 `;
 }
 

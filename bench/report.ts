@@ -1,8 +1,11 @@
 /** The bench's output: one row per measurement, printed as one Markdown table and saved as JSON. */
+import { ENGINE_LABEL, type Engine } from './engine';
 import type { CpuReport } from './proc';
 
 export interface RowResult {
   id: string;
+  /** The Temporal server it was measured on (set by the run; absent in reports from before engines). */
+  engine?: Engine;
   what: string;
   /** Named numbers (and a few strings) behind the table cells, for the JSON file. */
   figures: Record<string, number | string | boolean | null>;
@@ -32,6 +35,8 @@ export interface BenchReport {
   seconds: number;
   machine: MachineInfo;
   settings: Record<string, unknown>;
+  /** The engines measured, in run order. */
+  engines?: Engine[];
   rows: RowResult[];
 }
 
@@ -50,17 +55,24 @@ export function verdict(r: RowResult): string {
   return r.pass === null ? '—' : r.pass ? 'PASS' : 'MISS';
 }
 
+/** More than one engine in the rows: the table gets an engine column and the notes name it. */
+const severalEngines = (rows: RowResult[]) => new Set(rows.map((r) => r.engine ?? 'dev')).size > 1;
+const rowName = (r: RowResult, several: boolean) => (several ? `${r.id} (${r.engine ?? 'dev'})` : r.id);
+
 export function renderTable(rows: RowResult[]): string {
-  const head = ['id', 'what', 'figure(s)', 'floor (same run)', 'ratio to floor', 'goal', 'verdict'];
+  const several = severalEngines(rows);
+  const head = ['id', ...(several ? ['Temporal'] : []), 'what', 'figure(s)', 'floor (same run)', 'ratio to floor', 'goal', 'verdict'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const figure = r.error ? `error: ${r.error}` : r.figureText;
-    lines.push(`| ${[r.id, r.what, figure, r.floorText, r.ratioText, r.goal, verdict(r)].map(esc).join(' | ')} |`);
+    const engine = several ? [ENGINE_LABEL[r.engine ?? 'dev']] : [];
+    lines.push(`| ${[r.id, ...engine, r.what, figure, r.floorText, r.ratioText, r.goal, verdict(r)].map(esc).join(' | ')} |`);
   }
   return lines.join('\n');
 }
 
 export function renderNotes(rows: RowResult[]): string {
+  const several = severalEngines(rows);
   const out: string[] = [];
   for (const r of rows) {
     const cpu = r.cpu
@@ -77,7 +89,7 @@ export function renderNotes(rows: RowResult[]): string {
         '.'
       : '';
     const items = [...r.notes, cpu].filter(Boolean);
-    if (items.length) out.push(`- **${r.id}**: ${items.join(' ')}`);
+    if (items.length) out.push(`- **${rowName(r, several)}**: ${items.join(' ')}`);
   }
   return out.join('\n');
 }

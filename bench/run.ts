@@ -9,6 +9,9 @@
  *   npm run bench -- --quick       short mode (about two minutes; test/bench.test.ts runs it)
  *   options: --only=B1,B7,C1   --create-rate=<per s>   --stack-info=<file> (reuse a running stack,
  *            e.g. the jest one)   --out=<file.json>   --readme (also write bench/README-section.md, the README's Performance section, git-ignored)
+ *            --engines=dev,cluster (or --engine=cluster): the Temporal server(s) to measure on, one
+ *            after the other, each with its own stack and floors (bench/engine.ts); on the second
+ *            engine only the rows that measure Temporal (B1–B3, C1–C4) run again
  *
  * Every figure sits next to a floor measured in the same run on the same Temporal server and
  * worker settings (see bench/floor-workflows.ts and each row's header).
@@ -30,6 +33,7 @@ import { STACK_INFO_ENV, type StackInfo } from '../test/helpers/stack-info';
 import type { BenchContext } from './context';
 import { creditSource } from './credits';
 import { benchDataDir } from './data-dir';
+import { ENGINE_LABEL, ENGINES, startClusterEngine, type Engine } from './engine';
 import { writeReadmeSection } from './readme';
 import { renderNotes, renderTable, type BenchReport, type MachineInfo, type RowResult } from './report';
 import { b1JobOverhead, type B1Extra } from './rows/b1-job-overhead';
@@ -62,6 +66,8 @@ export interface BenchOptions {
   stackInfoFile?: string;
   out?: string;
   readme?: boolean;
+  /** The Temporal servers to measure on, one after the other (bench/engine.ts); default dev. */
+  engines?: Engine[];
   log?: (line: string) => void;
 }
 
@@ -75,10 +81,21 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (key === '--stack-info' && value) opts.stackInfoFile = path.resolve(value);
     else if (key === '--out' && value) opts.out = path.resolve(value);
     else if (key === '--readme') opts.readme = true;
+    else if ((key === '--engine' || key === '--engines') && value) opts.engines = parseEngines(value);
     else throw new Error(`unknown option ${arg} (see bench/run.ts)`);
   }
   return opts;
 }
+
+function parseEngines(value: string): Engine[] {
+  const engines = value.split(',').map((s) => s.trim());
+  const unknown = engines.filter((e) => !(ENGINES as readonly string[]).includes(e));
+  if (unknown.length || !engines.length) throw new Error(`--engines takes ${ENGINES.join(', ')} (got ${value})`);
+  return [...new Set(engines)] as Engine[];
+}
+
+/** The rows that measure Temporal itself: on a second engine only these run again (B4–B7 do not depend on it). */
+const ENGINE_ROWS = ['B1', 'B2', 'B3', 'C1', 'C2', 'C3', 'C4'];
 
 export function machineInfo(): MachineInfo {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
@@ -102,7 +119,55 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   fs.mkdirSync(runDir, { recursive: true });
   const machine = machineInfo();
   log(`${mode} mode; ${machine.nproc} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${machine.loadAverageAtStart.join(' ')}; logs in ${path.relative(REPO_ROOT, runDir)}`);
+  if (options.stackInfoFile && (options.engines ?? ['dev']).some((e) => e !== 'dev')) throw new Error('--stack-info reuses a dev-server stack: it does not go with the cluster engine');
 
+  const engines = options.engines ?? ['dev'];
+  const rows: RowResult[] = [];
+  let stackDataDirUsed: string | undefined;
+  for (const [i, engine] of engines.entries()) {
+    const only = i === 0 ? options.only : (options.only ?? ENGINE_ROWS).filter((id) => ENGINE_ROWS.includes(id));
+    if (only && !only.length) continue;
+    if (engines.length > 1) log(`---- engine: ${ENGINE_LABEL[engine]} ----`);
+    const measured = await runOnEngine({ ...options, only }, { engine, log, runDir: engines.length > 1 ? path.join(runDir, engine) : runDir, benchDir });
+    stackDataDirUsed ??= measured.stackDataDir;
+    rows.push(...measured.rows.map((r) => ({ ...r, engine })));
+  }
+
+  const order = (r: RowResult) => engines.indexOf(r.engine ?? 'dev');
+  rows.sort((a, b) => a.id.localeCompare(b.id) || order(a) - order(b));
+  const report: BenchReport = {
+    mode,
+    partial: Boolean(options.only),
+    startedAt: new Date(started).toISOString(),
+    seconds: Math.round((Date.now() - started) / 1000),
+    machine,
+    settings: {
+      createRatePerSecond: options.createRatePerSecond ?? DEFAULT_CREATE_RATE,
+      logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      stackReused: Boolean(options.stackInfoFile),
+      stackDataDir: stackDataDirUsed ?? null,
+      credits: creditSource(),
+    },
+    engines,
+    rows,
+  };
+  const json = JSON.stringify(report, null, 2);
+  // a partial run (--only) never replaces the latest complete report
+  const kind = options.only ? `${mode}-partial` : mode;
+  fs.writeFileSync(path.join(benchDir, `bench-${kind}-${stamp}.json`), json);
+  fs.writeFileSync(path.join(benchDir, `latest-${kind}.json`), json);
+  if (options.out) fs.writeFileSync(options.out, json);
+  if (options.readme) writeReadmeSection(report, path.join(REPO_ROOT, 'bench', 'README-section.md'));
+  return report;
+}
+
+/** Every wanted row on one engine: its own stack (and the chaos rows' own), started and stopped here. */
+async function runOnEngine(
+  options: BenchOptions,
+  run_: { engine: Engine; log: (line: string) => void; runDir: string; benchDir: string },
+): Promise<{ rows: RowResult[]; stackDataDir?: string }> {
+  const { engine, log, runDir, benchDir } = run_;
+  fs.mkdirSync(runDir, { recursive: true });
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
   let stackDataDirUsed: string | undefined;
   const rows: RowResult[] = [];
@@ -129,6 +194,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
             dataDir: stackDataDir,
             templateDatabase: 'imagegen_bench_template',
             databaseUrl: process.env.BENCH_DATABASE_URL || undefined,
+            temporal: engine === 'dev',
             log: (l) => log(l),
           });
         } catch (err) {
@@ -144,6 +210,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       cleanups.push(() => fs.rmSync(prepared.info.workflowBundlePath, { force: true }));
       cleanups.push(() => fs.rmSync(prepared.infoFile, { force: true }));
       stack = prepared.info;
+      if (engine === 'cluster') {
+        const cluster = await startClusterEngine({ databaseUrl: prepared.info.databaseUrl, dataDir: stackDataDir!, log: (l) => log(`cluster ${l}`) });
+        cleanups.push(() => cluster.stop());
+        stack = { ...stack, temporal: cluster.temporal };
+        fs.writeFileSync(prepared.infoFile, JSON.stringify(stack, null, 2));
+      }
       process.env[STACK_INFO_ENV] = prepared.infoFile; // B6 runs the API in-process through test-env
     }
     const floorBundlePath = await floorBundle;
@@ -162,6 +234,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       temporal,
       replicate,
       createRatePerSecond: options.createRatePerSecond ?? DEFAULT_CREATE_RATE,
+      engine,
       log,
     };
     log(`stack ready; create-queue rate limit ${ctx.createRatePerSecond}/s; credits from: ${creditSource()}`);
@@ -220,30 +293,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     }
   }
 
-  rows.sort((a, b) => a.id.localeCompare(b.id));
-  const report: BenchReport = {
-    mode,
-    partial: Boolean(options.only),
-    startedAt: new Date(started).toISOString(),
-    seconds: Math.round((Date.now() - started) / 1000),
-    machine,
-    settings: {
-      createRatePerSecond: options.createRatePerSecond ?? DEFAULT_CREATE_RATE,
-      logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
-      stackReused: Boolean(options.stackInfoFile),
-      stackDataDir: stackDataDirUsed ?? null,
-      credits: creditSource(),
-    },
-    rows,
-  };
-  const json = JSON.stringify(report, null, 2);
-  // a partial run (--only) never replaces the latest complete report
-  const kind = options.only ? `${mode}-partial` : mode;
-  fs.writeFileSync(path.join(benchDir, `bench-${kind}-${stamp}.json`), json);
-  fs.writeFileSync(path.join(benchDir, `latest-${kind}.json`), json);
-  if (options.out) fs.writeFileSync(options.out, json);
-  if (options.readme) writeReadmeSection(report, path.join(REPO_ROOT, 'bench', 'README-section.md'));
-  return report;
+  return { rows, stackDataDir: stackDataDirUsed };
 }
 
 const CHAOS_ROWS: Array<[string, string, (env: ChaosEnv) => Promise<RowResult>]> = [

@@ -40,9 +40,17 @@ export async function prepareStack(opts: {
   /** A throwaway state directory (deleted on stop); default a fresh temp dir. */
   dataDir?: string;
   log?: StackOptions['log'];
+  /** Start the Temporal dev server (default); the bench's cluster engine brings its own. */
+  temporal?: boolean;
 }): Promise<PreparedStack> {
   const templateDatabase = opts.templateDatabase ?? TEMPLATE_DB;
-  const starting = startStack({ dataDir: opts.dataDir ?? makeTempDataDir('imagegen-test-'), persistent: false, databaseUrl: opts.databaseUrl, log: opts.log });
+  const starting = startStack({
+    dataDir: opts.dataDir ?? makeTempDataDir('imagegen-test-'),
+    persistent: false,
+    databaseUrl: opts.databaseUrl,
+    components: { temporal: opts.temporal ?? true },
+    log: opts.log,
+  });
   let stack: RunningStack | undefined;
   let workflowBundlePath: string;
   try {

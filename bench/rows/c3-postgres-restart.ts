@@ -2,7 +2,7 @@
  * C3: the stack's Postgres restarted "fast" (pg_ctl restart -m fast: SIGINT to the postmaster,
  * which rolls back the sessions, checkpoints and exits; then started again on the same data dir)
  * mid-run (full: 40 jobs; quick: 10), about 40% into the submissions. During the outage the bench
- * keeps GETting a job's status and counts the answers: 503 (unavailable, retry) is the right
+ * keeps GETting the job list (a database read every time) and counts the answers: 503 (unavailable, retry) is the right
  * one, 500 is not.
  */
 import type { RowResult } from '../report';
@@ -29,7 +29,7 @@ export async function c3PostgresRestart(env: ChaosEnv): Promise<RowResult> {
       control.incident('Postgres fast restart', at, control.now());
     },
     (run, judged) => [
-      `Postgres took ${restart ? Math.round(restart.stopMs) : '?'} ms to stop and ${restart ? Math.round(restart.startMs) : '?'} ms to answer again; Temporal stayed up.`,
+      `Postgres took ${restart ? Math.round(restart.stopMs) : '?'} ms to stop and ${restart ? Math.round(restart.startMs) : '?'} ms to answer again; ${env.ctx.engine === 'cluster' ? "the cluster's persistence is on the same Postgres, so Temporal lost its database too" : 'Temporal stayed up'}.`,
       outageGets(run, judged, 'Postgres restarted'),
     ],
   );

@@ -88,7 +88,7 @@ function wasHit(job: JobOutcome, incidents: Incident[], endedAt: number): boolea
 const AFTER_OUTAGE_MS = 5000;
 
 /**
- * The API's answers to the status GETs made during the outages and the AFTER_OUTAGE_MS after
+ * The API's answers to the job-list GETs made during the outages and the AFTER_OUTAGE_MS after
  * them, by status: set as figures on the row (503 is the right answer while a dependency is
  * down, 500 is not) and described in a note.
  */
@@ -102,7 +102,7 @@ export function outageGets(run: PhaseResult, row: RowResult, what: string): stri
   row.figures.outage_gets_500 = counts['500'] ?? 0;
   const entries = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
   const text = entries.length ? entries.map(([s, n]) => `${n}× ${s === '0' ? 'no answer' : s}`).join(', ') : 'none made';
-  return `API GETs of a job's status (one every ${run.getEveryMs} ms) while ${what} and the ${AFTER_OUTAGE_MS / 1000} s after: ${text}.`;
+  return `API GETs of the job list (one every ${run.getEveryMs} ms) while ${what} and the ${AFTER_OUTAGE_MS / 1000} s after: ${text}.`;
 }
 
 /** The row: figures, floor (the clean run), verdict, and notes on what bounds any miss. */

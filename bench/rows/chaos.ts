@@ -147,7 +147,7 @@ export interface PhaseControl {
   acceptedIds(): string[];
 }
 
-/** How often the bench GETs a job's status while a phase runs (to see what the API answers during an outage). */
+/** How often the bench GETs the job list while a phase runs (to see what the API answers during an outage). */
 const GET_EVERY_MS = 100;
 
 export interface PhaseOptions {
@@ -234,13 +234,17 @@ async function postJob(svc: Service, body: object, headers: Record<string, strin
   throw new Error(`POST /api/v1/generate (${kind}) answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
 }
 
-/** GETs the first accepted job's status (before that, the balance) every GET_EVERY_MS, recording each answer's status (0: none). */
+/**
+ * GETs the job list of the first accepted job's user (before that, the balance) every GET_EVERY_MS,
+ * recording each answer's status (0: none). Both read the database every time; a finished job's
+ * GET /status may be answered from the API's memory (src/jobs/finished-views.ts).
+ */
 function watchApi(svc: Service, jobs: JobOutcome[], users: BenchUser[], now: () => number, gets: PhaseResult['gets']) {
   let done = false;
   const loop = (async () => {
     while (!done) {
       const accepted = jobs.find((j) => j.jobId);
-      const pathname = accepted ? `/api/v1/status/${accepted.jobId}` : '/api/v1/balance';
+      const pathname = accepted ? '/api/v1/jobs?limit=5' : '/api/v1/balance';
       const headers = users[accepted ? accepted.index % users.length : 0]!.headers;
       const t = now();
       try {

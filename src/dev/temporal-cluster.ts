@@ -340,7 +340,8 @@ async function withConnection<T>(address: string, fn: (c: Connection) => Promise
   }
 }
 
-function waitForHealth(address: string): Promise<void> {
+/** Resolves once the frontend at `address` answers SERVING (a node after a restart, too). */
+export function waitForHealth(address: string): Promise<void> {
   return waitFor(`the Temporal frontend on ${address}`, READY_TIMEOUT_MS, () =>
     withConnection(address, async (c) => {
       const res = await c.healthService.check({});
