@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ENGINE_LABEL } from './engine';
-import { renderNotes, renderTable, type BenchReport } from './report';
+import { renderEngineComparison, renderNotes, renderTable, type BenchReport } from './report';
 
 export function readmeSection(report: BenchReport): string {
   const m = report.machine;
@@ -26,8 +26,19 @@ ${String(report.settings.logLevel)}, credits from ${String(report.settings.credi
 \`npm run bench -- --quick\` takes about 100 s here.
 ${engines(report)}
 ${renderTable(report.rows)}
-
+${comparison(report)}
 ${renderNotes(report.rows)}
+`;
+}
+
+function comparison(report: BenchReport): string {
+  const text = renderEngineComparison(report.rows);
+  if (!text) return '';
+  return `
+**The engines side by side.** Each figure next to its own engine's floor; where the floor moves as much as the figure,
+the difference is the engine's cost, not the service's:
+
+${text}
 `;
 }
 

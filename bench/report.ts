@@ -93,3 +93,80 @@ export function renderNotes(rows: RowResult[]): string {
   }
   return out.join('\n');
 }
+
+interface Headline {
+  /** What the figure is, e.g. "job p50". */
+  figure: string;
+  figureKey: string;
+  /** What the floor is. */
+  floor: string;
+  floorKey: string;
+  unit: 'ms' | 's' | '/s';
+  /** Also say how far the figure is above the floor (the row's goal is about that gap). */
+  gap?: boolean;
+}
+
+const CHAOS_HEADLINE: Headline = {
+  figure: "hit jobs' extra delay (max)",
+  figureKey: 'extra_delay_max_s',
+  floor: "the clean run's per-job p50",
+  floorKey: 'p50_s',
+  unit: 's',
+};
+
+/** The figure of each engine row that the comparison puts side by side, next to its floor. */
+const HEADLINES: Record<string, Headline> = {
+  B1: { figure: 'job p50', figureKey: 'p50_ms', floor: 'the floor workflow p50', floorKey: 'p50_ms', unit: 'ms', gap: true },
+  B2: { figure: 'steady creates', figureKey: 'steady_creates_per_s', floor: 'the floor workflow', floorKey: 'steady_creates_per_s', unit: '/s' },
+  B3: { figure: 'accept p99', figureKey: 'accept_p99_ms', floor: 'start-alone p99', floorKey: 'p99_ms', unit: 'ms' },
+  C1: CHAOS_HEADLINE,
+  C2: CHAOS_HEADLINE,
+  C3: CHAOS_HEADLINE,
+  C4: CHAOS_HEADLINE,
+};
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+function withUnit(v: number | undefined, unit: Headline['unit']): string {
+  if (v === undefined) return '?';
+  if (unit === '/s') return `${v}/s`;
+  return `${unit === 'ms' && v >= 10 ? Math.round(v) : v} ${unit}`;
+}
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const times = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? '?' : `${Math.round((a / b) * 100) / 100}×`);
+
+export function renderEngineComparison(rows: RowResult[]): string {
+  const engines = [...new Set(rows.map((r) => r.engine ?? 'dev'))];
+  if (engines.length < 2) return '';
+  const ids = [...new Set(rows.map((r) => r.id))];
+  const out: string[] = [];
+  for (const id of ids) {
+    const byEngine = engines.map((e) => rows.find((r) => r.id === id && (r.engine ?? 'dev') === e));
+    if (byEngine.filter(Boolean).length < 2) continue;
+    const h = HEADLINES[id];
+    const parts = byEngine.map((r, i) => {
+      const engine = engines[i]!;
+      if (!r) return `${engine} not measured`;
+      if (r.error) return `${engine} ERROR`;
+      const chaos = num(r.figures.jobs) !== undefined && num(r.figures.succeeded) !== undefined ? `, ${String(r.figures.succeeded)}/${String(r.figures.jobs)} succeeded` : '';
+      if (!h) return `${engine} ${r.ratioText} the floor (${verdict(r)}${chaos})`;
+      const [figure, floor] = [num(r.figures[h.figureKey]), num(r.floor?.[h.floorKey])];
+      const gap = h.gap && figure !== undefined && floor !== undefined ? `, ${withUnit(Math.round((figure - floor) * 10) / 10, h.unit)} above it` : '';
+      return `${engine} ${withUnit(figure, h.unit)}, floor ${withUnit(floor, h.unit)}${gap} (${verdict(r)}${chaos})`;
+    });
+    const [first] = byEngine;
+    const against =
+      h && first && !first.error
+        ? byEngine
+            .slice(1)
+            .map((r, i) =>
+              r && !r.error
+                ? `${capitalize(engines[i + 1]!)} ÷ ${engines[0]!}: figure ${times(num(r.figures[h.figureKey]), num(first.figures[h.figureKey]))}, floor ${times(num(r.floor?.[h.floorKey]), num(first.floor?.[h.floorKey]))}`
+                : '',
+            )
+            .filter(Boolean)
+        : [];
+    const what = h ? ` (${h.figure}; floor: ${h.floor})` : '';
+    out.push(`- **${id}**${what}: ${parts.join('; ')}.${against.length ? ` ${against.join('; ')}.` : ''}`);
+  }
+  return out.join('\n');
+}

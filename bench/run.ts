@@ -12,6 +12,8 @@
  *            --engines=dev,cluster (or --engine=cluster): the Temporal server(s) to measure on, one
  *            after the other, each with its own stack and floors (bench/engine.ts); on the second
  *            engine only the rows that measure Temporal (B1–B3, C1–C4) run again
+ *            --render=<report.json> [--readme]: measure nothing, print that report again (and write
+ *            the README section from it), e.g. after a change to the report's layout
  *
  * Every figure sits next to a floor measured in the same run on the same Temporal server and
  * worker settings (see bench/floor-workflows.ts and each row's header).
@@ -35,7 +37,7 @@ import { creditSource } from './credits';
 import { benchDataDir } from './data-dir';
 import { ENGINE_LABEL, ENGINES, startClusterEngine, type Engine } from './engine';
 import { writeReadmeSection } from './readme';
-import { renderNotes, renderTable, type BenchReport, type MachineInfo, type RowResult } from './report';
+import { renderEngineComparison, renderNotes, renderTable, type BenchReport, type MachineInfo, type RowResult } from './report';
 import { b1JobOverhead, type B1Extra } from './rows/b1-job-overhead';
 import { b2ProviderThroughput } from './rows/b2-provider-throughput';
 import { b3BurstAcceptance } from './rows/b3-burst-acceptance';
@@ -58,6 +60,9 @@ import { startService, type Service } from './service';
  */
 const DEFAULT_CREATE_RATE = 10;
 
+/** --readme writes the README's Performance section here (git-ignored), to be pasted over the README's. */
+const README_SECTION_FILE = path.join(REPO_ROOT, 'bench', 'README-section.md');
+
 export interface BenchOptions {
   quick: boolean;
   only?: string[];
@@ -68,6 +73,8 @@ export interface BenchOptions {
   readme?: boolean;
   /** The Temporal servers to measure on, one after the other (bench/engine.ts); default dev. */
   engines?: Engine[];
+  /** Measure nothing: print (and with `readme`, write the README section of) this saved report. */
+  render?: string;
   log?: (line: string) => void;
 }
 
@@ -82,6 +89,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (key === '--out' && value) opts.out = path.resolve(value);
     else if (key === '--readme') opts.readme = true;
     else if ((key === '--engine' || key === '--engines') && value) opts.engines = parseEngines(value);
+    else if (key === '--render' && value) opts.render = path.resolve(value);
     else throw new Error(`unknown option ${arg} (see bench/run.ts)`);
   }
   return opts;
@@ -157,7 +165,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   fs.writeFileSync(path.join(benchDir, `bench-${kind}-${stamp}.json`), json);
   fs.writeFileSync(path.join(benchDir, `latest-${kind}.json`), json);
   if (options.out) fs.writeFileSync(options.out, json);
-  if (options.readme) writeReadmeSection(report, path.join(REPO_ROOT, 'bench', 'README-section.md'));
+  if (options.readme) writeReadmeSection(report, README_SECTION_FILE);
   return report;
 }
 
@@ -329,8 +337,9 @@ async function runChaosRows(
 
 export function printReport(report: BenchReport): void {
   const m = report.machine;
+  const comparison = renderEngineComparison(report.rows);
   process.stdout.write(
-    `\n${renderTable(report.rows)}\n\n${renderNotes(report.rows)}\n\n` +
+    `\n${renderTable(report.rows)}\n\n${comparison ? `${comparison}\n\n` : ''}${renderNotes(report.rows)}\n\n` +
       `${report.mode} mode, ${report.seconds} s; ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}; ` +
       `JSON: .bench/latest-${report.mode}${report.partial ? '-partial' : ''}.json\n`,
   );
@@ -343,6 +352,12 @@ if (require.main === module) {
   } catch (err) {
     console.error((err as Error).message);
     process.exit(2);
+  }
+  if (options.render) {
+    const report = JSON.parse(fs.readFileSync(options.render, 'utf8')) as BenchReport;
+    printReport(report);
+    if (options.readme) writeReadmeSection(report, README_SECTION_FILE);
+    process.exit(0);
   }
   runBench(options).then(
     (report) => {
