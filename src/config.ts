@@ -62,6 +62,12 @@ const schema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt.default(40),
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt.default(1000),
   WORKER_SHUTDOWN_GRACE_MS: positiveInt.default(30_000),
+  /**
+   * How long a cached workflow's next task waits for the worker that cached it before any worker
+   * may take it (replaying its history). Short: a killed worker's workflows move on quickly.
+   * Too short under overload: live workers miss it and replay histories, which loads Temporal.
+   */
+  WORKER_STICKY_QUEUE_TIMEOUT_MS: positiveInt.default(3_000),
   /** Prebuilt workflow bundle (the production image has one); unset = bundle workflows at start. */
   WORKFLOW_BUNDLE_PATH: optionalString,
   /** Address the worker's metrics endpoints listen on (0.0.0.0 in containers). */
@@ -151,7 +157,7 @@ export interface Config {
   apiKeyRotationGraceSeconds: number;
   database: { url: string; poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
   temporal: { address: string; namespace: string; taskQueue: string };
-  worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; maxCachedWorkflows: number; shutdownGraceMs: number; workflowBundlePath?: string };
+  worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; maxCachedWorkflows: number; shutdownGraceMs: number; stickyQueueTimeoutMs: number; workflowBundlePath?: string };
   s3: { endpoint?: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string; forcePathStyle: boolean; presignTtlSeconds: number };
   replicate: { apiToken: string; baseUrl: string; webhookSecret?: string; createRatePerSecond: number; callRatePerSecond: number; outputHosts: string[] };
   webhookToleranceSeconds: number;
@@ -223,6 +229,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
+      stickyQueueTimeoutMs: e.WORKER_STICKY_QUEUE_TIMEOUT_MS,
       workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     },
     s3: {

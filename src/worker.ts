@@ -67,8 +67,8 @@ export async function createWorkers(opts: {
       maxCachedWorkflows: config.worker.maxCachedWorkflows,
       // A workflow's next task goes to the worker that has it cached; if that worker died
       // (SIGKILL, no goodbye to the server), the task waits this long before any worker may take
-      // it. The SDK's 10 s is most of a crash's recovery time; a live worker picks up well within 3 s.
-      stickyQueueScheduleToStartTimeout: '3s',
+      // it. The SDK's 10 s is most of a crash's recovery time (WORKER_STICKY_QUEUE_TIMEOUT_MS).
+      stickyQueueScheduleToStartTimeout: config.worker.stickyQueueTimeoutMs,
     }),
     Worker.create({
       ...common,
