@@ -18,18 +18,26 @@ function close(server: net.Server): Promise<void> {
 }
 
 /**
- * `count` distinct free ports on `host`: binds port 0 that many times at once (so the kernel
- * cannot hand out the same port twice), reads the ports, then closes the sockets. Another process
- * could still grab one before our child binds it; the window is milliseconds.
+ * Where free ports are picked: below Linux's ephemeral range (32768–60999), from which the kernel
+ * hands out ports for outgoing connections and listen(0). A port picked there can be taken by any
+ * outgoing connection before our child binds it, seconds later (a worker restarted after a kill
+ * binds its metrics port again); below it, only another picker could take it.
+ */
+const PICK_FROM = 20_000;
+const PICK_TO = 32_000;
+
+/**
+ * `count` distinct ports on `host` that are free now: random ports of PICK_FROM–PICK_TO, each
+ * checked by binding it. The caller's child binds them later.
  */
 export async function findFreePorts(count: number, host = LOOPBACK): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) servers.push(await listen(0, host));
-    return servers.map((s) => (s.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map(close));
+  const picked = new Set<number>();
+  for (let tries = 0; picked.size < count; tries++) {
+    if (tries > 50 * count) throw new Error(`no ${count} free ports between ${PICK_FROM} and ${PICK_TO} on ${host}`);
+    const port = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM));
+    if (!picked.has(port) && !(await isPortInUse(port, host))) picked.add(port);
   }
+  return [...picked];
 }
 
 /** True if something already listens on host:port (or we may not bind it). */

@@ -25,7 +25,8 @@ function submit(user: TestUser, body: object, headers: Record<string, string> = 
 
 describe('a generation job', () => {
   it('when it succeeds with 3 outputs, then their bytes come back from our bucket after the provider deleted its copies', async () => {
-    env.replicate.setKnobs({ output_retention_ms: 1500 });
+    // Long enough for the copies to finish on a loaded machine; the test then waits for the deletion.
+    env.replicate.setKnobs({ output_retention_ms: 6000 });
     const res = await submit(alice, { model: MODEL, prompt: 'a lighthouse at dusk', num_outputs: 3, seed: 42, output_format: 'webp' });
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ job_id: expect.any(String), status: 'queued' });
@@ -40,7 +41,7 @@ describe('a generation job', () => {
     // The provider forgets its outputs (Replicate deletes them after an hour).
     const meta = await env.api.get(`/api/v1/jobs/${job.job_id}/metadata`).set(alice.auth).expect(200);
     const providerFile = `${env.replicate.url}/files/${meta.body.provider_prediction_id}/0.webp`;
-    await eventually(async () => (await fetch(providerFile)).status === 404, 10_000, 100);
+    await eventually(async () => (await fetch(providerFile)).status === 404, 15_000, 100);
 
     for (const out of job.outputs) {
       expect(out).toMatchObject({ content_type: 'image/webp', width: expect.any(Number), height: expect.any(Number) });
