@@ -87,20 +87,29 @@ describe('prepareTrainingImage', () => {
     expect(bottom[2]).toBeGreaterThan(200);
   });
 
-  it('when a photo is larger than the trainer uses, then it is scaled down to TRAINING_IMAGE_MAX_SIDE on its longest side, upright; a small one keeps its size', async () => {
+  it('when a photo is larger than the trainer uses, then its zip entry is at most TRAINING_IMAGE_MAX_SIDE on its longest side, upright and without metadata; a small one keeps its size', async () => {
+    // 4000×3000 as stored, left half red and right half blue, EXIF orientation 6 and GPS: a phone photo.
     const large = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#ff0000' } })
       .composite([{ input: { create: { width: 2000, height: 3000, channels: 3, background: '#0000ff' } }, left: 2000, top: 0 }])
-      .jpeg()
+      .jpeg({ quality: 90 })
+      .withExif({ IFD0: { Make: 'FixtureCam' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1' } })
       .withMetadata({ orientation: 6 })
       .toBuffer();
-    const output = await buffer(prepareTrainingImage(await saved('large.jpg', large)));
-    const meta = await sharp(output).metadata();
-    expect(meta).toMatchObject({ format: 'jpeg', width: 1152, height: TRAINING_IMAGE_MAX_SIDE });
-    expect(meta.orientation).toBeUndefined();
-    expect((await pixel(output, 576, 100))[0]).toBeGreaterThan(200); // red on top, as in the upright photo
-    expect((await pixel(output, 576, 1400))[2]).toBeGreaterThan(200);
+    const smallPhoto = await makeJpeg({ width: 640, height: 480 });
+    // As the worker does it: each photo arrives as a stream (from the bucket) and is prepared when its entry is written.
+    const { stream, done } = zipImagesStream(
+      [large, smallPhoto].map((photo, index) => ({ name: `${index + 1}.jpg`, source: () => prepareTrainingImage(Readable.from([photo])) })),
+    );
+    const [bounded, small] = (await readZip(await buffer(stream))).map((entry) => entry.data);
+    await done;
 
-    const small = await buffer(prepareTrainingImage(await saved('small.jpg', await makeJpeg({ width: 640, height: 480 }))));
+    const meta = await sharp(bounded).metadata();
+    expect(meta).toMatchObject({ format: 'jpeg', width: 1152, height: TRAINING_IMAGE_MAX_SIDE });
+    expect([meta.orientation, meta.exif, meta.xmp, meta.iptc, meta.icc]).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(bounded!.includes('FixtureCam')).toBe(false);
+    expect((await pixel(bounded!, 576, 100))[0]).toBeGreaterThan(200); // red on top, as in the upright photo
+    expect((await pixel(bounded!, 576, 1400))[2]).toBeGreaterThan(200);
+
     expect(await sharp(small).metadata()).toMatchObject({ width: 640, height: 480 });
   });
 
