@@ -140,32 +140,6 @@ export interface CpuReport {
   othersPctOfCore: number;
 }
 
-/** Pids of the given processes and all their descendants (e.g. Postgres backends). */
-export function withDescendants(roots: number[]): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* gone */
-    }
-  }
-  const out = new Set(roots);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [pid, ppid] of parent) {
-      if (!out.has(pid) && out.has(ppid)) {
-        out.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...out];
-}
-
 /**
  * CPU use of named process groups and of the whole machine between start and stop. `groups` is
  * asked at both ends; a process that appeared in between counts from zero (its whole life).

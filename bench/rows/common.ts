@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { commandOf, pidsMatching, withDescendants } from '../proc';
+import { withDescendants } from '../../src/dev/process-tree';
+import { commandOf, pidsMatching } from '../proc';
 import type { BenchContext } from '../context';
 import type { RowResult } from '../report';
 import type { BenchUser, FloorWorker, Service } from '../service';

@@ -20,6 +20,7 @@ import { makeTempDataDir, PG_PASSWORD, PG_USER } from '../../src/dev/stack';
 import { nodePorts } from '../../src/dev/temporal-cluster';
 import { photos } from '../helpers/factories';
 import { readStackInfo } from '../helpers/stack-info';
+import { isAlive, withDescendants } from '../../src/dev/process-tree';
 
 jest.setTimeout(300_000);
 
@@ -173,39 +174,6 @@ async function ringMembers(c: Cluster, since = new Date(0)): Promise<{ rpc_addre
     return rows;
   } finally {
     await pg.end();
-  }
-}
-
-/** `pids` and every process below them, from /proc. */
-function processTree(pids: number[]): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  const all = new Set(pids);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, ppid] of parentOf) {
-      if (all.has(ppid) && !all.has(pid)) {
-        all.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...all];
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
-  } catch {
-    return false;
   }
 }
 
@@ -373,7 +341,7 @@ describe('npm run start:cluster', () => {
 
   test('when every process of the cluster is SIGKILLed and it starts again on its data, then both nodes rejoin the ring despite the dead membership rows, and the jobs are still there', async () => {
     const crashed = cluster!;
-    const tree = processTree([crashed.child.pid!]);
+    const tree = withDescendants([crashed.child.pid!]);
     expect(tree.length).toBeGreaterThan(10);
     for (const pid of tree) process.kill(pid, 'SIGKILL');
     await crashed.exited;

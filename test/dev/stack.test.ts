@@ -14,6 +14,7 @@ import { dynamicConfigFlags, parseDynamicConfig, readDynamicConfig } from '../..
 import { canConnect } from '../../src/dev/ports';
 import { livePids } from '../../src/dev/processes';
 import { readSearchAttributes, startStack, type RunningStack } from '../../src/dev/stack';
+import { isAlive, withDescendants } from '../../src/dev/process-tree';
 
 jest.setTimeout(60_000);
 
@@ -21,43 +22,6 @@ const KEYWORD = 2; // temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'stack-test-'));
-}
-
-/** Every process below `pids` (postgres backends, ...), from /proc. */
-function descendants(pids: number[]): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parentOf.set(Number(entry), ppid);
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  const all = new Set(pids);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [pid, ppid] of parentOf) {
-      if (all.has(ppid) && !all.has(pid)) {
-        all.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...all];
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    // a zombie still answers signal 0; it is dead for our purposes
-    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
-  } catch {
-    return false;
-  }
 }
 
 function s3Client(stack: RunningStack): S3Client {
@@ -182,7 +146,7 @@ describe('local stack', () => {
       // stop: every child and grandchild is gone, ports closed, temp data deleted
       const pids = livePids();
       expect(pids).toHaveLength(4);
-      const tree = descendants(pids);
+      const tree = withDescendants(pids);
       await stack.stop();
       stopped = true;
       await stack.stop(); // idempotent

@@ -12,6 +12,7 @@ import { makeTempDataDir } from '../../src/dev/stack';
 import { main as completeStripePayment } from '../../scripts/stripe-complete-payment';
 import { readStackInfo } from '../helpers/stack-info';
 import { cloneDatabase, dropDatabase } from '../helpers/test-env';
+import { isAlive, withDescendants } from '../../src/dev/process-tree';
 
 jest.setTimeout(180_000);
 
@@ -25,40 +26,6 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timed ou
     return await Promise.race([promise, timeout]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Every process below `pids`, from /proc (the service children and what they started). */
-function descendants(pids: number[]): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  const all = new Set(pids);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, ppid] of parentOf) {
-      if (all.has(ppid) && !all.has(pid)) {
-        all.add(pid);
-        grew = true;
-      }
-    }
-  }
-  return [...all];
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
-  } catch {
-    return false;
   }
 }
 
@@ -188,7 +155,7 @@ describe('npm start supervision', () => {
     });
     expect(done.status).toBe('succeeded');
 
-    const tree = descendants([s.child.pid!]);
+    const tree = withDescendants([s.child.pid!]);
     expect(tree).toEqual(expect.arrayContaining([after.api, after.worker]));
     s.child.kill('SIGINT');
     const code = await within(s.exited, 60_000);
