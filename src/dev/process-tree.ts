@@ -35,3 +35,29 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * SIGKILLs `root` and every process below it, as a crash of the whole tree. The tree is frozen
+ * first (SIGSTOP, until no new process appears), so nothing forks while it dies: a Postgres
+ * postmaster killed while it forks a backend would leave that backend holding its shared memory,
+ * and a new server on the same data would refuse to start. Returns the pids it killed.
+ */
+export function killTree(root: number): number[] {
+  let tree = withDescendants([root]);
+  for (let grew = true; grew; ) {
+    for (const pid of tree) signal(pid, 'SIGSTOP');
+    const now = withDescendants([root]);
+    grew = now.length > tree.length;
+    tree = now;
+  }
+  for (const pid of tree) signal(pid, 'SIGKILL');
+  return tree;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}

@@ -22,6 +22,7 @@ import { Client as PgClient } from 'pg';
 import { dynamicConfigFlags, readDynamicConfig } from './dynamic-config';
 import { findTool, TEMPORAL_CONFIG_DIR, TOOLS_DIR } from './paths';
 import { canConnect, findFreePorts, httpStatus, isPortInUse, LOOPBACK } from './ports';
+import { isAlive } from './process-tree';
 import { onExitSync, spawnManaged, waitUntil, type ManagedProcess } from './processes';
 
 const execFileAsync = promisify(execFile);
@@ -407,6 +408,26 @@ async function postgresTemplate(binDir: string, logsDir: string, user: PgUser | 
   return template;
 }
 
+/**
+ * After a crash (the whole stack SIGKILLed), postmaster.pid still names the dead postmaster.
+ * Postgres itself ignores a lock file whose PID is gone, but not one whose PID still answers
+ * signal 0: a zombie that init has not reaped yet, as a SIGKILLed tree leaves behind. A PID that
+ * no longer runs is no postmaster: its lock file goes. A live one stays, and Postgres refuses to
+ * start on the same data, as it should.
+ */
+function removeStaleLockFile(pgData: string, log: (line: string) => void): void {
+  const lockFile = path.join(pgData, 'postmaster.pid');
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(lockFile, 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || isAlive(pid)) return;
+  fs.rmSync(lockFile, { force: true });
+  log(`removed the lock file of a postmaster that no longer runs (pid ${pid})`);
+}
+
 async function startPostgres(ctx: Ctx): Promise<void> {
   const binDir = postgresBinDir();
   const pgData = path.join(ctx.dataDir, 'postgres');
@@ -449,6 +470,7 @@ async function startPostgres(ctx: Ctx): Promise<void> {
     }
     ctx.log(`postgres cluster initialised in ${pgData} by ${how} (${Date.now() - t} ms)`);
   }
+  removeStaleLockFile(pgData, ctx.log);
 
   const flags = [
     '-D', pgData,

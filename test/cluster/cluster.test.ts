@@ -20,7 +20,7 @@ import { makeTempDataDir, PG_PASSWORD, PG_USER } from '../../src/dev/stack';
 import { nodePorts } from '../../src/dev/temporal-cluster';
 import { photos } from '../helpers/factories';
 import { readStackInfo } from '../helpers/stack-info';
-import { isAlive, withDescendants } from '../../src/dev/process-tree';
+import { isAlive, killTree } from '../../src/dev/process-tree';
 
 jest.setTimeout(300_000);
 
@@ -341,9 +341,8 @@ describe('npm run start:cluster', () => {
 
   test('when every process of the cluster is SIGKILLed and it starts again on its data, then both nodes rejoin the ring despite the dead membership rows, and the jobs are still there', async () => {
     const crashed = cluster!;
-    const tree = withDescendants([crashed.child.pid!]);
+    const tree = killTree(crashed.child.pid!);
     expect(tree.length).toBeGreaterThan(10);
-    for (const pid of tree) process.kill(pid, 'SIGKILL');
     await crashed.exited;
     await waitFor('every process of the crashed cluster to be gone', 30_000, () => tree.every((pid) => !isAlive(pid)) || undefined);
 
