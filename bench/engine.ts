@@ -7,9 +7,8 @@
  * balancer. Its nodes are supervised: one that dies is started again with backoff.
  */
 import path from 'node:path';
-import { findFreePorts, isPortInUse } from '../src/dev/ports';
-import { TEMPORAL_NODE_IPS } from '../src/dev/cluster-topology';
-import { nodePorts, startTemporalCluster, waitForHealth, type TemporalCluster } from '../src/dev/temporal-cluster';
+import { findFreePorts } from '../src/dev/ports';
+import { freeNodePortBase, startTemporalCluster, waitForHealth, type TemporalCluster } from '../src/dev/temporal-cluster';
 import type { StackInfo } from '../test/helpers/stack-info';
 
 export const ENGINES = ['dev', 'cluster'] as const;
@@ -28,18 +27,6 @@ export interface ClusterEngine {
   /** Resolves once node `index` serves again. */
   nodeServing(index: number): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** Node ports are a block (frontend, history, …, membership 300 below): a block that is free on both node addresses. */
-async function freeNodePortBase(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    // below 32768: Temporal stores membership ports as a Postgres smallint
-    const base = 10_000 + 10 * Math.floor(Math.random() * 2000);
-    const ports = [...Object.values(nodePorts(base)), base + 10];
-    const busy = await Promise.all(TEMPORAL_NODE_IPS.flatMap((ip) => ports.map((p) => isPortInUse(p, ip))));
-    if (!busy.some(Boolean)) return base;
-  }
-  throw new Error('no free block of ports for the Temporal nodes on 127.0.0.2/127.0.0.3');
 }
 
 /** A Temporal cluster for the bench on the Postgres server at `databaseUrl`, its state under `dataDir`/cluster. */

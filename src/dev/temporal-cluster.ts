@@ -101,6 +101,20 @@ export function nodePorts(base: number) {
   };
 }
 
+/**
+ * A node port base (see nodePorts) whose whole block, and `base + 10` for the metrics, is free on
+ * both node addresses; below 32768, since Temporal stores membership ports as a Postgres smallint.
+ */
+export async function freeNodePortBase(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const base = 10_000 + 10 * Math.floor(Math.random() * 2000);
+    const ports = [...Object.values(nodePorts(base)), base + 10];
+    const busy = await Promise.all(TEMPORAL_NODE_IPS.flatMap((ip) => ports.map((p) => isPortInUse(p, ip))));
+    if (!busy.some(Boolean)) return base;
+  }
+  throw new Error(`no free block of Temporal node ports on ${TEMPORAL_NODE_IPS.join(' and ')}`);
+}
+
 export async function startTemporalCluster(opts: TemporalClusterOptions): Promise<TemporalCluster> {
   const server = requireTool('temporal-server');
   const ports = nodePorts(opts.nodePortBase);

@@ -15,9 +15,9 @@ import { ledgerBalance } from '../../src/credits/ledger';
 import { createDb, type Db } from '../../src/db/client';
 import { TEMPORAL_DATABASES, TEMPORAL_NODE_IPS } from '../../src/dev/cluster-topology';
 import { REPO_ROOT } from '../../src/dev/paths';
-import { findFreePorts, isPortInUse } from '../../src/dev/ports';
+import { findFreePorts } from '../../src/dev/ports';
 import { makeTempDataDir, PG_PASSWORD, PG_USER } from '../../src/dev/stack';
-import { nodePorts } from '../../src/dev/temporal-cluster';
+import { freeNodePortBase } from '../../src/dev/temporal-cluster';
 import { photos } from '../helpers/factories';
 import { readStackInfo } from '../helpers/stack-info';
 import { isAlive, killTree } from '../../src/dev/process-tree';
@@ -37,17 +37,6 @@ async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(250);
   }
-}
-
-/** A frontend port whose whole node port block is free on both node addresses. */
-async function freeNodePortBase(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 9_000);
-    const ports = Object.values(nodePorts(base));
-    const busy = await Promise.all(TEMPORAL_NODE_IPS.flatMap((ip) => ports.map((p) => isPortInUse(p, ip))));
-    if (!busy.some(Boolean)) return base;
-  }
-  throw new Error('no free Temporal node port block');
 }
 
 interface Cluster {
