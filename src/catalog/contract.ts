@@ -56,8 +56,20 @@ export const LOCAL_PROVIDER_KNOBS: InputContract = {
   fake_error: { type: 'string', description: 'Local provider only: fail this prediction with this message', maxLength: 500, dev_only: true },
 };
 
+/** Built once per field spec: a request checks its parameters against schemas built before (README, B3). */
+const schemaOf = new WeakMap<FieldSpec, z.ZodType>();
+
 /** The zod schema of one field's values. */
 export function fieldSchema(spec: FieldSpec): z.ZodType {
+  let schema = schemaOf.get(spec);
+  if (!schema) {
+    schema = buildFieldSchema(spec);
+    schemaOf.set(spec, schema);
+  }
+  return schema;
+}
+
+function buildFieldSchema(spec: FieldSpec): z.ZodType {
   switch (spec.type) {
     case 'boolean':
       return z.boolean();
@@ -78,15 +90,22 @@ export function numberSchema(spec: FieldSpec): z.ZodNumber {
   return n;
 }
 
+/** offeredFields' answers per contract, by devKnobs: the same contract object is asked on every request. */
+const offeredOf = new WeakMap<InputContract, Record<string, InputContract>>();
+
 /**
  * The fields offered where the service runs, by name (Postgres keeps JSONB keys in its own
  * order): dev-only ones and the local knobs only outside production.
  */
 export function offeredFields(contract: InputContract, devKnobs: boolean): InputContract {
+  const cached = offeredOf.get(contract)?.[String(devKnobs)];
+  if (cached) return cached;
   const fields = Object.entries(contract)
     .filter(([, spec]) => devKnobs || !spec.dev_only)
     .sort(([a], [b]) => a.localeCompare(b));
-  return { ...Object.fromEntries(fields), ...(devKnobs ? LOCAL_PROVIDER_KNOBS : {}) };
+  const offered = { ...Object.fromEntries(fields), ...(devKnobs ? LOCAL_PROVIDER_KNOBS : {}) };
+  offeredOf.set(contract, { ...offeredOf.get(contract), [String(devKnobs)]: offered });
+  return offered;
 }
 
 /**

@@ -42,9 +42,19 @@ export async function getCatalogModel(db: Db, name: string): Promise<CatalogMode
   });
 }
 
-/** A catalog model's input contract and protected input (JSON columns, seeded by migration). */
+const contractOf = new WeakMap<object, ModelContract>();
+
+/**
+ * A catalog model's input contract and protected input (JSON columns, seeded by migration),
+ * parsed once per model object: the cached catalog hands every request the same objects.
+ */
 export function modelContract(model: Pick<CatalogModel, 'inputContract' | 'protectedInput'>): ModelContract {
-  return { input: inputContract.parse(model.inputContract), protectedInput: model.protectedInput as Record<string, unknown> };
+  let contract = contractOf.get(model);
+  if (!contract) {
+    contract = { input: inputContract.parse(model.inputContract), protectedInput: model.protectedInput as Record<string, unknown> };
+    contractOf.set(model, contract);
+  }
+  return contract;
 }
 
 /**

@@ -29,7 +29,7 @@ export function corsPolicy(config: Config): RequestHandler | undefined {
     origin: config.http.corsOrigins,
     methods: ['GET', 'HEAD', 'POST', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
-    exposedHeaders: ['X-Request-Id', 'Location', 'Retry-After', 'RateLimit', 'RateLimit-Policy'],
+    exposedHeaders: ['X-Request-Id', 'Location', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'Server-Timing'],
     credentials: false,
     maxAge: 600,
   });

@@ -13,6 +13,7 @@ import type { generationJob } from '../../workflows/generation-job';
 import { checkModelInput } from './model-input';
 import type { GenerateBody } from './schemas';
 import { webhookColumns } from '../webhooks-out/request';
+import { ServerTiming } from '../http/server-timing';
 
 export interface JobDeps {
   config: Config;
@@ -60,11 +61,11 @@ type SubmitRequest = { userId: string; body: GenerateBody; idempotencyKey?: stri
  * up only when accepting fails (a refusal, or the key's unique index), so a first request
  * costs one statement.
  */
-export async function submitJob(deps: JobDeps, req: SubmitRequest): Promise<SubmitResult> {
+export async function submitJob(deps: JobDeps, req: SubmitRequest, timing = new ServerTiming()): Promise<SubmitResult> {
   const requestHash = createHash('sha256').update(JSON.stringify(req.body)).digest('hex');
   let accepted: { job: NewJob; fileField: string | null };
   try {
-    accepted = await acceptJob(deps, req, requestHash);
+    accepted = await timing.time('db', () => acceptJob(deps, req, requestHash));
   } catch (err) {
     // The first request with this key made a job (maybe concurrently): it answers this one.
     const existing = req.idempotencyKey && (err instanceof AppError || isUniqueViolation(err)) ? await findByIdempotencyKey(deps.db, req.userId, req.idempotencyKey) : null;
@@ -73,14 +74,14 @@ export async function submitJob(deps: JobDeps, req: SubmitRequest): Promise<Subm
   }
 
   const { job, fileField } = accepted;
-  await startJobWorkflow(deps, job, fileField, {
+  await timing.time('temporal', () => startJobWorkflow(deps, job, fileField, {
     undo: () =>
       deps.db.$transaction(async (tx) => {
         await settleCredits(tx, { jobId: job.id, used: 0 });
         await tx.job.delete({ where: { id: job.id } });
       }),
     unavailable: 'The job could not be queued; nothing was started or charged. Try again shortly.',
-  });
+  }));
   return { job, replayed: false };
 }
 

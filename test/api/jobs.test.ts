@@ -1,6 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import sharp from 'sharp';
+import { parseServerTiming } from '../../src/http/server-timing';
 import { signWebhookBody } from '../../src/provider/webhook-signature';
 import { fundedUser } from '../helpers/factories';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
@@ -31,6 +32,8 @@ describe('a generation job', () => {
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ job_id: expect.any(String), status: 'queued' });
     expect(res.headers.location).toBe(`/api/v1/status/${res.body.job_id}`);
+    // Where the accept's time went: its one statement and its workflow start.
+    expect(parseServerTiming(res.headers['server-timing'])).toEqual({ db: expect.any(Number), temporal: expect.any(Number) });
 
     const job = await env.waitForJob(alice, res.body.job_id);
     expect(job).toMatchObject({ status: 'succeeded', model: MODEL, prompt: 'a lighthouse at dusk', num_outputs: 3, seed: 42, output_format: 'webp', error: null });

@@ -95,7 +95,10 @@ export const apiRoutes: ApiRoute[] = [
         description: 'Queued (or, with a replayed Idempotency-Key, the job the first request made)',
         json: R.JobAccepted,
         location: 'The job status: /api/v1/status/{job_id}',
-        headers: { 'Idempotent-Replayed': '`true` when an earlier request with the same Idempotency-Key made this job' },
+        headers: {
+          'Idempotent-Replayed': '`true` when an earlier request with the same Idempotency-Key made this job',
+          'Server-Timing': 'Where the answer\'s time went, in ms: `db` (recording the job and reserving its credits, one statement) and `temporal` (starting its workflow)',
+        },
       },
     },
     errors: {

@@ -1,0 +1,55 @@
+import { checkParameters, fieldSchema, offeredFields, type ModelContract } from '../../src/catalog/contract';
+import { modelContract } from '../../src/catalog/service';
+import { parseServerTiming, ServerTiming } from '../../src/http/server-timing';
+
+describe('Server-Timing', () => {
+  it('records each phase, also one that throws, and parses back to durations', async () => {
+    const timing = new ServerTiming();
+    await timing.time('db', async () => new Promise((resolve) => setTimeout(resolve, 20)));
+    await expect(timing.time('temporal', async () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    expect(timing.header()).toMatch(/^db;dur=\d+\.\d, temporal;dur=\d+\.\d$/);
+    const parsed = parseServerTiming(timing.header());
+    expect(Object.keys(parsed)).toEqual(['db', 'temporal']);
+    expect(parsed.db).toBeGreaterThanOrEqual(15);
+  });
+
+  it('ignores entries without a duration and a missing header', () => {
+    expect(parseServerTiming('cache;desc="hit", db;dur=4.5;desc="accept"')).toEqual({ db: 4.5 });
+    expect(parseServerTiming(undefined)).toEqual({});
+  });
+});
+
+describe('contract schemas are built once', () => {
+  const contract: ModelContract = {
+    input: {
+      steps: { type: 'integer', description: 'steps', minimum: 1, maximum: 4, default: 4 },
+      debug: { type: 'boolean', description: 'dev only', dev_only: true },
+    },
+    protectedInput: { disable_safety_checker: false },
+  };
+
+  it('when the same spec is checked again, then the same schema answers, with the same verdicts', () => {
+    expect(fieldSchema(contract.input.steps!)).toBe(fieldSchema(contract.input.steps!));
+    for (let i = 0; i < 2; i++) {
+      expect(checkParameters(contract, { steps: 5 }, { devKnobs: false }).issues).toEqual([{ field: 'parameters.steps', message: expect.stringMatching(/4/) }]);
+      expect(checkParameters(contract, { steps: 2 }, { devKnobs: false })).toEqual({ input: { steps: 2, disable_safety_checker: false }, issues: [] });
+    }
+  });
+
+  it('keeps the offered fields with and without the dev knobs apart', () => {
+    const dev = offeredFields(contract.input, true);
+    const prod = offeredFields(contract.input, false);
+    expect(Object.keys(prod)).toEqual(['steps']);
+    expect(Object.keys(dev)).toEqual(expect.arrayContaining(['steps', 'debug', 'fake_latency_ms']));
+    expect(offeredFields(contract.input, true)).toBe(dev);
+    expect(offeredFields(contract.input, false)).toBe(prod);
+    expect(checkParameters(contract, { debug: true }, { devKnobs: false }).issues).toHaveLength(1);
+    expect(checkParameters(contract, { debug: true }, { devKnobs: true }).issues).toEqual([]);
+  });
+
+  it('parses a catalog model row once per row object', () => {
+    const row = { inputContract: contract.input, protectedInput: contract.protectedInput } as Parameters<typeof modelContract>[0];
+    expect(modelContract(row)).toBe(modelContract(row));
+    expect(modelContract({ ...row })).toEqual(modelContract(row));
+  });
+});
