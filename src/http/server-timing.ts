@@ -1,27 +1,12 @@
-import { performance } from 'node:perf_hooks';
+import type { Phases } from '../shared/phases';
 
 /**
- * Where one request's time went, for its `Server-Timing` response header (W3C Server Timing):
- * `db;dur=4.1, temporal;dur=38.0`. Clients and the bench read it to tell time spent in our
- * dependencies from time spent queueing for a connection or a CPU.
+ * The `Server-Timing` header (W3C Server Timing) of a request's phases, e.g.
+ * `db;dur=4.1, temporal;dur=38.0`: clients and the bench read it to tell the time spent in our
+ * dependencies from the time spent queueing for a connection or a CPU.
  */
-export class ServerTiming {
-  private readonly entries: string[] = [];
-
-  /** Runs `work` and records how long it took under `name` (also when it throws). */
-  async time<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    try {
-      return await work();
-    } finally {
-      this.entries.push(`${name};dur=${(performance.now() - started).toFixed(1)}`);
-    }
-  }
-
-  /** The header's value; empty when nothing was timed. */
-  header(): string {
-    return this.entries.join(', ');
-  }
+export function serverTimingHeader(phases: Phases): string {
+  return phases.entries.map((p) => `${p.name};dur=${p.ms.toFixed(1)}`).join(', ');
 }
 
 /** Parses a Server-Timing header into durations by name (ms). */

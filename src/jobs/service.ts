@@ -13,7 +13,7 @@ import type { generationJob } from '../../workflows/generation-job';
 import { checkModelInput } from './model-input';
 import type { GenerateBody } from './schemas';
 import { webhookColumns } from '../webhooks-out/request';
-import { ServerTiming } from '../http/server-timing';
+import { Phases } from '../shared/phases';
 
 export interface JobDeps {
   config: Config;
@@ -61,7 +61,7 @@ type SubmitRequest = { userId: string; body: GenerateBody; idempotencyKey?: stri
  * up only when accepting fails (a refusal, or the key's unique index), so a first request
  * costs one statement.
  */
-export async function submitJob(deps: JobDeps, req: SubmitRequest, timing = new ServerTiming()): Promise<SubmitResult> {
+export async function submitJob(deps: JobDeps, req: SubmitRequest, timing = new Phases()): Promise<SubmitResult> {
   const requestHash = createHash('sha256').update(JSON.stringify(req.body)).digest('hex');
   let accepted: { job: NewJob; fileField: string | null };
   try {

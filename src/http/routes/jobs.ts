@@ -7,7 +7,8 @@ import { createFinishedViews } from '../../jobs/finished-views';
 import { cancelJob, FINISHED, getOwnJob, listJobs, submitJob } from '../../jobs/service';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
-import { ServerTiming } from '../server-timing';
+import { Phases } from '../../shared/phases';
+import { serverTimingHeader } from '../server-timing';
 import { parse } from '../validate';
 
 export function createJobsRouter(deps: AppDeps): Router {
@@ -19,9 +20,9 @@ export function createJobsRouter(deps: AppDeps): Router {
     const user = currentUser(req);
     const body = parse(generateBody, req.body);
     const key = parse(idempotencyKey, req.get('idempotency-key'), 'header');
-    const timing = new ServerTiming();
+    const timing = new Phases();
     const { job, replayed } = await submitJob(deps, { userId: user.id, body, idempotencyKey: key, requestId: String(req.id) }, timing);
-    res.set('Server-Timing', timing.header());
+    res.set('Server-Timing', serverTimingHeader(timing));
     if (replayed) res.set('Idempotent-Replayed', 'true');
     res.status(202).location(`/api/v1/status/${job.id}`).json({ job_id: job.id, status: job.status });
   });
