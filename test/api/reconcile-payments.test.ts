@@ -7,6 +7,7 @@ import { ensureReconcileSchedule } from '../../src/temporal/schedules';
 import type { ReconcileReport } from '../../workflows/reconcile';
 import { trainedVersion } from '../helpers/factories';
 import { eventually } from '../helpers/http';
+import { triggerReconciliation } from '../helpers/reconcile';
 import { startTestEnv, type TestEnv } from '../helpers/test-env';
 
 /**
@@ -71,17 +72,9 @@ describe('reconciling payments whose webhook never arrived', () => {
 
   /** What an operator does in the Temporal UI: the schedule runs now. Returns the run's report. */
   async function runReconciliation(): Promise<ReconcileReport> {
-    const before = new Date();
     const scheduleId = await ensureReconcileSchedule(env.temporal, env.config);
     try {
-      await env.temporal.schedule.getHandle(scheduleId).trigger();
-      return await eventually(async () => {
-        const query = `WorkflowType = "reconcile" AND TaskQueue = "${env.config.temporal.taskQueue}" AND StartTime > "${before.toISOString()}"`;
-        for await (const wf of env.temporal.workflow.list({ query })) {
-          if (wf.status.name === 'COMPLETED') return env.temporal.workflow.getHandle(wf.workflowId, wf.runId).result();
-        }
-        return undefined;
-      }, 60_000, 200);
+      return await triggerReconciliation(env, scheduleId, 60_000);
     } finally {
       await env.temporal.schedule.getHandle(scheduleId).delete();
     }

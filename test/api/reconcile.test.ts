@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ledgerTotals } from '../../src/quota/ledger';
 import { ensureReconcileSchedule } from '../../src/temporal/schedules';
 import { fundedUser, paidPayment, photos, trainedVersion } from '../helpers/factories';
+import { triggerReconciliation } from '../helpers/reconcile';
 import { eventually } from '../helpers/http';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
@@ -23,16 +24,7 @@ afterAll(async () => {
 });
 
 /** What an operator does in the Temporal UI: the schedule runs now. */
-async function runReconciliation() {
-  const before = new Date();
-  await env.temporal.schedule.getHandle(scheduleId).trigger();
-  return eventually(async () => {
-    for await (const wf of env.temporal.workflow.list({ query: `WorkflowType = "reconcile" AND TaskQueue = "${env.config.temporal.taskQueue}" AND StartTime > "${before.toISOString()}"` })) {
-      if (wf.status.name === 'COMPLETED') return env.temporal.workflow.getHandle(wf.workflowId, wf.runId).result();
-    }
-    return undefined;
-  }, 20_000, 100);
-}
+const runReconciliation = () => triggerReconciliation(env, scheduleId);
 
 describe('reconciliation', () => {
   it('when an operator terminated a prompt mid-run, then the schedule finds it, completes it from the provider and the quota is exact', async () => {
