@@ -7,6 +7,10 @@ export const ErrorCode = {
   // Request problems (4xx)
   validationFailed: 'validation_failed',
   invalidJson: 'invalid_json',
+  /** The URL path cannot be decoded (a malformed percent-encoding such as `%ED%A0%80` or `%zz`). */
+  invalidPath: 'invalid_path',
+  /** A list's `cursor` is not a `next_cursor` this API gave out. */
+  invalidCursor: 'invalid_cursor',
   unauthorized: 'unauthorized',
   notFound: 'not_found',
   emailTaken: 'email_taken',
@@ -65,6 +69,12 @@ export const ErrorCode = {
   outputUrlRefused: 'output_url_refused',
   /** A webhook URL we do not post to (not https in production, or a private address). */
   webhookUrlRefused: 'webhook_url_refused',
+  /** One attempt to post an event to a webhook failed: no answer in time, or not a 2xx (retried with backoff). */
+  webhookDeliveryFailed: 'webhook_delivery_failed',
+  /** The webhook endpoint failed repeatedly and is paused: the delivery waits, without posting, until the pause ends. */
+  webhookEndpointPaused: 'webhook_endpoint_paused',
+  /** The webhook endpoint kept failing for WEBHOOK_DISABLE_AFTER_MS and is disabled: the delivery is given up (never retried). */
+  webhookEndpointDisabled: 'webhook_endpoint_disabled',
   /** A worker step found no row for its job, prompt or model: the row was deleted under a running workflow. */
   jobNotFound: 'job_not_found',
   promptNotFound: 'prompt_not_found',

@@ -15,6 +15,12 @@ export class AppError extends Error {
     this.name = 'AppError';
   }
 
+  /** Keeps the error that led here for the log only: the client sees the code, message and details. */
+  withCause(cause: unknown): this {
+    Object.defineProperty(this, 'cause', { value: cause, enumerable: false, configurable: true, writable: true });
+    return this;
+  }
+
   static notFound(what: string): AppError {
     return new AppError(404, ErrorCode.notFound, `${what} not found`);
   }

@@ -15,7 +15,14 @@ export const notFoundHandler: RequestHandler = (req, res) => {
  * The one final error responder: AppErrors keep their code; an unreachable Postgres, Temporal
  * or S3 is a 503 with Retry-After (never a 500 or a hang); anything else is a 500 without internals.
  */
-export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
+  // The answer already started (a stream, a download): no error body can follow. Express's own
+  // handler ends the response and destroys the socket, so the client sees a truncated answer.
+  if (res.headersSent) {
+    req.log?.error({ err }, 'request failed after its answer started');
+    next(err);
+    return;
+  }
   const appError = toAppError(err);
   if (appError.code === ErrorCode.serviceUnavailable) req.log?.warn({ err }, 'dependency unavailable');
   else if (appError.status >= 500) req.log?.error({ err }, 'request failed');
@@ -32,6 +39,8 @@ function toAppError(err: unknown): AppError {
   if (e.type === 'entity.parse.failed') return new AppError(400, ErrorCode.invalidJson, 'The request body is not valid JSON');
   if (e.type === 'entity.too.large') return new AppError(413, ErrorCode.payloadTooLarge, 'The request body is too large');
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new AppError(415, ErrorCode.validationFailed, e.message ?? 'Unsupported encoding');
+  // The router could not percent-decode a path parameter (`/status/%ED%A0%80`): the URL is malformed.
+  if (err instanceof URIError && e.status === 400) return new AppError(400, ErrorCode.invalidPath, 'The URL path is not validly percent-encoded UTF-8');
   const component = unavailableComponent(err);
   if (component) return outage(component, e.code);
   return new AppError(500, ErrorCode.internal, 'Something went wrong on our side; the error was logged');

@@ -1,4 +1,4 @@
-import { AppError } from '../errors';
+import { AppError, ErrorCode } from '../errors';
 
 /** Keyset pagination, newest first: the cursor is the (created_at, id) of the last item seen. */
 export interface Cursor {
@@ -10,11 +10,19 @@ export function encodeCursor(c: Cursor): string {
   return Buffer.from(`${c.createdAt.toISOString()}|${c.id}`).toString('base64url');
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** What encodeCursor writes: Date#toISOString, so a crafted date (year 275760, `2024-02-31`) is refused, not sent to Postgres. */
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** 400 invalid_cursor for anything encodeCursor did not write (ids are uuid columns: a crafted one must not reach SQL). */
 export function decodeCursor(raw: string | undefined): Cursor | undefined {
   if (!raw) return undefined;
-  const [iso, id] = Buffer.from(raw, 'base64url').toString().split('|');
-  const createdAt = new Date(iso ?? '');
-  if (!id || Number.isNaN(createdAt.getTime())) throw AppError.validation('cursor is not valid; pass next_cursor from the previous page', { field: 'cursor' });
+  const parts = Buffer.from(raw, 'base64url').toString().split('|');
+  const [iso = '', id = ''] = parts;
+  const createdAt = new Date(iso);
+  if (parts.length !== 2 || !ISO.test(iso) || Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== iso || !UUID.test(id)) {
+    throw new AppError(400, ErrorCode.invalidCursor, 'cursor is not valid; pass next_cursor from the previous page', { field: 'cursor' });
+  }
   return { createdAt, id };
 }
 

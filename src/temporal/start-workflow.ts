@@ -78,12 +78,13 @@ export async function startWorkflowFor<W extends Workflow>(
     }
     if (started === 'no') {
       await hooks.undo();
-      throw AppError.unavailable(hooks.unavailable, { component: 'temporal', cause: (err as Error).message });
+      // The server's own words (gRPC messages, addresses) go to the log, never to the client.
+      throw AppError.unavailable(hooks.unavailable, { component: 'temporal' }).withCause(err);
     }
     throw AppError.unavailable(
       'The request was recorded but whether its work started could not be confirmed; its status shows what happened, and reconciliation finishes or refunds it.',
-      { component: 'temporal', workflow_id: req.workflowId, cause: (err as Error).message },
-    );
+      { component: 'temporal', workflow_id: req.workflowId },
+    ).withCause(err);
   }
 }
 

@@ -246,10 +246,14 @@ describe('bad input', () => {
     expect(res.body.error.code).toBe('payload_too_large');
   });
 
-  it('when a list query is invalid, then 422', async () => {
+  it('when a list query is invalid, then 422, and 400 invalid_cursor for a cursor this API did not give out', async () => {
     await env.api.get('/api/v1/jobs?limit=0').set(alice.auth).expect(422);
     await env.api.get('/api/v1/jobs?status=done').set(alice.auth).expect(422);
-    await env.api.get('/api/v1/jobs?cursor=bogus').set(alice.auth).expect(422);
+    const crafted = Buffer.from(`${new Date().toISOString()}|not-a-uuid`).toString('base64url');
+    for (const cursor of ['bogus', crafted]) {
+      const res = await env.api.get(`/api/v1/jobs?cursor=${cursor}`).set(alice.auth).expect(400);
+      expect(res.body.error).toMatchObject({ code: 'invalid_cursor', details: { field: 'cursor' } });
+    }
   });
 });
 

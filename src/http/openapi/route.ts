@@ -6,7 +6,8 @@ import { ErrorBody } from './responses';
 /**
  * One API operation as the docs describe it. `toRouteConfig` turns it into a zod-to-openapi
  * registration and adds what every route of this API shares: the bearer API key, the error
- * body, 401, 422 validation_failed, 429 (rate limits), 500 and the JSON body parser's 400/413/415.
+ * body, 401, 422 validation_failed, 429 (rate limits), 500, the JSON body parser's 400/413/415, 400
+ * invalid_path on templated paths and 400 invalid_cursor on lists with a cursor.
  */
 export interface ApiRoute {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -90,6 +91,10 @@ export function toRouteConfig(route: ApiRoute): RouteConfig {
     validated ? { 422: [ErrorCode.validationFailed] } : {},
     // express.json(): malformed JSON, body over the limit, unsupported charset/encoding.
     request.json ? { 400: [ErrorCode.invalidJson], 413: [ErrorCode.payloadTooLarge], 415: [ErrorCode.validationFailed] } : {},
+    // The router's percent-decoding of path parameters (src/http/errors.ts).
+    /\{\w+\}/.test(route.path) ? { 400: [ErrorCode.invalidPath] } : {},
+    // src/shared/pagination.ts decodeCursor().
+    request.query?.shape.cursor ? { 400: [ErrorCode.invalidCursor] } : {},
     route.errors ?? {},
     // src/http/hardening.ts rateLimits(): everything under /api/v1 but the webhooks.
     isRateLimited(route.path) ? { 429: [ErrorCode.rateLimited] } : {},

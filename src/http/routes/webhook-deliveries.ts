@@ -10,7 +10,8 @@ import { parse } from '../validate';
 export const deliveriesQuery = z.strictObject({
   resource: z
     .string()
-    .regex(new RegExp(`^(${RESOURCE_TYPES.join('|')}):[0-9a-f-]{36}$`, 'i'), 'must be job:<id>, prompt:<id> or version:<id>')
+    // The id is a uuid column: anything else (36 dashes) must be refused here, not by Postgres.
+    .regex(new RegExp(`^(${RESOURCE_TYPES.join('|')}):[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`, 'i'), 'must be job:<id>, prompt:<id> or version:<id>')
     .describe('The resource whose webhook deliveries to list: `job:<id>`, `prompt:<id>` or `version:<id>`.'),
 });
 
