@@ -6,13 +6,15 @@
  *   npm run record-histories
  *
  * It starts the real local stack (as the tests do), runs each scenario below through the real
- * API and worker, and writes the finished workflow's history to test/histories/<name>.json, in
+ * API and worker, and writes the finished workflow's history to test/histories/<release>/<name>.json, in
  * Temporal's JSON history format (`temporal workflow show --output json` writes the same, so a
  * history from production can be added next to them).
  *
- * When to run it: only when adding a scenario (a new workflow, or a path of a workflow that no
- * committed history covers). It writes only the histories that are missing and never touches an
- * existing file. Record from the code that runs in production (a `git worktree` of the deployed
+ * Histories are kept per release: `npm run record-histories -- --release=<name>` (default: today's
+ * date, UTC) records every scenario into test/histories/<name>/, so the code of each release is
+ * replayed by every later one. Run it for each release whose workflow code changed (a new
+ * workflow, a new `patched()` id: the replay test fails until some history takes that path). It
+ * writes only the histories missing from that release's folder and never touches an existing file. Record from the code that runs in production (a `git worktree` of the deployed
  * commit with the new scenario added), not from a tree whose workflow changes are in progress. Existing histories are never re-recorded because workflow code changed: they
  * stand for workflows started by the code of their time, and replaying them against the new code
  * is the whole point. A change that makes one fail goes behind `patched()` (README, "Changing
@@ -249,13 +251,22 @@ async function record(ctx: Context, scenario: Scenario, file: string): Promise<v
   console.log(`recorded ${path.relative(REPO_ROOT, file)} (${history.events?.length} events, ${Date.now() - started} ms)`);
 }
 
+/** `--release=<name>`: the folder under test/histories; default today's date (UTC). */
+function releaseName(argv: string[]): string {
+  const given = argv.find((a) => a.startsWith('--release='))?.slice('--release='.length);
+  const name = given ?? new Date().toISOString().slice(0, 10);
+  if (!/^[\w.-]+$/.test(name)) throw new Error(`--release must be a plain folder name, got ${JSON.stringify(name)}`);
+  return name;
+}
+
 async function main(): Promise<void> {
-  const missing = SCENARIOS.map((s) => ({ scenario: s, file: path.join(HISTORIES_DIR, `${s.name}.json`) })).filter((m) => !fs.existsSync(m.file));
+  const dir = path.join(HISTORIES_DIR, releaseName(process.argv.slice(2)));
+  const missing = SCENARIOS.map((s) => ({ scenario: s, file: path.join(dir, `${s.name}.json`) })).filter((m) => !fs.existsSync(m.file));
   if (missing.length === 0) {
-    console.log('every scenario already has its history in test/histories; nothing to record');
+    console.log(`every scenario already has its history in ${path.relative(REPO_ROOT, dir)}; nothing to record`);
     return;
   }
-  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true });
   const prepared = await prepareStack({ runId: `record-${process.pid}` });
   process.env[STACK_INFO_ENV] = prepared.infoFile;
   let env: TestEnv | undefined;

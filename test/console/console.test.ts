@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { makeJpeg } from '../fixtures/images';
-import { CHROMIUM_ARGS, ensureChromium } from '../helpers/chromium';
+import { CHROMIUM_ARGS, findChromium } from '../helpers/chromium';
 import { fundedUser } from '../helpers/factories';
+import { loudSkip } from '../helpers/skip';
 import { startTestEnv, type TestEnv } from '../helpers/test-env';
 
 /**
@@ -18,13 +19,8 @@ const ROOT = path.resolve(__dirname, '../..');
 const SCREENSHOT = path.join(ROOT, 'docs/console.png');
 const PHOTO_COUNT = 10;
 
-const chromiumAvailable = ensureChromium();
-if (!chromiumAvailable.ok) {
-  console.warn(
-    `\n${'!'.repeat(100)}\n!!! SKIPPING the web console browser tests: no Chromium (${chromiumAvailable.reason}).\n` +
-      `!!! Install it (apt-get install -y chromium fonts-liberation, as root) to run them.\n${'!'.repeat(100)}\n`,
-  );
-}
+const chromiumAvailable = findChromium();
+if (!chromiumAvailable.ok) loudSkip('the web console browser tests', chromiumAvailable.reason);
 
 let env: TestEnv;
 let browser: Browser;

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { ensureDebianPackages } from './apt';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -8,11 +7,7 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking',
 
 export type ChromiumAvailability = { ok: true; path: string } | { ok: false; reason: string };
 
-/**
- * Makes sure a Chromium for the browser tests is installed, with apt-get if it is missing
- * (fonts-liberation too: without a font, text in screenshots renders as boxes).
- */
-export function ensureChromium(log?: (line: string) => void): ChromiumAvailability {
-  const got = ensureDebianPackages(CHROMIUM_PATH, ['chromium', 'fonts-liberation'], () => fs.existsSync(CHROMIUM_PATH), log);
-  return got.ok ? { ok: true, path: CHROMIUM_PATH } : got;
+/** Whether the Chromium the browser tests drive is installed (scripts/system-packages.sh installs it). */
+export function findChromium(): ChromiumAvailability {
+  return fs.existsSync(CHROMIUM_PATH) ? { ok: true, path: CHROMIUM_PATH } : { ok: false, reason: `${CHROMIUM_PATH} is not installed (apt-get install -y chromium fonts-liberation)` };
 }

@@ -19,7 +19,7 @@ import '../../src/metrics/activities';
 import '../../src/metrics/business';
 import '../../src/metrics/http';
 import { registry } from '../../src/metrics/registry';
-import { ensureDebianPackages } from '../helpers/apt';
+import { loudSkip } from '../helpers/skip';
 
 /**
  * docker-compose.yml, the Dockerfile and the deploy/ files, checked without a Docker engine:
@@ -30,13 +30,10 @@ const file = (...p: string[]) => path.join(REPO_ROOT, ...p);
 const read = (...p: string[]) => fs.readFileSync(file(...p), 'utf8');
 
 const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
-/** Debian's docker-compose (v1, installed with apt-get when missing), else the Docker CLI's compose plugin (v2). */
+/** Debian's docker-compose (v1, installed by scripts/system-packages.sh), else the Docker CLI's compose plugin (v2). */
 function findComposeCli(): string[] | undefined {
   if (has('docker-compose', ['version'])) return ['docker-compose'];
   if (has('docker', ['compose', 'version'])) return ['docker', 'compose'];
-  const got = ensureDebianPackages('docker-compose', ['docker-compose'], () => has('docker-compose', ['version']));
-  if (got.ok) return ['docker-compose'];
-  console.warn(`compose.test.ts: ${got.reason}`);
   return undefined;
 }
 const composeCli = findComposeCli();
@@ -45,7 +42,8 @@ const NO_COMPOSE = 'skipped: neither docker-compose nor `docker compose` is inst
 const NO_YAML = 'skipped: python3 with yaml is not installed (apt-get install python3-yaml)';
 const itWithCompose = (name: string, fn: () => void) => (composeCli ? it(name, fn) : it.skip(`${name} (${NO_COMPOSE})`, fn));
 const itWithYaml = (name: string, fn: () => void) => (yamlCli ? it(name, fn) : it.skip(`${name} (${NO_YAML})`, fn));
-if (!composeCli) console.warn(`compose.test.ts: docker-compose checks ${NO_COMPOSE}`);
+if (!composeCli) loudSkip('the docker-compose checks', NO_COMPOSE);
+if (!yamlCli) loudSkip('the compose file checks', NO_YAML);
 
 function yamlToJson(text: string): any {
   return JSON.parse(execFileSync('python3', ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: text }).toString());
