@@ -2,7 +2,7 @@ import { activityInfo } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../src/db/client';
 import type { Tx } from '../src/db/transaction';
-import { hasWebhook, recordEvent, wakeWebhookDelivery } from '../src/events/record';
+import { recordEvent, wakeWebhookDelivery, webhookOwner } from '../src/events/record';
 import { FILTER_OF, type EventType, type ResourceRef } from '../src/events/types';
 import { resourceHead } from '../src/webhooks-out/resource';
 
@@ -17,11 +17,11 @@ export type EventDeps = { db: Db; temporalClient: () => Promise<Client> };
  */
 export function changeWithEvents({ db, temporalClient }: EventDeps) {
   return async function change<T>(ref: ResourceRef, fn: (tx: Tx, emit: Emit) => Promise<T>): Promise<T> {
-    const { result, webhook } = await db.$transaction(async (tx) => {
+    const { result, owner } = await db.$transaction(async (tx) => {
       const result = await fn(tx, (type, data) => recordEvent(tx, ref, type, data));
-      return { result, webhook: await hasWebhook(tx, ref) };
+      return { result, owner: await webhookOwner(tx, ref) };
     });
-    if (webhook) await wakeWebhookDelivery(await temporalClient(), activityInfo().taskQueue, ref);
+    if (owner) await wakeWebhookDelivery(await temporalClient(), activityInfo().taskQueue, ref, owner);
     return result;
   };
 }
@@ -30,6 +30,8 @@ export interface PendingEvent {
   /** The event id (bigint as a decimal string). */
   id: string;
   type: EventType;
+  /** false: the events filter leaves it out (only a `completed` read with throughCompleted). */
+  deliver?: false;
 }
 
 /** Reading the outbox for webhook delivery (database group). */
@@ -37,9 +39,11 @@ export function createEventActivities({ db }: { db: Db }) {
   return {
     /**
      * The resource's events after `after` that its webhook filter lets through, oldest first
-     * (empty when the resource has no webhook or is gone).
+     * (empty when the resource has no webhook or is gone). With `throughCompleted`, the
+     * `completed` event comes too when the filter leaves it out, marked `deliver: false`: the
+     * delivery workflow ends on it.
      */
-    async pendingWebhookEvents(req: ResourceRef & { after: string }): Promise<PendingEvent[]> {
+    async pendingWebhookEvents(req: ResourceRef & { after: string; throughCompleted?: boolean }): Promise<PendingEvent[]> {
       const head = await resourceHead(db, req);
       if (!head?.webhook) return [];
       const wanted = new Set(head.webhookEventsFilter);
@@ -49,9 +53,13 @@ export function createEventActivities({ db }: { db: Db }) {
         select: { id: true, type: true },
         take: 200,
       });
-      return rows
-        .map((r) => ({ id: r.id.toString(), type: r.type as EventType }))
-        .filter((e) => wanted.size === 0 || wanted.has(FILTER_OF[e.type]));
+      const events: PendingEvent[] = [];
+      for (const r of rows) {
+        const event = { id: r.id.toString(), type: r.type as EventType };
+        if (wanted.size === 0 || wanted.has(FILTER_OF[event.type])) events.push(event);
+        else if (req.throughCompleted && event.type === 'completed') events.push({ ...event, deliver: false });
+      }
+      return events;
     },
   };
 }

@@ -9,7 +9,7 @@ import { createReconcileActivities } from './reconcile';
 import { createTrainingActivities } from './training';
 import { createWebhookActivities } from './webhooks-out';
 
-export type ActivityDeps = Pick<Runtime, 'db' | 'storage' | 'provider' | 'outputFetcher' | 'stripe' | 'temporalClient' | 'production'>;
+export type ActivityDeps = Pick<Runtime, 'db' | 'storage' | 'provider' | 'outputFetcher' | 'stripe' | 'temporalClient' | 'production' | 'webhooks'>;
 
 /**
  * Every activity, grouped by the task queue it runs on and the option preset it runs under
@@ -22,7 +22,7 @@ export type ActivityDeps = Pick<Runtime, 'db' | 'storage' | 'provider' | 'output
  *   outputs          main                         outputCopy
  *   images           main                         imageProcessing
  *   stripe           main                         stripeCall
- *   webhooks         main                         webhookDelivery (outbound webhooks)
+ *   webhooks         <main>-webhooks              webhookDelivery (outbound webhooks, own few slots)
  *   providerCreate   <main>-replicate-create      providerCreate (rate-limited creates)
  *   providerCalls    <main>-replicate-calls       providerCall (every other Replicate call)
  */
@@ -57,7 +57,8 @@ export type ProviderCallActivities = ActivityGroups['providerCalls'];
 
 /** Which groups each task queue's worker registers. */
 export const QUEUE_GROUPS = {
-  main: ['database', 'outputs', 'images', 'stripe', 'webhooks'],
+  main: ['database', 'outputs', 'images', 'stripe'],
+  webhooks: ['webhooks'],
   providerCreate: ['providerCreate'],
   providerCalls: ['providerCalls'],
 } as const satisfies Record<string, ReadonlyArray<keyof ActivityGroups>>;

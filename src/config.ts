@@ -148,6 +148,21 @@ const schema = z.object({
 export type Env = z.infer<typeof schema>;
 
 export interface Config {
+  // Outbound webhooks (src/webhooks-out): their own task queue and slots, timeouts, per-endpoint breaker
+  /** Worker slots for webhook deliveries (their own task queue): a silent receiver can hold at most these. */
+  WEBHOOK_WORKER_CONCURRENCY: positiveInt.default(20),
+  /** A webhook receiver must accept the connection within this. */
+  WEBHOOK_CONNECT_TIMEOUT_MS: positiveInt.default(3_000),
+  /** A webhook attempt (connect, send, answer) gives up after this; below the activity's 12 s start-to-close. */
+  WEBHOOK_TIMEOUT_MS: positiveInt.max(10_000, 'WEBHOOK_TIMEOUT_MS must be at most 10000 (the delivery activity has 12 s)').default(8_000),
+  /** Consecutive failed attempts to one endpoint (account + URL) that pause it. */
+  WEBHOOK_BREAKER_FAILURES: positiveInt.default(5),
+  /** The first pause of a failing endpoint; each further failed attempt after a pause doubles it, up to WEBHOOK_PAUSE_MAX_MS. */
+  WEBHOOK_PAUSE_MIN_MS: positiveInt.default(60_000),
+  WEBHOOK_PAUSE_MAX_MS: positiveInt.default(60 * 60_000),
+  /** An endpoint whose attempts have all failed for this long is disabled until its owner re-enables it. */
+  WEBHOOK_DISABLE_AFTER_MS: positiveInt.default(3 * 24 * 60 * 60_000),
+
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
   http: { host: string; port: number; publicBaseUrl: string; jsonBodyLimit: string; corsOrigins: string[]; trustProxy: boolean | number | string };
@@ -170,6 +185,7 @@ export interface Config {
   training: {
     trainerModel: string;
     destinationOwner: string;
+  webhooks: WebhookSettings;
     steps: number;
     minImages: number;
     maxImages: number;
@@ -189,6 +205,14 @@ export class ConfigError extends Error {
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // An empty value (KEY= in a copied .env) means "not set": the default applies.
+/** Outbound webhook deliveries: worker slots, timeouts and the per-endpoint circuit breaker. */
+export interface WebhookSettings {
+  workerConcurrency: number;
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  breaker: { failures: number; pauseMinMs: number; pauseMaxMs: number; disableAfterMs: number };
+}
+
   const set = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = schema.safeParse(set);
   const problems = [
@@ -259,6 +283,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       webhookToleranceSeconds: e.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
       successUrl: e.CHECKOUT_SUCCESS_URL,
       cancelUrl: e.CHECKOUT_CANCEL_URL,
+    },
+    webhooks: {
+      workerConcurrency: e.WEBHOOK_WORKER_CONCURRENCY,
+      connectTimeoutMs: e.WEBHOOK_CONNECT_TIMEOUT_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      breaker: {
+        failures: e.WEBHOOK_BREAKER_FAILURES,
+        pauseMinMs: e.WEBHOOK_PAUSE_MIN_MS,
+        pauseMaxMs: Math.max(e.WEBHOOK_PAUSE_MAX_MS, e.WEBHOOK_PAUSE_MIN_MS),
+        disableAfterMs: e.WEBHOOK_DISABLE_AFTER_MS,
+      },
     },
     credits: { successUrl: e.CREDITS_CHECKOUT_SUCCESS_URL, cancelUrl: e.CREDITS_CHECKOUT_CANCEL_URL },
     checkouts: { maxOpen: e.MAX_OPEN_CHECKOUTS },

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import type { Config } from './config';
+import type { Config, WebhookSettings } from './config';
 import { createDb, type Db } from './db/client';
 import { createOutputFetcher, outputFetchPolicy, type OutputFetcher } from './provider/output-fetch';
 import { createProvider, type Provider } from './provider/replicate';
@@ -19,6 +19,8 @@ export interface Runtime {
   production: boolean;
   /** The provider's webhook signing secret: configured, or fetched once and cached. */
   webhookSecret: () => Promise<string>;
+  /** Outbound webhook timeouts and the per-endpoint circuit breaker (WEBHOOK_*). */
+  webhooks: WebhookSettings;
   /** A Temporal client, connected on first use (activities that inspect workflows need one). */
   temporalClient: () => Promise<Client>;
   close(): Promise<void>;
@@ -52,4 +54,5 @@ export function createRuntime(config: Config, opts: { onQuery?: (sql: string) =>
       s3.destroy();
     },
   };
+    webhooks: config.webhooks,
 }

@@ -25,10 +25,12 @@ export interface WorkerHandle {
 }
 
 /**
- * Three workers in one process, one per task queue: the main queue (workflows, database
- * and storage activities) and the two rate-limited Replicate queues. The limits are per
- * task queue, enforced by the Temporal server across every worker process, so scaling
- * out never exceeds the provider's account limits.
+ * Four workers in one process, one per task queue: the main queue (workflows, database
+ * and storage activities), the two rate-limited Replicate queues, and the webhooks queue.
+ * The provider limits are per task queue, enforced by the Temporal server across every
+ * worker process, so scaling out never exceeds the provider's account limits. Webhook
+ * deliveries wait on receivers we do not control, so they get their own few slots
+ * (WEBHOOK_WORKER_CONCURRENCY): a silent receiver cannot take the slots jobs run on.
  */
 export async function createWorkers(opts: {
   config: Config;
@@ -81,6 +83,12 @@ export async function createWorkers(opts: {
       taskQueue: queues.providerCalls,
       activities: queueActivities('providerCalls'),
       maxTaskQueueActivitiesPerSecond: config.replicate.callRatePerSecond,
+    }),
+    Worker.create({
+      ...common,
+      taskQueue: queues.webhooks,
+      activities: queueActivities('webhooks'),
+      maxConcurrentActivityTaskExecutions: config.webhooks.workerConcurrency,
     }),
   ]);
 
@@ -149,7 +157,7 @@ const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'
   ERROR: 'error',
 };
 
-/** SDK warnings that are expected here: the two provider task queues have activities only, by design. */
+/** SDK warnings that are expected here: the provider and webhooks task queues have activities only, by design. */
 const EXPECTED_WARNINGS = new Set(['No workflows registered, not polling for workflow tasks']);
 
 /** The Temporal SDK's Logger interface over pino (an `error` in the metadata becomes pino's serialized `err`). */

@@ -120,18 +120,28 @@ export const stripeCall: ActivityOptions = {
 };
 
 /**
- * Posting one event to a user's webhook (workflows/deliver-webhooks.ts). Each attempt gives
- * the receiver 10 s; failed attempts are retried with backoff up to 10 minutes apart for a
- * day and a bit, like Replicate's own. A URL we refuse to post to, or a resource that is
- * gone, is not retried.
+ * Posting one event to a user's webhook (workflows/deliver-webhooks.ts), on the webhooks task
+ * queue with its own few worker slots, so a slow or silent receiver never holds a slot that jobs
+ * need. An attempt gives the receiver WEBHOOK_CONNECT_TIMEOUT_MS to accept the connection and
+ * WEBHOOK_TIMEOUT_MS (at most 10 s) in all. Failed attempts are retried with backoff up to 10
+ * minutes apart for a day and a bit, like Replicate's own; while the endpoint's breaker holds it
+ * paused, an attempt fails at once and the next one is due when the pause ends (nextRetryDelay),
+ * so waiting holds no slot. A URL we refuse to post to, a disabled endpoint, or a resource that
+ * is gone is not retried.
  */
-export const webhookDelivery: ActivityOptions = {
-  startToCloseTimeout: '15 seconds',
-  scheduleToCloseTimeout: '25 hours',
-  retry: {
-    initialInterval: 1000,
-    backoffCoefficient: 2,
-    maximumInterval: 600_000,
-    nonRetryableErrorTypes: [ErrorCode.webhookUrlRefused, ErrorCode.jobNotFound, ErrorCode.promptNotFound, ErrorCode.versionNotFound],
-  },
-};
+export function webhookDelivery(queues: TaskQueues): ActivityOptions {
+  return {
+    taskQueue: queues.webhooks,
+    startToCloseTimeout: '12 seconds',
+    scheduleToCloseTimeout: '25 hours',
+    retry: WEBHOOK_RETRY,
+  };
+}
+
+/** The webhookDelivery retry policy (activities/webhooks-out.ts computes `next_retry_at` from it). */
+export const WEBHOOK_RETRY = {
+  initialInterval: 1000,
+  backoffCoefficient: 2,
+  maximumInterval: 600_000,
+  nonRetryableErrorTypes: [ErrorCode.webhookUrlRefused, ErrorCode.webhookEndpointDisabled, ErrorCode.jobNotFound, ErrorCode.promptNotFound, ErrorCode.versionNotFound],
+} satisfies ActivityOptions['retry'];

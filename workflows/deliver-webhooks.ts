@@ -1,6 +1,7 @@
-import { ActivityFailure, condition, defineSignal, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import { ActivityFailure, condition, defineSignal, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { DatabaseActivities, WebhookActivities } from '../activities';
 import { THROTTLED, type ResourceRef } from '../src/events/types';
+import { taskQueues } from '../src/temporal/names';
 import { databaseStep, webhookDelivery } from './activity-options';
 
 /** Sent (with signalWithStart) by every activity that records an event of a resource with a webhook. */
@@ -9,17 +10,21 @@ export const newEventsSignal = defineSignal('newEvents');
 /** At most one `output` or `progress` (logs) delivery per window; the latest state stands for the skipped ones. */
 export const THROTTLE_MS = 500;
 
+
 /**
  * Delivers one resource's events to its webhook, in order, one at a time: one workflow per
  * resource (`webhooks-<type>-<id>`), separate from the resource's own workflow, which never
  * waits for it. It reads undelivered events from the outbox whenever it is woken, so a wake-up
  * that carries nothing is enough, and a restart loses nothing. Each delivery is retried by its
  * activity's policy for a day; one that still fails is left (its attempts are recorded) and
- * the next event goes on. It ends once `completed` has been delivered or given up on.
+ * the next event goes on. It ends once the resource is final and every event up to its
+ * `completed` has been delivered, given up on, or left out by the filter. Deliveries run on the
+ * webhooks task queue; their fairness key is the owner's (the start's priority, which activities
+ * inherit), so one account's many deliveries take turns with everyone else's.
  */
 export async function deliverWebhooks(ref: ResourceRef): Promise<void> {
   const db = proxyActivities<DatabaseActivities>(databaseStep);
-  const hooks = proxyActivities<WebhookActivities>(webhookDelivery);
+  const hooks = proxyActivities<WebhookActivities>(webhookDelivery(taskQueues(workflowInfo().taskQueue)));
   let woken = true;
   setHandler(newEventsSignal, () => {
     woken = true;
@@ -30,9 +35,19 @@ export async function deliverWebhooks(ref: ResourceRef): Promise<void> {
   for (;;) {
     await condition(() => woken);
     woken = false;
-    const events = await db.pendingWebhookEvents({ ...ref, after });
+    // Reads the resource's `completed` event even when the filter leaves it out (it is not
+    // delivered then), so the workflow ends once the resource is final, whatever the filter.
+    // Before this patch, a workflow whose filter lacked `completed` waited for ever.
+    const throughCompleted = patched('webhooks-end-when-final');
+    const events = await db.pendingWebhookEvents({ ...ref, after, ...(throughCompleted ? { throughCompleted } : {}) });
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
+      if (event.deliver === false) {
+        // Left out by the filter: only read to know the resource is final.
+        after = event.id;
+        if (event.type === 'completed') return;
+        continue;
+      }
       if (THROTTLED.has(event.type)) {
         // A newer output or progress event right behind this one carries the same, newer state.
         if (events[i + 1] && THROTTLED.has(events[i + 1]!.type)) {

@@ -20,19 +20,24 @@ export async function recordEvent(tx: Tx, ref: ResourceRef, type: EventType, dat
     FROM ${TABLE[ref.resourceType]} WHERE "id" = ${ref.resourceId}::uuid`;
 }
 
-/** Whether a resource has a webhook (an activity retried after its change committed still wakes the delivery). */
-export async function hasWebhook(tx: Tx, ref: ResourceRef): Promise<boolean> {
-  const rows = await tx.$queryRaw<Array<{ has_webhook: boolean }>>`
-    SELECT ("webhook" IS NOT NULL) AS has_webhook FROM ${TABLE[ref.resourceType]} WHERE "id" = ${ref.resourceId}::uuid`;
-  return rows[0]?.has_webhook ?? false;
+/**
+ * The owner of a resource that has a webhook, null without one (an activity retried after its
+ * change committed still wakes the delivery).
+ */
+export async function webhookOwner(tx: Tx, ref: ResourceRef): Promise<string | null> {
+  const rows = await tx.$queryRaw<Array<{ user_id: string }>>`
+    SELECT "user_id" FROM ${TABLE[ref.resourceType]} WHERE "id" = ${ref.resourceId}::uuid AND "webhook" IS NOT NULL`;
+  return rows[0]?.user_id ?? null;
 }
 
 /**
  * Wakes (or starts) the resource's webhook delivery workflow, which reads the events it has
  * not delivered yet from the table. A delivery workflow that already finished (it delivered
- * `completed`) is not started again: nothing is ever delivered twice by a new run.
+ * `completed`) is not started again: nothing is ever delivered twice by a new run. The owner
+ * is the fairness key of the workflow and of its deliveries (activities inherit it): one
+ * account's many deliveries take turns with other accounts' on the webhooks task queue.
  */
-export async function wakeWebhookDelivery(temporal: Client, taskQueue: string, ref: ResourceRef): Promise<void> {
+export async function wakeWebhookDelivery(temporal: Client, taskQueue: string, ref: ResourceRef, userId: string): Promise<void> {
   try {
     await temporal.workflow.signalWithStart('deliverWebhooks', {
       workflowId: webhookWorkflowId(ref),
@@ -47,3 +52,4 @@ export async function wakeWebhookDelivery(temporal: Client, taskQueue: string, r
     throw err;
   }
 }
+      priority: { fairnessKey: userId },

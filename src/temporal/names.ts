@@ -13,6 +13,11 @@ export function taskQueues(base: string) {
     providerCreate: `${base}-replicate-create`,
     /** Every other Replicate API call: get, cancel, models (Replicate: ~3000/min). */
     providerCalls: `${base}-replicate-calls`,
+    /**
+     * Outbound webhook deliveries, with their own small pool of worker slots: a receiver that
+     * is slow or silent holds only these, never a slot that jobs need.
+     */
+    webhooks: `${base}-webhooks`,
   };
 }
 export type TaskQueues = ReturnType<typeof taskQueues>;

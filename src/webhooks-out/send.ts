@@ -20,6 +20,9 @@ export interface WebhookPost {
   body: string;
   secret: string;
   production: boolean;
+  /** The receiver must accept the TCP connection within this. */
+  connectTimeoutMs: number;
+  /** The whole attempt (connect, send, answer) gives up after this. */
   timeoutMs: number;
 }
 
@@ -48,12 +51,35 @@ export async function postWebhook(p: WebhookPost): Promise<{ status: number }> {
   };
   const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = client.request(url, { method: 'POST', lookup: pinned, agent: false, headers, signal: AbortSignal.timeout(p.timeoutMs) });
-    req.once('error', reject);
+    const req = client.request(url, { method: 'POST', lookup: pinned, agent: false, headers });
+    const fail = (message: string) => req.destroy(new Error(message));
+    // A receiver that accepts the connection and never answers gets timeoutMs in all; one that
+    // does not accept it gets connectTimeoutMs: neither holds a delivery slot for long.
+    const total = setTimeout(() => fail(`The receiver did not answer within ${p.timeoutMs} ms`), p.timeoutMs);
+    let connect: NodeJS.Timeout | undefined;
+    req.once('socket', (socket) => {
+      if (!socket.connecting) return;
+      connect = setTimeout(() => fail(`The receiver did not accept the connection within ${p.connectTimeoutMs} ms`), p.connectTimeoutMs);
+      socket.once('connect', () => clearTimeout(connect));
+    });
+    const done = () => {
+      clearTimeout(total);
+      clearTimeout(connect);
+    };
+    req.once('error', (err) => {
+      done();
+      reject(err);
+    });
     req.once('response', (res) => {
       res.resume();
-      res.once('end', () => resolve({ status: res.statusCode ?? 0 }));
-      res.once('error', reject);
+      res.once('end', () => {
+        done();
+        resolve({ status: res.statusCode ?? 0 });
+      });
+      res.once('error', (err) => {
+        done();
+        reject(err);
+      });
     });
     req.end(p.body);
   });

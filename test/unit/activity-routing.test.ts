@@ -17,4 +17,11 @@ describe('when the workers register activities', () => {
     const main = QUEUE_GROUPS.main.flatMap((g) => Object.keys(groups[g]));
     expect(main.filter((n) => /Prediction|Training$|StrayRun|DestinationModel/.test(n) && !/^(complete|finish)/.test(n))).toEqual([]);
   });
+
+  it('then webhook deliveries run on their own queue (own worker slots) and nowhere else', () => {
+    expect(QUEUE_GROUPS.webhooks).toEqual(['webhooks']);
+    expect(Object.keys(groups.webhooks)).toEqual(['deliverWebhook']);
+    const elsewhere = Object.entries(QUEUE_GROUPS).filter(([queue]) => queue !== 'webhooks').flatMap(([, g]) => g.flatMap((name) => Object.keys(groups[name])));
+    expect(elsewhere).not.toContain('deliverWebhook');
+  });
 });

@@ -12,7 +12,7 @@ import { ApiKeyList, CreatedApiKey, createKeyBody, keyIdParam, RotatedApiKey } f
 import { Quote } from '../routes/quote';
 import { createUserBody } from '../routes/users';
 import { quoteBody } from '../../quotes/quote';
-import { deliveriesQuery } from '../routes/webhook-deliveries';
+import { deliveriesQuery, reenableEndpointBody, WebhookEndpoint } from '../routes/webhook-deliveries';
 import { WEBHOOK_FILTERS } from '../../events/types';
 import { listVersionsQuery, paymentIdParam as trainPaymentIdParam, versionIdParam } from '../../training/schemas';
 import * as R from './responses';
@@ -443,11 +443,16 @@ export const apiRoutes: ApiRoute[] = [
         description: 'Attempts, oldest first',
         json: z.object({
           items: z.array(
+    description:
+      '`endpoint` is the state of the resource\'s webhook URL for your account (null before its first delivery): after ' +
+      'repeated failed attempts it is `paused` (nothing is posted until `paused_until`; waiting deliveries are not listed as attempts), ' +
+      'after days of failures `disabled` (deliveries are given up, each listed once). POST /api/v1/webhooks/endpoints/reenable undoes either.',
             z.object({
               event_id: z.string(),
               event: z.string(),
               url: z.string(),
               attempt: z.number().int(),
+          endpoint: WebhookEndpoint.nullable(),
               status_code: z.number().int().nullable(),
               duration_ms: z.number().int(),
               error: z.string().nullable(),
@@ -466,6 +471,19 @@ export const apiRoutes: ApiRoute[] = [
     path: '/api/v1/keys',
     operationId: 'createApiKey',
     tag: 'Accounts',
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/endpoints/reenable',
+    operationId: 'reenableWebhookEndpoint',
+    tag: 'Notifications',
+    summary: 'Re-enable a paused or disabled webhook endpoint',
+    description:
+      'Closes the endpoint\'s circuit breaker: the next deliveries to the URL are posted again. Deliveries that were given up ' +
+      'while it was disabled are not sent again; deliveries waiting on a pause are posted when their wait ends (at most WEBHOOK_PAUSE_MAX_MS).',
+    request: { json: reenableEndpointBody },
+    responses: { 200: { description: 'The endpoint, active again', json: WebhookEndpoint } },
+    errors: { 404: [ErrorCode.notFound] },
+  },
     summary: 'Create a named API key',
     description: 'The key is in the answer only; we keep its hash.',
     request: { json: createKeyBody },
