@@ -209,6 +209,22 @@ const SCENARIOS: Scenario[] = [
     },
     check: (h) => (scheduled(h, 'deliverWebhook') === 3 ? undefined : 'expected start, one output and completed deliveries'),
   },
+  {
+    // A job's webhook whose filter leaves out completed: the workflow still ends once the job is final (patch webhooks-end-when-final).
+    name: 'deliverWebhooks-filter-without-completed',
+    async run(ctx) {
+      const receiver = await startReceiver();
+      try {
+        const jobId = await generate(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'a drum', webhook: receiver.url('/start'), webhook_events_filter: ['start'] });
+        expectStatus('the job', (await ctx.env.waitForJob(ctx.user, jobId, 60_000)).status, 'succeeded');
+        await ctx.env.temporal.workflow.getHandle(`webhooks-job-${jobId}`).result();
+        return `webhooks-job-${jobId}`;
+      } finally {
+        await receiver.close();
+      }
+    },
+    check: (h) => (scheduled(h, 'deliverWebhook') === 1 ? undefined : 'expected the start delivery only'),
+  },
 ];
 
 /** The status of the job's prediction at the (local) provider. */

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 
 export interface Received {
   path: string;
@@ -38,6 +38,44 @@ export async function startReceiver() {
     setDown: (value: boolean) => (down = value),
     close: () => {
       server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/**
+ * A receiver that accepts every connection and never answers, as a hung server does. It keeps
+ * each connection's open and close times, so a test can tell which attempts were still waiting
+ * at a given moment and how many were ever open at once.
+ */
+export async function startSilentReceiver() {
+  const connections: Array<{ openedAt: number; closedAt?: number }> = [];
+  let open = 0;
+  let maxOpen = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    const conn: { openedAt: number; closedAt?: number } = { openedAt: Date.now() };
+    connections.push(conn);
+    sockets.add(socket);
+    maxOpen = Math.max(maxOpen, ++open);
+    socket.on('data', () => undefined); // read the request, answer nothing
+    socket.once('close', () => {
+      conn.closedAt = Date.now();
+      open--;
+      sockets.delete(socket);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: (path: string) => `${base}${path}`,
+    connections: () => connections.slice(),
+    /** Connections opened before `before` and not closed yet. */
+    openSince: (before: number) => connections.filter((c) => c.openedAt < before && c.closedAt === undefined),
+    maxOpen: () => maxOpen,
+    close: () => {
+      for (const s of sockets) s.destroy();
       return new Promise<void>((r) => server.close(() => r()));
     },
   };
