@@ -5,7 +5,7 @@ import type { DbOrTx } from '../db/transaction';
 import type { Payment, Plan } from '../generated/prisma/client';
 import { AppError } from '../errors';
 import type { Stripe } from '../stripe/client';
-import { claimPaymentCheckout } from './open-checkouts';
+import { claimPaymentCheckout, refuseBeyondCheckoutCap } from './open-checkouts';
 import { checkPromotionCode, getActivePlan } from './plans';
 import type { CreatePaymentBody } from './schemas';
 import { paymentProviderError } from './stripe-errors';
@@ -26,7 +26,7 @@ export interface CreatePaymentResult {
 }
 
 /**
- * Validates the plan and the model, checks the promotion code with Stripe, records a pending
+ * Validates the plan and the model, refuses a caller at the open-checkout cap, checks the promotion code with Stripe, records a pending
  * payment and creates its Checkout Session (idempotency key `checkout-<payment id>`). If Stripe
  * fails, the payment is marked failed (it has no checkout URL) and the caller gets a 502/503.
  */
@@ -37,6 +37,8 @@ export async function createPayment(
   const { db, stripe, config } = deps;
   const plan = await getActivePlan(db, req.body.plan_id);
   const versionId = await checkTargetModel(db, req.userId, plan, req.body.version_id);
+  // A caller at the cap is refused before Stripe is asked about the promotion code.
+  await refuseBeyondCheckoutCap(deps, { userId: req.userId, planId: plan.id, versionId: versionId ?? null });
   const promo = req.body.promocode_id ? await checkPromotionCode(stripe, req.body.promocode_id, plan) : undefined;
   const applied = promo?.applied ? promo : undefined;
 

@@ -65,19 +65,39 @@ async function claimCheckout<T>(
     const now = Date.now();
     const reusable = await steps.findReusable(tx, new Date(now - SESSION_LIFETIME_MS + REUSE_MARGIN_MS));
     if (reusable) return reusable;
-    // Rows still waiting for their session (no URL yet) count too: they are checkouts being opened.
-    const since = new Date(now - SESSION_LIFETIME_MS);
-    const pending = { userId, status: 'pending' as const, createdAt: { gt: since } };
-    const payments = await tx.payment.count({ where: pending });
-    const purchases = await tx.creditPurchase.count({ where: pending });
-    if (payments + purchases >= max) {
-      throw AppError.conflict(
-        ErrorCode.tooManyOpenCheckouts,
-        `You already have ${payments + purchases} open checkouts (at most ${max}): pay or let one expire first, or ask again for the same plan or pack to get its checkout back`,
-        { open_checkouts: payments + purchases, max_open_checkouts: max },
-      );
-    }
+    const count = await countOpen(tx, userId, now);
+    if (count >= max) throw tooManyOpenCheckouts(count, max);
     await steps.create(tx);
     return null;
   });
+}
+
+/**
+ * The cap, checked before anything is asked of Stripe (the promotion-code lookup): a caller at
+ * MAX_OPEN_CHECKOUTS with no open checkout of this plan and model to be handed back is refused at
+ * once. claimPaymentCheckout checks again under the lock; that check is the one that holds.
+ */
+export async function refuseBeyondCheckoutCap(deps: { db: Db; config: Config }, p: { userId: string; planId: string; versionId: string | null }): Promise<void> {
+  const max = deps.config.checkouts.maxOpen;
+  const now = Date.now();
+  const count = await countOpen(deps.db, p.userId, now);
+  if (count < max) return;
+  const reusable = await deps.db.payment.count({
+    where: { ...open(p.userId, new Date(now - SESSION_LIFETIME_MS + REUSE_MARGIN_MS)), planId: p.planId, versionId: p.versionId },
+  });
+  if (reusable === 0) throw tooManyOpenCheckouts(count, max);
+}
+
+/** Pending checkouts of both kinds; rows still waiting for their session (no URL yet) count too: they are checkouts being opened. */
+async function countOpen(db: Db | Tx, userId: string, now: number): Promise<number> {
+  const pending = { userId, status: 'pending' as const, createdAt: { gt: new Date(now - SESSION_LIFETIME_MS) } };
+  return (await db.payment.count({ where: pending })) + (await db.creditPurchase.count({ where: pending }));
+}
+
+function tooManyOpenCheckouts(count: number, max: number): AppError {
+  return AppError.conflict(
+    ErrorCode.tooManyOpenCheckouts,
+    `You already have ${count} open checkouts (at most ${max}): pay or let one expire first, or ask again for the same plan or pack to get its checkout back`,
+    { open_checkouts: count, max_open_checkouts: max },
+  );
 }

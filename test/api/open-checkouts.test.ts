@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
 /** MAX_OPEN_CHECKOUTS: open checkouts are reused per plan or pack, and bounded per user. */
@@ -89,5 +91,42 @@ describe('open checkouts', () => {
     });
     await buyPack(busy, 'credits-500').expect(409);
     await buyPack(other, 'credits-500').expect(201);
+  });
+});
+
+describe('the cap comes before Stripe', () => {
+  let refusing: TestEnv;
+  let stripeCalls: string[];
+  let stripe: http.Server;
+
+  beforeAll(async () => {
+    // A Stripe that records what it is asked and answers every call with a 500.
+    stripeCalls = [];
+    stripe = http.createServer((req, res) => {
+      stripeCalls.push(`${req.method} ${req.url}`);
+      res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { type: 'api_error', message: 'down' } }));
+    });
+    await new Promise<void>((resolve) => stripe.listen(0, '127.0.0.1', resolve));
+    const { port } = stripe.address() as AddressInfo;
+    refusing = await startTestEnv({ worker: false, env: { MAX_OPEN_CHECKOUTS: String(MAX_OPEN), STRIPE_API_BASE: `http://127.0.0.1:${port}` } });
+  });
+  afterAll(async () => {
+    await refusing?.stop();
+    await new Promise((resolve) => stripe?.close(resolve));
+  });
+
+  it('when a user at the cap asks for a plan with a promotion code, then 409 too_many_open_checkouts without any call to Stripe', async () => {
+    const user = await refusing.createUser();
+    await refusing.db.creditPurchase.createMany({
+      data: Array.from({ length: MAX_OPEN }, () => ({ id: randomUUID(), userId: user.id, packId: 'credits-100', credits: 100, checkoutUrl: 'https://checkout.example/x' })),
+    });
+    const res = await refusing.api.post('/api/v1/payments/create').set(user.auth).send({ plan_id: 'starter', promocode_id: 'SPRING' });
+    expect({ status: res.status, code: res.body.error?.code, stripeCalls }).toEqual({ status: 409, code: 'too_many_open_checkouts', stripeCalls: [] });
+
+    // Below the cap the same request does reach Stripe (the recorder works): the promotion code lookup fails there.
+    const below = await refusing.createUser();
+    const asked = await refusing.api.post('/api/v1/payments/create').set(below.auth).send({ plan_id: 'starter', promocode_id: 'SPRING' });
+    expect(asked.body.error?.code).toBe('payment_provider_unavailable');
+    expect(stripeCalls.some((call) => call.includes('/v1/promotion_codes'))).toBe(true);
   });
 });
