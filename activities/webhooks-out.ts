@@ -42,7 +42,7 @@ export function createWebhookActivities({ db, storage, production, webhooks }: {
       if (admission.action === 'wait') {
         // Not recorded as an attempt: nothing was sent (the deliveries list shows the pause).
         throw ApplicationFailure.create({
-          message: `The webhook endpoint is paused after repeated failures until ${admission.until.toISOString()}`,
+          message: `The webhook endpoint is paused after repeated failures; the next attempt is due at ${admission.until.toISOString()}`,
           type: ErrorCode.webhookEndpointPaused,
           nextRetryDelay: Math.max(admission.until.getTime() - Date.now(), 100),
         });

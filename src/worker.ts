@@ -7,7 +7,7 @@ import {
   type Logger as TemporalLogger,
   type WorkerOptions,
 } from '@temporalio/worker';
-import { createActivityGroups, QUEUE_GROUPS, type Activities, type ActivityGroups } from '../activities';
+import { createActivityGroups, DRAINING_ON_MAIN, QUEUE_GROUPS, type Activities, type ActivityGroups } from '../activities';
 import { loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { activityMetricsInterceptor } from './metrics/activities';
@@ -60,7 +60,8 @@ export async function createWorkers(opts: {
     Worker.create({
       ...common,
       taskQueue: queues.main,
-      activities: queueActivities('main'),
+      // Plus the groups that moved off the main queue, for their retries scheduled here before the move.
+      activities: Object.assign(queueActivities('main'), ...DRAINING_ON_MAIN.map((g) => groups[g])) as object,
       ...(opts.workflowBundlePath
         ? { workflowBundle: { codePath: opts.workflowBundlePath } }
         : { workflowsPath: require.resolve('../workflows') }),

@@ -1,4 +1,4 @@
-import { createActivityGroups, QUEUE_GROUPS, type ActivityDeps } from '../../activities';
+import { createActivityGroups, DRAINING_ON_MAIN, QUEUE_GROUPS, type ActivityDeps } from '../../activities';
 
 /** The factories only close over their dependencies, so names and groups can be read without any. */
 const groups = createActivityGroups({} as ActivityDeps);
@@ -18,10 +18,13 @@ describe('when the workers register activities', () => {
     expect(main.filter((n) => /Prediction|Training$|StrayRun|DestinationModel/.test(n) && !/^(complete|finish)/.test(n))).toEqual([]);
   });
 
-  it('then webhook deliveries run on their own queue (own worker slots) and nowhere else', () => {
+  it('then webhook deliveries run on their own queue (own worker slots) and nowhere else, but for retries from before the move', () => {
     expect(QUEUE_GROUPS.webhooks).toEqual(['webhooks']);
     expect(Object.keys(groups.webhooks)).toEqual(['deliverWebhook']);
     const elsewhere = Object.entries(QUEUE_GROUPS).filter(([queue]) => queue !== 'webhooks').flatMap(([, g]) => g.flatMap((name) => Object.keys(groups[name])));
     expect(elsewhere).not.toContain('deliverWebhook');
+    // The main worker drains retries scheduled there before the move; a rate-limited provider group never drains there.
+    expect(DRAINING_ON_MAIN).toContain('webhooks');
+    expect(DRAINING_ON_MAIN.filter((g) => (QUEUE_GROUPS.providerCreate as readonly string[]).includes(g) || (QUEUE_GROUPS.providerCalls as readonly string[]).includes(g))).toEqual([]);
   });
 });
