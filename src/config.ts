@@ -38,6 +38,14 @@ const schema = z.object({
   RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   /** Requests per minute per client IP on /api/v1, with or without an API key: a ceiling no header skips; 0 = no limit. */
   RATE_LIMIT_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /** Open event streams (GET …/events) per API key, per API process; beyond it 429 too_many_streams. */
+  SSE_MAX_STREAMS_PER_KEY: positiveInt.default(10),
+  /** Open event streams per API process, all keys together; beyond it 503 service_unavailable. */
+  SSE_MAX_STREAMS: positiveInt.default(1000),
+  /** An event stream ends after this long with a `retry:` hint; EventSource resumes with Last-Event-ID. */
+  SSE_MAX_LIFETIME_MS: positiveInt.default(10 * 60_000),
+  /** The `retry:` hint (ms) sent when a stream reaches its lifetime or the API process shuts down. */
+  SSE_RETRY_MS: positiveInt.default(2_000),
   /** If set, GET /metrics on the API requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: optionalString,
 
@@ -167,6 +175,7 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   http: { host: string; port: number; publicBaseUrl: string; jsonBodyLimit: string; corsOrigins: string[]; trustProxy: boolean | number | string };
   rateLimit: { perKeyPerMinute: number; unauthenticatedPerMinute: number; perAddressPerMinute: number };
+  sse: { maxStreamsPerKey: number; maxStreams: number; maxLifetimeMs: number; retryMs: number };
   metrics: { token?: string; workerHost: string; workerSdkPort: number; workerAppPort: number };
   apiKeyPepper: string;
   apiKeyRotationGraceSeconds: number;
@@ -237,6 +246,7 @@ export interface WebhookSettings {
       unauthenticatedPerMinute: e.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE,
       perAddressPerMinute: e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
     },
+    sse: { maxStreamsPerKey: e.SSE_MAX_STREAMS_PER_KEY, maxStreams: e.SSE_MAX_STREAMS, maxLifetimeMs: e.SSE_MAX_LIFETIME_MS, retryMs: e.SSE_RETRY_MS },
     metrics: { token: e.METRICS_TOKEN, workerHost: e.WORKER_METRICS_HOST, workerSdkPort: e.WORKER_METRICS_PORT, workerAppPort: e.WORKER_APP_METRICS_PORT },
     apiKeyPepper: e.API_KEY_PEPPER,
     apiKeyRotationGraceSeconds: e.API_KEY_ROTATION_GRACE_SECONDS,

@@ -19,6 +19,8 @@ export const ErrorCode = {
   payloadTooLarge: 'payload_too_large',
   webhookSignatureInvalid: 'webhook_signature_invalid',
   rateLimited: 'rate_limited',
+  /** The API key already holds SSE_MAX_STREAMS_PER_KEY open event streams on this API process. */
+  tooManyStreams: 'too_many_streams',
   /** Revoking this API key would leave the account without one that keeps working: create or rotate one first. */
   lastApiKey: 'last_api_key',
   /** The API key is revoked or expired: it cannot be rotated. */

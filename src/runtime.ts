@@ -1,6 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { Config, WebhookSettings } from './config';
 import { createDb, type Db } from './db/client';
+import { createEventFanout, type EventFanout } from './events/fanout';
+import { createLogger, type Logger } from './logger';
 import { createOutputFetcher, outputFetchPolicy, type OutputFetcher } from './provider/output-fetch';
 import { createProvider, type Provider } from './provider/replicate';
 import { createS3Client, createStorage, type Storage } from './storage/s3';
@@ -23,12 +25,24 @@ export interface Runtime {
   webhooks: WebhookSettings;
   /** A Temporal client, connected on first use (activities that inspect workflows need one). */
   temporalClient: () => Promise<Client>;
+  /**
+   * New resource events as Postgres notifies them, fanned out to this process's subscribers
+   * (event streams). Its one listening connection opens on the first subscription, so a worker
+   * opens none; closing it ends every subscription.
+   */
+  eventFanout: EventFanout;
   close(): Promise<void>;
 }
 
 /** `onQuery` sees every SQL statement (tests count queries with it). */
-export function createRuntime(config: Config, opts: { onQuery?: (sql: string) => void } = {}): Runtime {
-  const db = createDb(config.database.url, config.database.poolSize, { ...opts, timeouts: config.database });
+export function createRuntime(config: Config, opts: { onQuery?: (sql: string) => void; logger?: Logger } = {}): Runtime {
+  const db = createDb(config.database.url, config.database.poolSize, { onQuery: opts.onQuery, timeouts: config.database });
+  const eventFanout = createEventFanout({
+    url: config.database.url,
+    connectTimeoutMs: config.database.connectTimeoutMs,
+    logger: opts.logger ?? createLogger({ level: config.logLevel, name: 'event-fanout' }),
+    db,
+  });
   const s3 = createS3Client(config.s3);
   const provider = createProvider({ apiToken: config.replicate.apiToken, baseUrl: config.replicate.baseUrl });
   let temporal: Promise<Client> | undefined;
@@ -48,7 +62,9 @@ export function createRuntime(config: Config, opts: { onQuery?: (sql: string) =>
       return secret;
     },
     temporalClient: () => (temporal ??= createTemporalClient(config.temporal)),
+    eventFanout,
     async close() {
+      await eventFanout.close();
       if (temporal) await (await temporal).connection.close();
       await db.$disconnect();
       s3.destroy();

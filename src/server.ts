@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'api' });
   collectProcessMetrics({ service: 'api' });
-  const runtime = createRuntime(config);
+  const runtime = createRuntime(config, { logger });
   const temporal = await createTemporalClient(config.temporal);
   const app = createApp({ config, logger, temporal, ...runtime });
 
@@ -34,6 +34,8 @@ async function main(): Promise<void> {
       process.exit(0);
     });
     server.closeIdleConnections();
+    // Open event streams end now with a `retry:` hint: their clients resume on another process.
+    void runtime.eventFanout.close();
     // A request still running after the grace period (a stuck upload) does not hold the exit forever.
     setTimeout(() => server.closeAllConnections(), HTTP_SHUTDOWN_GRACE_MS).unref();
   };

@@ -21,6 +21,14 @@ export interface KeyVerifier {
    * process at the same moment, so when the caller gets the answer, they all have it.
    */
   changed<T>(keyId: string, change: () => Promise<T>): Promise<T>;
+  /** True while this process hears key changes. */
+  readonly listening: boolean;
+  /**
+   * Calls `fn(keyId)` for every key change heard (a revocation or a rotation) and `fn(null)`
+   * when the listener is lost, since changes may then be missed; returns the unsubscribe.
+   * Open event streams end with their key this way (src/events/open-streams.ts).
+   */
+  onChange(fn: (keyId: string | null) => void): () => void;
 }
 
 /**
@@ -39,6 +47,7 @@ export function createKeyVerifier(deps: { db: Db; config: Config; logger: Logger
   const touched = new Map<string, number>();
   /** Bumped by every change heard and every loss of the listener. */
   let generation = 0;
+  const observers = new Set<(keyId: string | null) => void>();
 
   const changes: KeyChanges = listenForKeyChanges({
     url: config.database.url,
@@ -47,10 +56,12 @@ export function createKeyVerifier(deps: { db: Db; config: Config; logger: Logger
     onChange: (keyId) => {
       generation++;
       forget(keyId);
+      for (const fn of observers) fn(keyId);
     },
     onLost: () => {
       generation++;
       known.clear();
+      for (const fn of observers) fn(null);
     },
   });
 
@@ -99,6 +110,16 @@ export function createKeyVerifier(deps: { db: Db; config: Config; logger: Logger
       forget(keyId);
       await heard;
       return result;
+    },
+
+    get listening() {
+      return changes.listening;
+    },
+
+    onChange(fn) {
+      const observer = (keyId: string | null) => fn(keyId);
+      observers.add(observer);
+      return () => observers.delete(observer);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { Prisma } from '../generated/prisma/client';
 import type { Tx } from '../db/transaction';
+import { RESOURCE_EVENTS_CHANNEL } from './fanout';
 import { webhookWorkflowId, type EventType, type ResourceRef, type ResourceType } from './types';
 
 const TABLE: Record<ResourceType, Prisma.Sql> = {
@@ -12,12 +13,19 @@ const TABLE: Record<ResourceType, Prisma.Sql> = {
 /**
  * Appends one event of a resource, in the caller's transaction (the outbox): it commits or
  * rolls back with the state change it describes. The owner is copied from the resource row.
+ * The same statement notifies RESOURCE_EVENTS_CHANNEL (`<type>:<id>:<event id>:<event type>`,
+ * see parseNotification): Postgres delivers it to every API process's listener when the
+ * transaction commits, and drops it on a rollback.
  */
 export async function recordEvent(tx: Tx, ref: ResourceRef, type: EventType, data: Record<string, unknown> = {}): Promise<void> {
   await tx.$executeRaw`
-    INSERT INTO "resource_events" ("resource_type", "resource_id", "user_id", "type", "data")
-    SELECT ${ref.resourceType}, "id", "user_id", ${type}, ${JSON.stringify(data)}::jsonb
-    FROM ${TABLE[ref.resourceType]} WHERE "id" = ${ref.resourceId}::uuid`;
+    WITH "inserted" AS (
+      INSERT INTO "resource_events" ("resource_type", "resource_id", "user_id", "type", "data")
+      SELECT ${ref.resourceType}, "id", "user_id", ${type}, ${JSON.stringify(data)}::jsonb
+      FROM ${TABLE[ref.resourceType]} WHERE "id" = ${ref.resourceId}::uuid
+      RETURNING "id", "resource_type", "resource_id", "type"
+    )
+    SELECT pg_notify(${RESOURCE_EVENTS_CHANNEL}, "resource_type" || ':' || "resource_id" || ':' || "id" || ':' || "type") FROM "inserted"`;
 }
 
 /**

@@ -68,7 +68,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => !isMultipart(req) }));
   app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps), createConsoleConfigRouter(deps));
   app.use('/api/v1', requireApiKey(), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps), createCreditsRouter(deps));
-  app.use('/api/v1', requireApiKey(), createEventsRouter(deps), createWebhookDeliveriesRouter(deps));
+  app.use('/api/v1', requireApiKey(), createEventsRouter(deps, keys), createWebhookDeliveriesRouter(deps));
   app.use('/api/v1', requireApiKey(), createKeysRouter(deps, keys), createQuoteRouter(deps));
   // Outside production only: completing local test checkouts for the web console.
   app.use('/api/v1', requireApiKey(), ...createDevRouters(deps));

@@ -1,11 +1,13 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { KeyVerifier } from '../accounts/key-verifier';
-import type { AuthUser } from '../accounts/service';
+import type { AuthUser, VerifiedKey } from '../accounts/service';
 import { AppError } from '../errors';
 
 declare module 'express-serve-static-core' {
   interface Request {
     user?: AuthUser;
+    /** The API key the request was verified with (which key holds an event stream). */
+    apiKey?: VerifiedKey;
   }
 }
 
@@ -23,7 +25,10 @@ export function identifyApiKey(keys: KeyVerifier): RequestHandler {
     const key = bearer(req);
     if (key === undefined) return next();
     const verified = await keys.verify(key);
-    if (verified) req.user = verified.user;
+    if (verified) {
+      req.user = verified.user;
+      req.apiKey = verified;
+    }
     next();
   };
 }
@@ -39,4 +44,9 @@ export function requireApiKey(): RequestHandler {
 export function currentUser(req: Request): AuthUser {
   if (!req.user) throw AppError.unauthorized();
   return req.user;
+}
+
+export function currentApiKey(req: Request): VerifiedKey {
+  if (!req.apiKey) throw AppError.unauthorized();
+  return req.apiKey;
 }

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
+import type { EventFanout } from '../events/fanout';
 import type { Logger } from '../logger';
 import type { Provider } from '../provider/replicate';
 import type { Storage } from '../storage/s3';
@@ -17,4 +18,6 @@ export interface AppDeps {
   logger: Logger;
   /** The provider's webhook signing secret (configured, or fetched once and cached). */
   webhookSecret: () => Promise<string>;
+  /** New resource events fanned out to this process's event streams (src/events/fanout.ts). */
+  eventFanout: EventFanout;
 }

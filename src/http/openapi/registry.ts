@@ -411,13 +411,19 @@ export const apiRoutes: ApiRoute[] = [
     summary: `Live progress of a ${kind === 'version' ? 'training' : kind} as Server-Sent Events`,
     description:
       'One SSE event per change: `id:` the event id, `event:` its type (`status`, `progress`, `output`, `completed`), `data:` JSON. ' +
-      'The stream ends after `completed`; a comment line every 15 s keeps it open. Send `Last-Event-ID` to resume after an event (`curl -N`).',
+      'The stream ends after `completed`; a comment line every 15 s keeps it open. Send `Last-Event-ID` to resume after an event (`curl -N`). ' +
+      'A finished resource with nothing after `Last-Event-ID` answers 204 (EventSource stops reconnecting). A stream ends after `SSE_MAX_LIFETIME_MS` ' +
+      '(default 10 min) with a `retry:` line, to be resumed with `Last-Event-ID`, and at once when its API key is revoked. ' +
+      'An API key may hold `SSE_MAX_STREAMS_PER_KEY` (default 10) open streams per API process.',
     request: {
       params: kind === 'job' ? jobIdParam : kind === 'prompt' ? promptIdParam : versionIdParam,
       headers: z.object({ 'Last-Event-ID': z.string().optional().meta({ description: 'Resume after this event id' }) }),
     },
-    responses: { 200: { description: 'The event stream', content: { 'text/event-stream': { schema: z.string() } } } },
-    errors: { 404: [ErrorCode.notFound] },
+    responses: {
+      200: { description: 'The event stream', content: { 'text/event-stream': { schema: z.string() } } },
+      204: { description: 'The resource is finished and has no event after Last-Event-ID' },
+    },
+    errors: { 404: [ErrorCode.notFound], 429: [ErrorCode.tooManyStreams], 503: [ErrorCode.serviceUnavailable] },
   })),
   // -- src/http/routes/webhook-deliveries.ts ----------------------------------------------------
   {

@@ -1,34 +1,67 @@
 import { Router, type Request, type Response } from 'express';
-import { streamEvents, resumeAfter } from '../../events/stream';
+import type { KeyVerifier } from '../../accounts/key-verifier';
+import { createOpenStreams } from '../../events/open-streams';
+import { isFinalStatus, nothingLeft, ownResourceStatus, resumeAfter, streamEvents, HEARTBEAT_MS } from '../../events/stream';
 import type { ResourceType } from '../../events/types';
 import { jobIdParam } from '../../jobs/schemas';
 import { promptIdParam } from '../../prompts/schemas';
 import { versionIdParam } from '../../training/schemas';
-import { ownResourceHead } from '../../webhooks-out/resource';
-import { currentUser } from '../auth';
+import { currentApiKey, currentUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { parse } from '../validate';
 
 /**
  * Live progress: `GET /jobs/{id}/events`, `/versions/{id}/events` and `/prompts/{id}/events`
  * stream the resource's events as Server-Sent Events (`id:` event id, `event:` type, `data:`
- * JSON) and end after `completed`. `Last-Event-ID` resumes after that event.
+ * JSON) and end after `completed`. `Last-Event-ID` resumes after that event; a resource that is
+ * final with nothing after it answers 204, which tells EventSource to stop reconnecting.
+ *
+ * Streams are bounded (src/events/open-streams.ts): SSE_MAX_STREAMS_PER_KEY per API key (429
+ * too_many_streams), SSE_MAX_STREAMS per process (503), SSE_MAX_LIFETIME_MS each (then a
+ * `retry:` hint and the end), and a key's streams end when the key is revoked. No stream polls:
+ * new events come from the process's one listener (src/events/fanout.ts).
  */
-export function createEventsRouter(deps: AppDeps): Router {
+export function createEventsRouter(deps: AppDeps, keys: KeyVerifier): Router {
   const router = Router();
+  const { sse } = deps.config;
+  const streams = createOpenStreams({
+    db: deps.db,
+    logger: deps.logger,
+    limits: { maxPerKey: sse.maxStreamsPerKey, maxTotal: sse.maxStreams, maxLifetimeMs: sse.maxLifetimeMs },
+    keys,
+  });
   const stream = (resourceType: ResourceType, id: (req: Request) => string) => async (req: Request, res: Response) => {
     const ref = { resourceType, resourceId: id(req) };
-    await ownResourceHead(deps.db, ref, currentUser(req).id);
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-    res.flushHeaders();
-    let closed = false;
-    res.on('close', () => (closed = true));
+    const key = currentApiKey(req);
+    const after = resumeAfter(req.get('last-event-id'));
+    const opened = streams.open(key);
     try {
-      await streamEvents(deps.db, ref, resumeAfter(req.get('last-event-id')), { write: (chunk) => res.write(chunk), closed: () => closed });
+      const final = isFinalStatus(await ownResourceStatus(deps.db, ref, currentUser(req).id));
+      if (final && (await nothingLeft(deps.db, ref, after))) {
+        res.status(204).end();
+        opened.release();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+      res.flushHeaders();
+      res.on('close', () => opened.end());
+      // A rotated key's streams end when the key does.
+      const keyLeftMs = key.expiresAt ? Math.max(1, key.expiresAt.getTime() - Date.now()) : Infinity;
+      const ended = await streamEvents({ db: deps.db, fanout: deps.eventFanout }, ref, after, { write: (chunk) => res.write(chunk) }, {
+        heartbeatMs: HEARTBEAT_MS,
+        lifetimeMs: Math.min(sse.maxLifetimeMs, keyLeftMs),
+        retryMs: sse.retryMs,
+        final,
+        signal: opened.signal,
+      });
+      req.log.debug({ ended }, 'event stream ended');
     } catch (err) {
+      opened.release();
+      if (!res.headersSent) throw err;
       // Headers are sent: the client sees the stream end and resumes with Last-Event-ID.
       req.log.warn({ err }, 'event stream ended by an error');
     }
+    opened.release();
     res.end();
   };
   router.get('/jobs/:job_id/events', stream('job', (req) => parse(jobIdParam, req.params, 'path').job_id));
