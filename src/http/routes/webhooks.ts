@@ -26,10 +26,12 @@ const predictionBody = z.looseObject({
 export function createWebhooksRouter(deps: AppDeps): Router {
   const { db, temporal, config, webhookSecret, logger } = deps;
   const router = Router();
-  router.use(express.raw({ type: () => true, limit: '1mb' }));
-  router.post('/stripe', stripeWebhookHandler(deps));
+  // The raw body only for the two signed webhooks: the account's own routes under /webhooks
+  // (deliveries, endpoints) take JSON like every other API route.
+  const raw = express.raw({ type: () => true, limit: '1mb' });
+  router.post('/stripe', raw, stripeWebhookHandler(deps));
 
-  router.post('/replicate', async (req, res) => {
+  router.post('/replicate', raw, async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const verdict = verifyWebhook({
       secret: await webhookSecret(),
