@@ -38,6 +38,8 @@ const schema = z.object({
   RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: z.coerce.number().int().min(0).default(60),
   /** Requests per minute per client IP on /api/v1, with or without an API key: a ceiling no header skips; 0 = no limit. */
   RATE_LIMIT_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /** Webhook requests (/api/v1/webhooks/*) per minute per client IP whose signature fails; 0 = no limit. */
+  RATE_LIMIT_WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(0).default(30),
   /** Open event streams (GET …/events) per API key, per API process; beyond it 429 too_many_streams. */
   SSE_MAX_STREAMS_PER_KEY: positiveInt.default(10),
   /** Open event streams per API process, all keys together; beyond it 503 service_unavailable. */
@@ -120,6 +122,8 @@ const schema = z.object({
   CREDITS_CHECKOUT_CANCEL_URL: z.url().default('http://127.0.0.1:3000/checkout/cancel?purchase_id={PURCHASE_ID}'),
   /** Open (pending, unexpired) checkouts a user may have at once, plan payments and credit packs together. */
   MAX_OPEN_CHECKOUTS: positiveInt.default(5),
+  /** Generation jobs an account may have queued or running at once; beyond it 429 too_many_active_jobs. */
+  MAX_ACTIVE_JOBS_PER_ACCOUNT: positiveInt.default(100),
 
   // Job input uploads: the largest file accepted per media kind (the kind is sniffed from the bytes)
   UPLOAD_MAX_IMAGE_BYTES: positiveInt.default(20 * 1024 * 1024),
@@ -148,14 +152,6 @@ const schema = z.object({
   RECONCILE_GRACE_MS: positiveInt.default(10 * 60_000),
   RECONCILE_BATCH_LIMIT: positiveInt.default(100),
 
-  // Workflow waits (configurable so tests need no time-skipping server)
-  JOB_POLL_INTERVAL_MS: positiveInt.default(10_000),
-  JOB_TIMEOUT_MS: positiveInt.default(30 * 60_000),
-});
-
-export type Env = z.infer<typeof schema>;
-
-export interface Config {
   // Outbound webhooks (src/webhooks-out): their own task queue and slots, timeouts, per-endpoint breaker
   /** Worker slots for webhook deliveries (their own task queue): a silent receiver can hold at most these. */
   WEBHOOK_WORKER_CONCURRENCY: positiveInt.default(20),
@@ -171,10 +167,18 @@ export interface Config {
   /** An endpoint whose attempts have all failed for this long is disabled until its owner re-enables it. */
   WEBHOOK_DISABLE_AFTER_MS: positiveInt.default(3 * 24 * 60 * 60_000),
 
+  // Workflow waits (configurable so tests need no time-skipping server)
+  JOB_POLL_INTERVAL_MS: positiveInt.default(10_000),
+  JOB_TIMEOUT_MS: positiveInt.default(30 * 60_000),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
   http: { host: string; port: number; publicBaseUrl: string; jsonBodyLimit: string; corsOrigins: string[]; trustProxy: boolean | number | string };
-  rateLimit: { perKeyPerMinute: number; unauthenticatedPerMinute: number; perAddressPerMinute: number };
+  rateLimit: { perKeyPerMinute: number; unauthenticatedPerMinute: number; perAddressPerMinute: number; webhookFailuresPerAddressPerMinute: number };
   sse: { maxStreamsPerKey: number; maxStreams: number; maxLifetimeMs: number; retryMs: number };
   metrics: { token?: string; workerHost: string; workerSdkPort: number; workerAppPort: number };
   apiKeyPepper: string;
@@ -185,16 +189,17 @@ export interface Config {
   s3: { endpoint?: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string; forcePathStyle: boolean; presignTtlSeconds: number };
   replicate: { apiToken: string; baseUrl: string; webhookSecret?: string; createRatePerSecond: number; callRatePerSecond: number; outputHosts: string[] };
   webhookToleranceSeconds: number;
+  webhooks: WebhookSettings;
   jobs: { pollIntervalMs: number; timeoutMs: number };
   reconcile: { intervalMs: number; graceMs: number; batchLimit: number };
   stripe: { secretKey: string; webhookSecret: string; apiBase?: string; webhookToleranceSeconds: number; successUrl: string; cancelUrl: string };
   credits: { successUrl: string; cancelUrl: string };
   checkouts: { maxOpen: number };
+  accounts: { maxActiveJobs: number };
   uploads: { maxBytes: { image: number; audio: number; video: number }; quotaBytes: number };
   training: {
     trainerModel: string;
     destinationOwner: string;
-  webhooks: WebhookSettings;
     steps: number;
     minImages: number;
     maxImages: number;
@@ -203,6 +208,14 @@ export interface Config {
     minSidePx: number;
     timeoutMs: number;
   };
+}
+
+/** Outbound webhook deliveries: worker slots, timeouts and the per-endpoint circuit breaker. */
+export interface WebhookSettings {
+  workerConcurrency: number;
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  breaker: { failures: number; pauseMinMs: number; pauseMaxMs: number; disableAfterMs: number };
 }
 
 export class ConfigError extends Error {
@@ -214,14 +227,6 @@ export class ConfigError extends Error {
 
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // An empty value (KEY= in a copied .env) means "not set": the default applies.
-/** Outbound webhook deliveries: worker slots, timeouts and the per-endpoint circuit breaker. */
-export interface WebhookSettings {
-  workerConcurrency: number;
-  connectTimeoutMs: number;
-  timeoutMs: number;
-  breaker: { failures: number; pauseMinMs: number; pauseMaxMs: number; disableAfterMs: number };
-}
-
   const set = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = schema.safeParse(set);
   const problems = [
@@ -245,6 +250,7 @@ export interface WebhookSettings {
       perKeyPerMinute: e.RATE_LIMIT_PER_MINUTE,
       unauthenticatedPerMinute: e.RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE,
       perAddressPerMinute: e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
+      webhookFailuresPerAddressPerMinute: e.RATE_LIMIT_WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE,
     },
     sse: { maxStreamsPerKey: e.SSE_MAX_STREAMS_PER_KEY, maxStreams: e.SSE_MAX_STREAMS, maxLifetimeMs: e.SSE_MAX_LIFETIME_MS, retryMs: e.SSE_RETRY_MS },
     metrics: { token: e.METRICS_TOKEN, workerHost: e.WORKER_METRICS_HOST, workerSdkPort: e.WORKER_METRICS_PORT, workerAppPort: e.WORKER_APP_METRICS_PORT },
@@ -284,16 +290,6 @@ export interface WebhookSettings {
       outputHosts: outputHosts(e),
     },
     webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
-    jobs: { pollIntervalMs: e.JOB_POLL_INTERVAL_MS, timeoutMs: e.JOB_TIMEOUT_MS },
-    reconcile: { intervalMs: e.RECONCILE_INTERVAL_MS, graceMs: e.RECONCILE_GRACE_MS, batchLimit: e.RECONCILE_BATCH_LIMIT },
-    stripe: {
-      secretKey: e.STRIPE_SECRET_KEY,
-      webhookSecret: e.STRIPE_WEBHOOK_SECRET,
-      apiBase: e.STRIPE_API_BASE,
-      webhookToleranceSeconds: e.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
-      successUrl: e.CHECKOUT_SUCCESS_URL,
-      cancelUrl: e.CHECKOUT_CANCEL_URL,
-    },
     webhooks: {
       workerConcurrency: e.WEBHOOK_WORKER_CONCURRENCY,
       connectTimeoutMs: e.WEBHOOK_CONNECT_TIMEOUT_MS,
@@ -305,8 +301,19 @@ export interface WebhookSettings {
         disableAfterMs: e.WEBHOOK_DISABLE_AFTER_MS,
       },
     },
+    jobs: { pollIntervalMs: e.JOB_POLL_INTERVAL_MS, timeoutMs: e.JOB_TIMEOUT_MS },
+    reconcile: { intervalMs: e.RECONCILE_INTERVAL_MS, graceMs: e.RECONCILE_GRACE_MS, batchLimit: e.RECONCILE_BATCH_LIMIT },
+    stripe: {
+      secretKey: e.STRIPE_SECRET_KEY,
+      webhookSecret: e.STRIPE_WEBHOOK_SECRET,
+      apiBase: e.STRIPE_API_BASE,
+      webhookToleranceSeconds: e.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+      successUrl: e.CHECKOUT_SUCCESS_URL,
+      cancelUrl: e.CHECKOUT_CANCEL_URL,
+    },
     credits: { successUrl: e.CREDITS_CHECKOUT_SUCCESS_URL, cancelUrl: e.CREDITS_CHECKOUT_CANCEL_URL },
     checkouts: { maxOpen: e.MAX_OPEN_CHECKOUTS },
+    accounts: { maxActiveJobs: e.MAX_ACTIVE_JOBS_PER_ACCOUNT },
     uploads: {
       maxBytes: { image: e.UPLOAD_MAX_IMAGE_BYTES, audio: e.UPLOAD_MAX_AUDIO_BYTES, video: e.UPLOAD_MAX_VIDEO_BYTES },
       quotaBytes: e.UPLOAD_QUOTA_BYTES,

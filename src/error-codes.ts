@@ -44,6 +44,8 @@ export const ErrorCode = {
   storageQuotaExceeded: 'storage_quota_exceeded',
   /** The user already has MAX_OPEN_CHECKOUTS pending, unexpired checkouts (payments and credit packs). */
   tooManyOpenCheckouts: 'too_many_open_checkouts',
+  /** The account already has MAX_ACTIVE_JOBS_PER_ACCOUNT generation jobs queued or running. */
+  tooManyActiveJobs: 'too_many_active_jobs',
   // Server side (5xx)
   internal: 'internal_error',
   serviceUnavailable: 'service_unavailable',

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/client';
 import type { DbOrTx, Tx } from '../db/transaction';
 import { Prisma } from '../generated/prisma/client';
+import { AppError, ErrorCode } from '../errors';
 import { countLedgerMovement } from '../metrics/business';
 import { accountInDebtError, takeBackTarget } from '../payments/take-back';
 
@@ -141,17 +142,24 @@ export type ReserveResult = { reserved: true } | { reserved: false; available: n
  * as an Idempotency-Key, or of the ledger's `reserve:<job id>`, so a job never reserves twice)
  * undoes all of it. The update re-checks its condition on the newest row version, so the
  * counters never go below zero under any concurrency (and a CHECK constraint backs it).
- * Never while credits are owed: 402 account_in_debt. Only a refusal costs a second query, to
- * read what the user has (so its figures may already be a moment newer than the refusal).
+ * Never while credits are owed: 402 account_in_debt. The same update counts the job into the
+ * account's active jobs, refused at `maxActive` (429 too_many_active_jobs), exactly under any
+ * concurrency for the same reason; settling the reservation counts it out. Only a refusal costs
+ * a second query, to read what the user has (so its figures may already be a moment newer than
+ * the refusal).
  */
-export async function reserveCreditsWithRow(db: Db, req: { userId: string; jobId: string; credits: number }, row: RowInsert): Promise<ReserveResult> {
+export async function reserveCreditsWithRow(
+  db: Db,
+  req: { userId: string; jobId: string; credits: number; maxActive: number },
+  row: RowInsert,
+): Promise<ReserveResult> {
   const key = `reserve:${req.jobId}`;
   const names = Prisma.raw(Object.keys(row.columns).map((c) => `"${c}"`).join(', '));
   const inserted = await db.$queryRaw<{ written: number }[]>`
     WITH reserved AS (
       UPDATE credit_balances
-         SET credits = credits - ${req.credits}, reserved = reserved + ${req.credits}, updated_at = now()
-       WHERE user_id = ${req.userId}::uuid AND credits >= ${req.credits} AND owed = 0
+         SET credits = credits - ${req.credits}, reserved = reserved + ${req.credits}, active_jobs = active_jobs + 1, updated_at = now()
+       WHERE user_id = ${req.userId}::uuid AND credits >= ${req.credits} AND owed = 0 AND active_jobs < ${req.maxActive}
       RETURNING user_id
     ), ledger AS (
       INSERT INTO credit_ledger (id, user_id, key, movement, credits, job_id)
@@ -166,8 +174,9 @@ export async function reserveCreditsWithRow(db: Db, req: { userId: string; jobId
     countLedgerMovement('credits', 'reserve', req.credits);
     return { reserved: true };
   }
-  const balance = await db.creditBalance.findUnique({ where: { userId: req.userId }, select: { credits: true, owed: true } });
+  const balance = await db.creditBalance.findUnique({ where: { userId: req.userId }, select: { credits: true, owed: true, activeJobs: true } });
   if (balance && balance.owed > 0) throw accountInDebtError('credits', balance.owed);
+  if (balance && balance.activeJobs >= req.maxActive) throw tooManyActiveJobs(balance.activeJobs, req.maxActive);
   return { reserved: false, available: balance?.credits ?? 0 };
 }
 
@@ -187,9 +196,22 @@ export async function settleCredits(tx: Tx, req: { jobId: string; used: number }
   if (used > 0) await record(tx, { key: `commit:${req.jobId}`, movement: 'commit', userId, jobId: req.jobId, credits: used });
   await tx.$executeRaw`
     UPDATE credit_balances
-       SET reserved = reserved - ${reserved.credits}, credits = credits + ${released}, updated_at = now()
+       SET reserved = reserved - ${reserved.credits}, credits = credits + ${released}, active_jobs = active_jobs - 1, updated_at = now()
      WHERE user_id = ${userId}::uuid`;
   return used;
+}
+
+/** Seconds a client over its active-jobs cap is asked to wait: about what a short job takes. */
+const ACTIVE_JOBS_RETRY_AFTER_SECONDS = 5;
+
+function tooManyActiveJobs(active: number, cap: number): AppError {
+  return new AppError(
+    429,
+    ErrorCode.tooManyActiveJobs,
+    `This account has ${active} jobs queued or running, the most it may have at once; wait for some to finish`,
+    { cap, active },
+    { 'Retry-After': String(ACTIVE_JOBS_RETRY_AFTER_SECONDS) },
+  );
 }
 
 /** The caller's counters (zero before the first purchase). */

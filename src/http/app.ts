@@ -26,6 +26,8 @@ import { createWebhooksRouter } from './routes/webhooks';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const isMultipart = (req: { headers: Record<string, unknown> }) => String(req.headers['content-type'] ?? '').startsWith('multipart/');
+/** Methods whose operations take a JSON body: a body sent with a GET or DELETE is ignored, never parsed (nor refused). */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** Builds the Express app from its dependencies. server.ts listens; tests drive it in-process. */
 export function createApp(deps: AppDeps): Express {
@@ -52,20 +54,21 @@ export function createApp(deps: AppDeps): Express {
   app.use(securityHeaders(deps.config));
   const corsMiddleware = corsPolicy(deps.config);
   if (corsMiddleware) app.use(corsMiddleware);
-  app.get('/metrics', metricsHandler(deps.config.metrics.token));
+  // In production /metrics exists only behind METRICS_TOKEN (without one it is a 404, like any unknown path).
+  if (deps.config.env !== 'production' || deps.config.metrics.token) app.get('/metrics', metricsHandler(deps.config.metrics.token));
   // Rate limits on /api/v1 (webhooks, health and metrics are not limited): per client address on every
   // request first, then per verified API key or, without one, per client address (src/http/hardening.ts).
-  const limits = rateLimits(deps.config);
+  const limits = rateLimits(deps.config, deps.db);
   for (const limiter of limits.beforeAuth) app.use('/api/v1', limiter);
   // ---- end of cross-cutting middleware ----
 
   app.use(createHealthRouter(deps), createDocsRouter(deps));
   // Webhooks verify signatures over the raw body, so they come before the JSON parser.
-  app.use('/api/v1/webhooks', createWebhooksRouter(deps));
+  app.use('/api/v1/webhooks', ...limits.webhooks, createWebhooksRouter(deps));
   const keys = createKeyVerifier(deps);
   app.use('/api/v1', identifyApiKey(keys), ...limits.afterAuth);
   // Every non-multipart body is JSON, whatever Content-Type a client (curl -d) sends.
-  app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => !isMultipart(req) }));
+  app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => BODY_METHODS.has(req.method ?? '') && !isMultipart(req) }));
   app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps), createConsoleConfigRouter(deps));
   app.use('/api/v1', requireApiKey(), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps), createCreditsRouter(deps));
   app.use('/api/v1', requireApiKey(), createEventsRouter(deps, keys), createWebhookDeliveriesRouter(deps));

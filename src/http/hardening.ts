@@ -4,7 +4,9 @@ import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { Config } from '../config';
+import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
+import { PostgresRateLimitStore } from './rate-limit-store';
 
 /**
  * HTTP hardening for the public API, mounted by createApp before any router.
@@ -52,18 +54,26 @@ const clientAddress = (req: Request) => ipKeyGenerator(req.ip ?? 'unknown');
  *                malformed, unknown or revoked key alike (RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE),
  *                so a made-up `Bearer` header counts as no key at all
  *
- * Over a limit: 429 rate_limited with Retry-After and `details.retry_after_seconds`. Counters live
- * in this process's memory: with N API replicas a client gets up to N times the limit.
+ *   webhooks     on /api/v1/webhooks, per client address, only requests whose signature failed
+ *                (RATE_LIMIT_WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE): made-up webhooks cost a
+ *                lookup each until the address is refused before any lookup; signed ones never count
+ *
+ * Over a limit: 429 rate_limited with Retry-After and `details.retry_after_seconds`. The counters
+ * live in Postgres (src/http/rate-limit-store.ts), so every API process counts against the same
+ * limit. If the database cannot count, requests pass (they need it anyway, and say so if it is down).
  */
-export function rateLimits(config: Config): { beforeAuth: RequestHandler[]; afterAuth: RequestHandler[] } {
-  const { perKeyPerMinute, unauthenticatedPerMinute, perAddressPerMinute } = config.rateLimit;
-  const limiter = (opts: { limit: number; who: string; skip: (req: Request) => boolean; key: (req: Request) => string }) =>
+export function rateLimits(config: Config, db: Db): { beforeAuth: RequestHandler[]; afterAuth: RequestHandler[]; webhooks: RequestHandler[] } {
+  const { perKeyPerMinute, unauthenticatedPerMinute, perAddressPerMinute, webhookFailuresPerAddressPerMinute } = config.rateLimit;
+  const limiter = (opts: { name: string; limit: number; who: string; skip: (req: Request) => boolean; key: (req: Request) => string; onlyFailures?: boolean }) =>
     rateLimit({
       windowMs: WINDOW_MS,
       limit: opts.limit,
       standardHeaders: 'draft-7',
       legacyHeaders: false,
-      skip: (req) => isExcluded(req) || opts.skip(req),
+      store: new PostgresRateLimitStore(db, `${opts.name}:`),
+      passOnStoreError: true,
+      skipSuccessfulRequests: opts.onlyFailures ?? false,
+      skip: opts.onlyFailures ? opts.skip : (req) => isExcluded(req) || opts.skip(req),
       keyGenerator: opts.key,
       // We log and answer ourselves; a client-sent X-Forwarded-For without TRUST_PROXY is simply ignored.
       validate: { xForwardedForHeader: false },
@@ -84,28 +94,44 @@ export function rateLimits(config: Config): { beforeAuth: RequestHandler[]; afte
 
   const beforeAuth: RequestHandler[] = [];
   if (perAddressPerMinute > 0) {
-    beforeAuth.push(limiter({ limit: perAddressPerMinute, who: 'per client address', skip: () => false, key: (req) => `addr:${clientAddress(req)}` }));
+    beforeAuth.push(limiter({ name: 'addr', limit: perAddressPerMinute, who: 'per client address', skip: () => false, key: (req) => clientAddress(req) }));
   }
   const afterAuth: RequestHandler[] = [];
   if (perKeyPerMinute > 0) {
     afterAuth.push(
       limiter({
+        name: 'key',
         limit: perKeyPerMinute,
         who: 'per API key',
         skip: (req) => req.user === undefined,
-        key: (req) => `key:${createHash('sha256').update(bearer(req)!).digest('hex').slice(0, 16)}`,
+        key: (req) => createHash('sha256').update(bearer(req)!).digest('hex').slice(0, 16),
       }),
     );
   }
   if (unauthenticatedPerMinute > 0) {
     afterAuth.push(
       limiter({
+        name: 'ip',
         limit: unauthenticatedPerMinute,
         who: 'per client address without an API key',
         skip: (req) => req.user !== undefined,
-        key: (req) => `ip:${clientAddress(req)}`,
+        key: (req) => clientAddress(req),
       }),
     );
   }
-  return { beforeAuth, afterAuth };
+  const webhooks: RequestHandler[] = [];
+  if (webhookFailuresPerAddressPerMinute > 0) {
+    webhooks.push(
+      limiter({
+        name: 'webhook-failures',
+        limit: webhookFailuresPerAddressPerMinute,
+        who: 'per client address for webhooks that fail verification',
+        skip: () => false,
+        key: (req) => clientAddress(req),
+        // Counted, then taken back when the answer is a success: only refused webhooks add up.
+        onlyFailures: true,
+      }),
+    );
+  }
+  return { beforeAuth, afterAuth, webhooks };
 }

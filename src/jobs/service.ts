@@ -110,7 +110,7 @@ async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string)
     workflowId: workflowIds.generationJob(id),
   };
   const maxCost = creditsFor(model, body.num_outputs, parameters);
-  const reservation = await reserveCreditsWithRow(deps.db, { userId: req.userId, jobId: id, credits: maxCost }, jobRow(job));
+  const reservation = await reserveCreditsWithRow(deps.db, { userId: req.userId, jobId: id, credits: maxCost, maxActive: deps.config.accounts.maxActiveJobs }, jobRow(job));
   if (!reservation.reserved) {
     throw new AppError(402, ErrorCode.insufficientCredits, `This job costs up to ${maxCost} credits and you have ${reservation.available}; buy a credit pack (POST /api/v1/credits/checkout)`, {
       needed: maxCost,

@@ -4,6 +4,7 @@ import type { Workflow } from '@temporalio/common';
 import { AppError } from '../errors';
 import { jobsStarted } from '../metrics/business';
 import { taskQueues } from './names';
+import { workPriority } from './priority';
 import { startAttributes } from './search-attributes';
 
 export interface StartRequest<W extends Workflow> {
@@ -36,7 +37,8 @@ export interface StartHooks {
 /**
  * The one place a business request becomes a workflow: the business id is the workflow id,
  * started on the main task queue with an explicit reuse policy and FAIL on conflict, with
- * the request id in the memo and the search attributes operators filter on.
+ * the request id in the memo, the search attributes operators filter on, and the account as
+ * the fairness key (src/temporal/priority.ts).
  *
  * A start that fails ambiguously (a timeout or a lost answer: the server may have started
  * the workflow) is checked before anything is undone: the run carries a token in its memo,
@@ -61,6 +63,8 @@ export async function startWorkflowFor<W extends Workflow>(
       args: req.args,
       memo: { requestId: req.attributes.requestId ?? null, ...req.memo, startToken },
       typedSearchAttributes: startAttributes(req.attributes),
+      // The account's fair share of every queue this workflow and its activities use.
+      priority: workPriority(req.attributes.kind, req.attributes.userId),
     } as unknown as WorkflowStartOptions<W>;
     const handle = await deps.temporal.workflow.start<W>(req.workflowType, options);
     jobsStarted.inc({ kind: req.attributes.kind });

@@ -2,6 +2,7 @@ import supertest from 'supertest';
 import { loadConfig, type Config } from '../../src/config';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
+import { createRuntime } from '../../src/runtime';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 import { MINIMAL_ENV } from '../helpers/config';
 
@@ -18,6 +19,8 @@ beforeAll(async () => {
   [alice, bob] = await Promise.all([env.createUser(), env.createUser()]);
 });
 afterAll(() => env?.stop());
+// The limiters count in Postgres (shared by every app over this database): each test starts from zero.
+beforeEach(() => env.db.rateLimitCounter.deleteMany());
 
 function appWith(changes: { http?: Partial<Config['http']>; rateLimit?: Partial<Config['rateLimit']>; metrics?: Partial<Config['metrics']> }) {
   const config: Config = {
@@ -153,6 +156,33 @@ describe('rate limits', () => {
       await api.get('/health').expect(200);
       await api.get('/metrics').expect(200);
     }
+  });
+
+  it('when two API processes serve one key, then they count against one shared limit, not one each', async () => {
+    const second = createRuntime(env.config);
+    try {
+      const config = { ...env.config, rateLimit: { ...env.config.rateLimit, perKeyPerMinute: 4 } };
+      const logger = createLogger({ level: 'silent', name: 'test' });
+      const [a, b] = [env.runtime, second].map((runtime) => supertest(createApp({ ...runtime, config, temporal: env.temporal, logger })));
+      for (const api of [a, b, a, b]) await api!.get('/api/v1/jobs').set(alice.auth).expect(200);
+      expect((await a!.get('/api/v1/jobs').set(alice.auth).expect(429)).body.error.code).toBe('rate_limited');
+      expect((await b!.get('/api/v1/jobs').set(alice.auth).expect(429)).body.error.code).toBe('rate_limited');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('when one address sends webhooks that fail verification, then after the limit it is refused with 429 before any verification', async () => {
+    const api = appWith({ rateLimit: { webhookFailuresPerAddressPerMinute: 3 } });
+    for (let i = 0; i < 3; i++) {
+      const refused = await api.post('/api/v1/webhooks/replicate').send({ id: 'x', status: 'succeeded' }).expect(400);
+      expect(refused.body.error.code).toBe('webhook_signature_invalid');
+    }
+    const limited = await api.post('/api/v1/webhooks/stripe').set('Stripe-Signature', 't=1,v1=00').send('{}').expect(429);
+    expect(limited.body.error).toMatchObject({ code: 'rate_limited', message: expect.stringContaining('fail verification') });
+    expect(limited.headers['retry-after']).toMatch(/^\d+$/);
+    // Everything else from that address is not affected.
+    await api.get('/api/v1/jobs').set(alice.auth).expect(200);
   });
 
   it('when TRUST_PROXY names the proxy hops, then clients behind it are limited by their own address', async () => {

@@ -102,8 +102,9 @@ export const apiRoutes: ApiRoute[] = [
       },
     },
     errors: {
-      402: [ErrorCode.insufficientCredits],
+      402: [ErrorCode.insufficientCredits, ErrorCode.accountInDebt],
       422: [ErrorCode.unknownModel, ErrorCode.idempotencyKeyReused],
+      429: [ErrorCode.tooManyActiveJobs],
       503: [ErrorCode.serviceUnavailable],
     },
   },
@@ -443,22 +444,22 @@ export const apiRoutes: ApiRoute[] = [
     operationId: 'listWebhookDeliveries',
     tag: 'Notifications',
     summary: 'Every attempt to deliver a resource\'s events to its webhook',
+    description:
+      '`endpoint` is the state of the resource\'s webhook URL for your account (null before its first delivery): after ' +
+      'repeated failed attempts it is `paused` (nothing is posted until `paused_until`; waiting deliveries are not listed as attempts), ' +
+      'after days of failures `disabled` (deliveries are given up, each listed once). POST /api/v1/webhooks/endpoints/reenable undoes either.',
     request: { query: deliveriesQuery },
     responses: {
       200: {
         description: 'Attempts, oldest first',
         json: z.object({
+          endpoint: WebhookEndpoint.nullable(),
           items: z.array(
-    description:
-      '`endpoint` is the state of the resource\'s webhook URL for your account (null before its first delivery): after ' +
-      'repeated failed attempts it is `paused` (nothing is posted until `paused_until`; waiting deliveries are not listed as attempts), ' +
-      'after days of failures `disabled` (deliveries are given up, each listed once). POST /api/v1/webhooks/endpoints/reenable undoes either.',
             z.object({
               event_id: z.string(),
               event: z.string(),
               url: z.string(),
               attempt: z.number().int(),
-          endpoint: WebhookEndpoint.nullable(),
               status_code: z.number().int().nullable(),
               duration_ms: z.number().int(),
               error: z.string().nullable(),
@@ -471,12 +472,6 @@ export const apiRoutes: ApiRoute[] = [
     },
     errors: { 404: [ErrorCode.notFound] },
   },
-  // -- src/http/routes/keys.ts ------------------------------------------------------------------
-  {
-    method: 'post',
-    path: '/api/v1/keys',
-    operationId: 'createApiKey',
-    tag: 'Accounts',
   {
     method: 'post',
     path: '/api/v1/webhooks/endpoints/reenable',
@@ -490,6 +485,12 @@ export const apiRoutes: ApiRoute[] = [
     responses: { 200: { description: 'The endpoint, active again', json: WebhookEndpoint } },
     errors: { 404: [ErrorCode.notFound] },
   },
+  // -- src/http/routes/keys.ts ------------------------------------------------------------------
+  {
+    method: 'post',
+    path: '/api/v1/keys',
+    operationId: 'createApiKey',
+    tag: 'Accounts',
     summary: 'Create a named API key',
     description: 'The key is in the answer only; we keep its hash.',
     request: { json: createKeyBody },
