@@ -19,10 +19,10 @@ export interface Runtime {
   stripe: Stripe;
   /** NODE_ENV is production: outbound webhooks go only to https on public addresses (src/webhooks-out). */
   production: boolean;
-  /** The provider's webhook signing secret: configured, or fetched once and cached. */
-  webhookSecret: () => Promise<string>;
   /** Outbound webhook timeouts and the per-endpoint circuit breaker (WEBHOOK_*). */
   webhooks: WebhookSettings;
+  /** The provider's webhook signing secret: configured, or fetched once and cached. */
+  webhookSecret: () => Promise<string>;
   /** A Temporal client, connected on first use (activities that inspect workflows need one). */
   temporalClient: () => Promise<Client>;
   /**
@@ -54,6 +54,7 @@ export function createRuntime(config: Config, opts: { onQuery?: (sql: string) =>
     outputFetcher: createOutputFetcher(outputFetchPolicy(config)),
     stripe: createStripe(config.stripe),
     production: config.env === 'production',
+    webhooks: config.webhooks,
     webhookSecret: () => {
       secret ??= provider.getWebhookSecret().catch((err) => {
         secret = undefined; // try again on the next webhook
@@ -70,5 +71,4 @@ export function createRuntime(config: Config, opts: { onQuery?: (sql: string) =>
       s3.destroy();
     },
   };
-    webhooks: config.webhooks,
 }

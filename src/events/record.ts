@@ -54,10 +54,10 @@ export async function wakeWebhookDelivery(temporal: Client, taskQueue: string, r
       signal: 'newEvents',
       signalArgs: [],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      priority: { fairnessKey: userId },
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
     throw err;
   }
 }
-      priority: { fairnessKey: userId },
