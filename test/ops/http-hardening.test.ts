@@ -224,7 +224,7 @@ describe('configuration', () => {
     const c = loadConfig(minimal);
     expect(c.http.corsOrigins).toEqual([]);
     expect(c.http.trustProxy).toBe(false);
-    expect(c.rateLimit).toEqual({ perKeyPerMinute: 600, unauthenticatedPerMinute: 60, perAddressPerMinute: 1200 });
+    expect(c.rateLimit).toEqual({ perKeyPerMinute: 600, unauthenticatedPerMinute: 60, perAddressPerMinute: 1200, webhookFailuresPerAddressPerMinute: 30 });
     expect(c.metrics).toEqual({ token: undefined, workerHost: '127.0.0.1', workerSdkPort: 9464, workerAppPort: 9465 });
     expect(c.worker.workflowBundlePath).toBeUndefined();
   });
