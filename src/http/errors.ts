@@ -34,9 +34,13 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
 
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  const e = err as { type?: string; status?: number; message?: string; code?: string };
+  const e = err as { type?: string; status?: number; message?: string; code?: string; errno?: unknown };
   // body-parser's own errors
   if (e.type === 'entity.parse.failed') return new AppError(400, ErrorCode.invalidJson, 'The request body is not valid JSON');
+  // A body whose Content-Encoding does not decode (zlib's and brotli's errors carry an errno), or shorter than its Content-Length.
+  if (e.status === 400 && (typeof e.errno === 'number' || e.type === 'request.size.invalid' || e.type === 'request.aborted')) {
+    return new AppError(400, ErrorCode.invalidJson, 'The request body could not be read: it does not match its Content-Encoding or Content-Length');
+  }
   if (e.type === 'entity.too.large') return new AppError(413, ErrorCode.payloadTooLarge, 'The request body is too large');
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new AppError(415, ErrorCode.validationFailed, e.message ?? 'Unsupported encoding');
   // The router could not percent-decode a path parameter (`/status/%ED%A0%80`): the URL is malformed.

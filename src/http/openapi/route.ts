@@ -89,8 +89,11 @@ export function toRouteConfig(route: ApiRoute): RouteConfig {
   const errors = mergeErrors(
     route.public ? {} : { 401: [ErrorCode.unauthorized] },
     validated ? { 422: [ErrorCode.validationFailed] } : {},
-    // express.json(): malformed JSON, body over the limit, unsupported charset/encoding.
-    request.json ? { 400: [ErrorCode.invalidJson], 413: [ErrorCode.payloadTooLarge], 415: [ErrorCode.validationFailed] } : {},
+    // express.json() reads the body of every POST, PUT and PATCH that is not multipart, whether the
+    // operation takes one or not (src/http/app.ts): malformed JSON, over the limit, unsupported charset/encoding.
+    request.json || ['post', 'put', 'patch'].includes(route.method)
+      ? { 400: [ErrorCode.invalidJson], 413: [ErrorCode.payloadTooLarge], 415: [ErrorCode.validationFailed] }
+      : {},
     // The router's percent-decoding of path parameters (src/http/errors.ts).
     /\{\w+\}/.test(route.path) ? { 400: [ErrorCode.invalidPath] } : {},
     // src/shared/pagination.ts decodeCursor().
