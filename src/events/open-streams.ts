@@ -6,6 +6,11 @@ import type { Logger } from '../logger';
 const CAP_RETRY_AFTER_SECONDS = 5;
 /** While the key change listener is down, the keys of open streams are checked in the database this often. */
 const RECHECK_EVERY_MS = 5_000;
+/**
+ * A stream opened this soon after a change of its key was heard reads the key once: the change
+ * may have come between the request's verification and the stream's opening.
+ */
+const RECENT_CHANGE_MS = 60_000;
 
 export interface StreamLimits {
   /** Open streams per API key, per API process. */
@@ -66,6 +71,7 @@ export function createOpenStreams(deps: { db: Db; logger: Logger; limits: Stream
   let total = 0;
   let recheckTimer: NodeJS.Timeout | undefined;
   let wasListening = true;
+  const recentChanges = new Map<string, number>();
 
   function endKey(keyId: string): void {
     for (const entry of byKey.get(keyId) ?? []) entry.controller.abort();
@@ -100,8 +106,11 @@ export function createOpenStreams(deps: { db: Db; logger: Logger; limits: Stream
   }
 
   deps.keys.onChange((keyId) => {
-    if (keyId === null) void check([...byKey.keys()]);
-    else if (byKey.has(keyId)) void check([keyId]);
+    if (keyId === null) return void check([...byKey.keys()]);
+    const now = Date.now();
+    for (const [id, at] of recentChanges) if (now - at > RECENT_CHANGE_MS) recentChanges.delete(id);
+    recentChanges.set(keyId, now);
+    if (byKey.has(keyId)) void check([keyId]);
   });
 
   /** While any stream is open: a missed change is caught by reading the keys while the listener is down, and once when it is back. */
@@ -142,6 +151,7 @@ export function createOpenStreams(deps: { db: Db; logger: Logger; limits: Stream
       if (!deps.keys.listening) wasListening = false;
       updateRecheck();
       if (key.expiresAt) endKeyAt(key.keyId, key.expiresAt);
+      if (recentChanges.has(key.keyId)) void check([key.keyId]);
       let released = false;
       return {
         signal: entry.controller.signal,

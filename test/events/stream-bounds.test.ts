@@ -4,6 +4,8 @@ import type { Config } from '../../src/config';
 import { RESOURCE_EVENTS_APPLICATION_NAME } from '../../src/events/fanout';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
+import { createRuntime } from '../../src/runtime';
+import supertest from 'supertest';
 import { fundedUser } from '../helpers/factories';
 import { eventually } from '../helpers/http';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
@@ -208,5 +210,42 @@ describe('bounded event streams', () => {
     expect(final?.data).toEqual({ status: 'succeeded', error: null });
     // Already final: from the table, with no notification to wait for.
     expect((await env.runtime.eventFanout.waitForFinal(ref, 5_000))?.id).toBe(final!.id);
+  }, 60_000);
+
+  it('when a key is rotated with no grace period, then the streams of the old key end, as its expiry says', async () => {
+    const jobId = await slowJob(30_000);
+    const rotating = await newKey('rotating');
+    const noGrace = await serve({ ...env.config, apiKeyRotationGraceSeconds: 0 }, 'api-no-grace');
+    const stream = await openStream(env.baseUrl, eventsPath(jobId), rotating);
+    try {
+      expect(stream.status).toBe(200);
+      await supertest(noGrace.baseUrl).post(`/api/v1/keys/${rotating.keyId}/rotate`).set(user.auth).expect(201);
+      await stream.ended;
+      expect(stream.events.map((e) => e.event)).not.toContain('completed');
+    } finally {
+      stream.close();
+      await close(noGrace);
+      await cancel(jobId);
+    }
+  }, 60_000);
+
+  it('when the API process shuts down, then its open streams end with the retry hint, to be resumed elsewhere', async () => {
+    const jobId = await slowJob(30_000);
+    const runtime = createRuntime(env.config);
+    const server = http.createServer(createApp({ ...runtime, config: env.config, temporal: env.temporal, logger: createLogger({ level: 'silent', name: 'api-stopping' }) }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const stream = await openStream(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, eventsPath(jobId), user);
+    try {
+      expect(stream.status).toBe(200);
+      await runtime.eventFanout.close(); // what src/server.ts does on SIGTERM
+      await stream.ended;
+      expect(stream.retry).toBe(env.config.sse.retryMs);
+    } finally {
+      stream.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await runtime.close();
+      await cancel(jobId);
+    }
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { KeyVerifier } from '../../accounts/key-verifier';
 import { createOpenStreams } from '../../events/open-streams';
-import { isFinalStatus, nothingLeft, ownResourceStatus, resumeAfter, streamEvents, HEARTBEAT_MS } from '../../events/stream';
+import { isFinalStatus, nothingLeft, ownResourceStatus, resumeAfter, streamEvents, HEARTBEAT_MS, type StreamEnd } from '../../events/stream';
 import type { ResourceType } from '../../events/types';
 import { jobIdParam } from '../../jobs/schemas';
 import { promptIdParam } from '../../prompts/schemas';
@@ -35,6 +35,8 @@ export function createEventsRouter(deps: AppDeps, keys: KeyVerifier): Router {
     const key = currentApiKey(req);
     const after = resumeAfter(req.get('last-event-id'));
     const opened = streams.open(key);
+    res.on('close', () => opened.end());
+    let ended: StreamEnd | undefined;
     try {
       const final = isFinalStatus(await ownResourceStatus(deps.db, ref, currentUser(req).id));
       if (final && (await nothingLeft(deps.db, ref, after))) {
@@ -44,10 +46,9 @@ export function createEventsRouter(deps: AppDeps, keys: KeyVerifier): Router {
       }
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
       res.flushHeaders();
-      res.on('close', () => opened.end());
       // A rotated key's streams end when the key does.
       const keyLeftMs = key.expiresAt ? Math.max(1, key.expiresAt.getTime() - Date.now()) : Infinity;
-      const ended = await streamEvents({ db: deps.db, fanout: deps.eventFanout }, ref, after, { write: (chunk) => res.write(chunk) }, {
+      ended = await streamEvents({ db: deps.db, fanout: deps.eventFanout }, ref, after, { write: (chunk) => res.write(chunk) }, {
         heartbeatMs: HEARTBEAT_MS,
         lifetimeMs: Math.min(sse.maxLifetimeMs, keyLeftMs),
         retryMs: sse.retryMs,
@@ -63,6 +64,8 @@ export function createEventsRouter(deps: AppDeps, keys: KeyVerifier): Router {
     }
     opened.release();
     res.end();
+    // Shutting down: the connection closes too, so the server's close does not wait for it.
+    if (ended === 'shutdown') res.socket?.end();
   };
   router.get('/jobs/:job_id/events', stream('job', (req) => parse(jobIdParam, req.params, 'path').job_id));
   router.get('/prompts/:prompt_id/events', stream('prompt', (req) => parse(promptIdParam, req.params, 'path').prompt_id));
