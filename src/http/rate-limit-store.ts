@@ -6,8 +6,9 @@ const SWEEP_EVERY_MS = 60_000;
 
 /**
  * express-rate-limit's counters in Postgres, so every API process counts against the same
- * limit: two processes never allow twice it. Fixed windows aligned to the clock (the window's
- * start is part of the key): one upsert per request and limiter, on an UNLOGGED table.
+ * limit: two processes never allow twice it. One row per key; its window starts at the key's
+ * first hit and a hit after the window has passed starts the next one (the database's clock
+ * decides, so processes agree). One upsert per request and limiter, on an UNLOGGED table.
  * Ended windows are swept once a minute.
  */
 export class PostgresRateLimitStore implements Store {
@@ -27,24 +28,24 @@ export class PostgresRateLimitStore implements Store {
     this.sweeper ??= setInterval(() => void this.sweep().catch(() => undefined), SWEEP_EVERY_MS).unref();
   }
 
-  private window(now = Date.now()): { start: Date; reset: Date } {
-    const start = now - (now % this.windowMs);
-    return { start: new Date(start), reset: new Date(start + this.windowMs) };
+  private get interval(): string {
+    return `${this.windowMs} milliseconds`;
   }
 
   async increment(key: string): Promise<IncrementResponse> {
-    const { start, reset } = this.window();
-    const rows = await this.db.$queryRaw<{ hits: number }[]>`
-      INSERT INTO rate_limit_counters (key, window_start, hits) VALUES (${this.prefix + key}, ${start}, 1)
-      ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limit_counters.hits + 1
-      RETURNING hits`;
-    return { totalHits: rows[0]!.hits, resetTime: reset };
+    const rows = await this.db.$queryRaw<{ hits: number; reset: Date }[]>`
+      INSERT INTO rate_limit_counters AS c (key, window_start, hits) VALUES (${this.prefix + key}, now(), 1)
+      ON CONFLICT (key) DO UPDATE SET
+        hits = CASE WHEN c.window_start <= now() - ${this.interval}::interval THEN 1 ELSE c.hits + 1 END,
+        window_start = CASE WHEN c.window_start <= now() - ${this.interval}::interval THEN now() ELSE c.window_start END
+      RETURNING hits, window_start + ${this.interval}::interval AS reset`;
+    return { totalHits: rows[0]!.hits, resetTime: rows[0]!.reset };
   }
 
   async decrement(key: string): Promise<void> {
-    const { start } = this.window();
     await this.db.$executeRaw`
-      UPDATE rate_limit_counters SET hits = hits - 1 WHERE key = ${this.prefix + key} AND window_start = ${start} AND hits > 0`;
+      UPDATE rate_limit_counters SET hits = hits - 1
+       WHERE key = ${this.prefix + key} AND hits > 0 AND window_start > now() - ${this.interval}::interval`;
   }
 
   async resetKey(key: string): Promise<void> {
@@ -52,14 +53,14 @@ export class PostgresRateLimitStore implements Store {
   }
 
   async get(key: string): Promise<{ totalHits: number; resetTime: Date } | undefined> {
-    const { start, reset } = this.window();
-    const rows = await this.db.$queryRaw<{ hits: number }[]>`
-      SELECT hits FROM rate_limit_counters WHERE key = ${this.prefix + key} AND window_start = ${start}`;
-    return rows[0] ? { totalHits: rows[0].hits, resetTime: reset } : undefined;
+    const rows = await this.db.$queryRaw<{ hits: number; reset: Date }[]>`
+      SELECT hits, window_start + ${this.interval}::interval AS reset FROM rate_limit_counters
+       WHERE key = ${this.prefix + key} AND window_start > now() - ${this.interval}::interval`;
+    return rows[0] ? { totalHits: rows[0].hits, resetTime: rows[0].reset } : undefined;
   }
 
   async sweep(): Promise<void> {
-    await this.db.$executeRaw`DELETE FROM rate_limit_counters WHERE window_start < ${new Date(Date.now() - 2 * this.windowMs)}`;
+    await this.db.$executeRaw`DELETE FROM rate_limit_counters WHERE window_start <= now() - ${this.interval}::interval`;
   }
 
   shutdown(): void {

@@ -44,7 +44,8 @@ function patchIds(history: RecordedHistory['history']): string[] {
   return (history.events ?? []).flatMap((e) => {
     const marker = e.markerRecordedEventAttributes;
     if (marker?.markerName !== 'core_patch') return [];
-    const payload = marker.details?.patch_data?.payloads?.[0]?.data;
+    // The SDK's patch marker keeps its id in the `patch-data` detail (a map key, as recorded).
+    const payload = marker.details?.['patch-data']?.payloads?.[0]?.data;
     return payload ? [(JSON.parse(Buffer.from(payload).toString()) as { id: string }).id] : [];
   });
 }
