@@ -176,6 +176,43 @@ describe('docker-compose.yml', () => {
     expect(services['temporal-2'].depends_on).toMatchObject({ 'temporal-schema': ready });
   });
 
+  itWithCompose("when resolved, then MinIO's root credentials reach only minio and minio-setup, which gives the service a user of its own limited to its bucket", () => {
+    const { services } = resolved();
+    const root = services.minio.environment;
+    expect(root.MINIO_ROOT_USER).toBeTruthy();
+    for (const name of ['api', 'worker', 'migrate']) {
+      const env = services[name].environment ?? {};
+      expect({ name, rootKeys: Object.keys(env).filter((k) => k.startsWith('MINIO_')) }).toEqual({ name, rootKeys: [] });
+      expect(Object.values(env)).not.toContain(root.MINIO_ROOT_PASSWORD);
+    }
+    expect(services.api.environment.S3_ACCESS_KEY_ID).not.toBe(root.MINIO_ROOT_USER);
+
+    const setup = services['minio-setup'];
+    expect(setup.environment).toMatchObject({
+      MINIO_ROOT_USER: root.MINIO_ROOT_USER,
+      MINIO_ROOT_PASSWORD: root.MINIO_ROOT_PASSWORD,
+      S3_ACCESS_KEY_ID: services.api.environment.S3_ACCESS_KEY_ID,
+      S3_SECRET_ACCESS_KEY: services.api.environment.S3_SECRET_ACCESS_KEY,
+      S3_BUCKET: services.api.environment.S3_BUCKET,
+    });
+    // compose v1 prints `$$` as written, v2 as `$`.
+    const script = (setup.entrypoint as string[]).join('\n').replace(/\$\$/g, '$');
+    expect(script).toMatch(/mc alias set store \S+ "\$MINIO_ROOT_USER" "\$MINIO_ROOT_PASSWORD"/);
+    expect(script).toMatch(/mc admin user add store "\$S3_ACCESS_KEY_ID" "\$S3_SECRET_ACCESS_KEY"/);
+    expect(script).toMatch(/mc admin policy attach store imagegen-app --user "\$S3_ACCESS_KEY_ID"/);
+    const policy = JSON.parse(/<<EOF\n([\s\S]*?)\nEOF/.exec(script)![1]!.replace(/\$S3_BUCKET/g, 'the-bucket'));
+    const statements = policy.Statement as Array<{ Effect: string; Action: string[]; Resource: string[] }>;
+    expect(statements.flatMap((st) => st.Resource).sort()).toEqual(['arn:aws:s3:::the-bucket', 'arn:aws:s3:::the-bucket/*']);
+    expect(statements.flatMap((st) => st.Action).filter((a) => !/^s3:(Get|Put|Delete|List|Abort)\w*$/.test(a))).toEqual([]);
+  });
+
+  itWithCompose('when the MinIO root password is missing, then compose refuses and names it', () => {
+    const { MINIO_ROOT_PASSWORD: _omitted, ...env } = exampleEnv();
+    const out = compose(['config', '-q'], env);
+    expect(out.status).not.toBe(0);
+    expect(out.stderr).toContain('MINIO_ROOT_PASSWORD');
+  });
+
   itWithCompose('when resolved, then api and worker get every key of src/config.ts', () => {
     const { services } = resolved();
     const keys = configKeys();
