@@ -20,6 +20,12 @@ export interface StreamOptions {
   final: boolean;
   /** Ends the stream from outside (the client went away, its API key was revoked). */
   signal: AbortSignal;
+  /**
+   * While the resource waits in the provider queue: where it stands (src/queue/board.ts), sent as
+   * an `event: queue` without an id (so Last-Event-ID stays on recorded events) every
+   * `everyMs` until the resource's next recorded event shows it moved on.
+   */
+  queue?: { everyMs: number; position: () => Promise<unknown> };
 }
 
 /** How a stream ended. */
@@ -86,6 +92,13 @@ export async function streamEvents(
   const heartbeat = setInterval(() => {
     if (!ending && !opts.signal.aborted && Date.now() - lastWrite >= opts.heartbeatMs) write(': heartbeat\n\n');
   }, Math.max(1, Math.floor(opts.heartbeatMs / 3)));
+  let queued = opts.queue !== undefined;
+  const sendPosition = async () => {
+    const position = queued ? await opts.queue!.position().catch(() => null) : null;
+    if (position && queued && !ending && !opts.signal.aborted) write(`event: queue\ndata: ${JSON.stringify(position)}\n\n`);
+  };
+  const queueTimer = opts.queue ? setInterval(() => void sendPosition(), opts.queue.everyMs) : undefined;
+  if (opts.queue) void sendPosition();
   try {
     for (;;) {
       if (opts.signal.aborted) return 'aborted';
@@ -103,6 +116,8 @@ export async function streamEvents(
         });
         if (opts.signal.aborted) return 'aborted';
         for (const e of events) {
+          // Recorded events before the stream opened are history; one after it means the work moved on.
+          if (e.type === 'status' && queued) queued = (e.data as { status?: string } | null)?.status === 'queued';
           write(formatEvent(e));
           cursor = e.id;
           if (e.type === 'completed') return 'completed';
@@ -119,6 +134,7 @@ export async function streamEvents(
     opts.signal.removeEventListener('abort', onAbort);
     clearTimeout(lifetime);
     clearInterval(heartbeat);
+    clearInterval(queueTimer);
   }
 }
 
@@ -127,10 +143,10 @@ const FINAL_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'can
 /** Jobs, prompts and trainings share these final statuses. */
 export const isFinalStatus = (status: string) => FINAL_STATUSES.has(status);
 
-/** The status of the user's job, prompt or model version; 404 for anyone else's, as on its GET. */
-export async function ownResourceStatus(db: Db, ref: ResourceRef, userId: string): Promise<string> {
+/** The status (and arrival) of the user's job, prompt or model version; 404 for anyone else's, as on its GET. */
+export async function ownResourceStatus(db: Db, ref: ResourceRef, userId: string): Promise<{ status: string; createdAt: Date }> {
   const where = { id: ref.resourceId, userId };
-  const select = { status: true } as const;
+  const select = { status: true, createdAt: true } as const;
   const row =
     ref.resourceType === 'job'
       ? await db.job.findFirst({ where, select })
@@ -138,7 +154,7 @@ export async function ownResourceStatus(db: Db, ref: ResourceRef, userId: string
         ? await db.prompt.findFirst({ where, select })
         : await db.modelVersion.findFirst({ where, select });
   if (!row) throw AppError.notFound(NAMES[ref.resourceType]);
-  return row.status;
+  return row;
 }
 
 const NAMES = { job: 'Job', prompt: 'Prompt', version: 'Model' } as const;

@@ -21,6 +21,7 @@ import { createPromptsRouter } from './routes/prompts';
 import { createQuoteRouter } from './routes/quote';
 import { createUsersRouter } from './routes/users';
 import { createVersionsRouter } from './routes/versions';
+import { createQueueBoard } from '../queue/board';
 import { createWebhookDeliveriesRouter } from './routes/webhook-deliveries';
 import { createWebhooksRouter } from './routes/webhooks';
 
@@ -70,8 +71,10 @@ export function createApp(deps: AppDeps): Express {
   // Every non-multipart body is JSON, whatever Content-Type a client (curl -d) sends.
   app.use(express.json({ limit: deps.config.http.jsonBodyLimit, strict: true, type: (req) => BODY_METHODS.has(req.method ?? '') && !isMultipart(req) }));
   app.use('/api/v1', createUsersRouter(deps), createPlansRouter(deps), createConsoleConfigRouter(deps));
-  app.use('/api/v1', requireApiKey(), createJobsRouter(deps), createPaymentsRouter(deps), createVersionsRouter(deps), createPromptsRouter(deps), createCreditsRouter(deps));
-  app.use('/api/v1', requireApiKey(), createEventsRouter(deps, keys), createWebhookDeliveriesRouter(deps));
+  // Where queued work stands (GETs of a queued job, prompt or training): one shared snapshot per process.
+  const queue = createQueueBoard({ db: deps.db, createRatePerSecond: deps.config.replicate.createRatePerSecond });
+  app.use('/api/v1', requireApiKey(), createJobsRouter(deps, queue), createPaymentsRouter(deps), createVersionsRouter(deps, queue), createPromptsRouter(deps, queue), createCreditsRouter(deps));
+  app.use('/api/v1', requireApiKey(), createEventsRouter(deps, keys, queue), createWebhookDeliveriesRouter(deps));
   app.use('/api/v1', requireApiKey(), createKeysRouter(deps, keys), createQuoteRouter(deps));
   // Outside production only: completing local test checkouts for the web console.
   app.use('/api/v1', requireApiKey(), ...createDevRouters(deps));

@@ -112,6 +112,14 @@ export const JobCancelRequested = z
   .object({ job_id: uuid, status: jobStatus, cancel_requested: z.literal(true) })
   .meta({ id: 'JobCancelRequested' });
 
+/** src/queue/board.ts: only on the GET of one queued job, prompt or training. */
+export const QueuePosition = z
+  .object({
+    ahead: int.meta({ description: 'Provider work items expected to start before this one (queued work of every account, taken in turns)' }),
+    estimated_start_at: timestamp.meta({ description: 'When it should reach the provider at the configured provider create rate; an estimate' }),
+  })
+  .meta({ id: 'QueuePosition' });
+
 export const JobOutput = z
   .object({
     index: int,
@@ -142,7 +150,11 @@ export const Job = z
     created_at: timestamp,
     started_at: timestamp.nullable(),
     completed_at: timestamp.nullable(),
+    deadline: timestamp.nullable().meta({
+      description: 'When the job must be final (Cancel-After or `deadline`); one not final by then is canceled, or `aborted` if it never started, with error `deadline_exceeded`',
+    }),
     outputs: z.array(JobOutput),
+    queue: QueuePosition.optional().meta({ description: 'While queued (GET of this one resource): where it stands' }),
   })
   .meta({ id: 'Job' });
 
@@ -300,6 +312,7 @@ export const Version = z
     error: Failure.nullable(),
     provider_model: z.string().optional().meta({ description: 'Only once the training succeeded' }),
     provider_version: z.string().optional().meta({ description: 'Only once the training succeeded' }),
+    queue: QueuePosition.optional().meta({ description: 'While queued (GET of this one resource): where it stands' }),
   })
   .meta({ id: 'Version' });
 
@@ -345,6 +358,7 @@ export const Prompt = z
     started_at: timestamp.nullable(),
     completed_at: timestamp.nullable(),
     images: z.array(PromptImage),
+    queue: QueuePosition.optional().meta({ description: 'While queued (GET of this one resource): where it stands' }),
   })
   .meta({ id: 'Prompt' });
 

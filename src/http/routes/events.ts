@@ -9,6 +9,10 @@ import { versionIdParam } from '../../training/schemas';
 import { currentApiKey, currentUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { parse } from '../validate';
+import { BEFORE_PROVIDER, type QueueBoard } from '../../queue/board';
+
+/** How often a stream of queued work says where it stands (from the process's shared snapshot). */
+const QUEUE_EVERY_MS = 2_000;
 
 /**
  * Live progress: `GET /jobs/{id}/events`, `/versions/{id}/events` and `/prompts/{id}/events`
@@ -21,7 +25,7 @@ import { parse } from '../validate';
  * `retry:` hint and the end), and a key's streams end when the key is revoked. No stream polls:
  * new events come from the process's one listener (src/events/fanout.ts).
  */
-export function createEventsRouter(deps: AppDeps, keys: KeyVerifier): Router {
+export function createEventsRouter(deps: AppDeps, keys: KeyVerifier, queue: QueueBoard): Router {
   const router = Router();
   const { sse } = deps.config;
   const streams = createOpenStreams({
@@ -38,7 +42,11 @@ export function createEventsRouter(deps: AppDeps, keys: KeyVerifier): Router {
     res.on('close', () => opened.end());
     let ended: StreamEnd | undefined;
     try {
-      const final = isFinalStatus(await ownResourceStatus(deps.db, ref, currentUser(req).id));
+      const userId = currentUser(req).id;
+      const head = await ownResourceStatus(deps.db, ref, userId);
+      const final = isFinalStatus(head.status);
+      const lane = resourceType === 'version' ? 'training' : 'interactive';
+      const inLine = lane === 'training' ? BEFORE_PROVIDER.has(head.status) : head.status === 'queued';
       if (final && (await nothingLeft(deps.db, ref, after))) {
         res.status(204).end();
         opened.release();
@@ -54,6 +62,7 @@ export function createEventsRouter(deps: AppDeps, keys: KeyVerifier): Router {
         retryMs: sse.retryMs,
         final,
         signal: opened.signal,
+        ...(inLine ? { queue: { everyMs: QUEUE_EVERY_MS, position: () => queue.position({ lane, userId, createdAt: head.createdAt, queued: true }) } } : {}),
       });
       req.log.debug({ ended }, 'event stream ended');
     } catch (err) {

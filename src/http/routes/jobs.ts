@@ -10,8 +10,9 @@ import type { AppDeps } from '../deps';
 import { Phases } from '../../shared/phases';
 import { serverTimingHeader } from '../server-timing';
 import { parse } from '../validate';
+import type { QueueBoard } from '../../queue/board';
 
-export function createJobsRouter(deps: AppDeps): Router {
+export function createJobsRouter(deps: AppDeps, queue: QueueBoard): Router {
   const { db, storage } = deps;
   const router = Router();
   const finished = createFinishedViews();
@@ -33,7 +34,8 @@ export function createJobsRouter(deps: AppDeps): Router {
     let body = finished.get(userId, job_id);
     if (body === undefined) {
       const job = await getOwnJob(db, userId, job_id);
-      body = JSON.stringify(await jobView(storage, job));
+      const position = await queue.position({ lane: 'interactive', userId, createdAt: job.createdAt, queued: job.status === 'queued' });
+      body = JSON.stringify({ ...(await jobView(storage, job)), ...(position ? { queue: position } : {}) });
       if (FINISHED.has(job.status)) finished.set(userId, job_id, body);
     }
     res.type('json').send(body);

@@ -5,9 +5,10 @@ import { listedPromptView, promptView } from '../../prompts/views';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { parse } from '../validate';
+import type { QueueBoard } from '../../queue/board';
 import { versionIdParam } from '../../training/schemas';
 
-export function createPromptsRouter(deps: AppDeps): Router {
+export function createPromptsRouter(deps: AppDeps, queue: QueueBoard): Router {
   const { db, storage } = deps;
   const router = Router();
 
@@ -27,7 +28,10 @@ export function createPromptsRouter(deps: AppDeps): Router {
 
   router.get('/prompts/:prompt_id', async (req, res) => {
     const { prompt_id } = parse(promptIdParam, req.params, 'path');
-    res.json(await promptView(storage, await getOwnPrompt(db, currentUser(req).id, prompt_id)));
+    const userId = currentUser(req).id;
+    const prompt = await getOwnPrompt(db, userId, prompt_id);
+    const position = await queue.position({ lane: 'interactive', userId, createdAt: prompt.createdAt, queued: prompt.status === 'queued' });
+    res.json({ ...(await promptView(storage, prompt)), ...(position ? { queue: position } : {}) });
   });
 
   router.delete('/prompts/:prompt_id', async (req, res) => {

@@ -7,9 +7,10 @@ import { afterCursor, decodeCursor, page } from '../../shared/pagination';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { parse } from '../validate';
+import { BEFORE_PROVIDER, type QueueBoard } from '../../queue/board';
 
 
-export function createVersionsRouter(deps: AppDeps): Router {
+export function createVersionsRouter(deps: AppDeps, queue: QueueBoard): Router {
   const { db } = deps;
   const router = Router();
 
@@ -23,7 +24,8 @@ export function createVersionsRouter(deps: AppDeps): Router {
     const { version_id } = parse(versionIdParam, req.params, 'path');
     const version = await db.modelVersion.findFirst({ where: { id: version_id, userId: currentUser(req).id } });
     if (!version) throw AppError.notFound('Model');
-    res.json(versionView(version));
+    const position = await queue.position({ lane: 'training', userId: version.userId, createdAt: version.createdAt, queued: BEFORE_PROVIDER.has(version.status) });
+    res.json({ ...versionView(version), ...(position ? { queue: position } : {}) });
   });
 
   router.get('/versions', async (req, res) => {
