@@ -52,12 +52,14 @@ beforeAll(async () => {
 
   // Real resources of both accounts, so that path ids often name something (or something of someone else's).
   const ids: string[] = [spare.body.id];
+  const jobBodies = [{ model: 'black-forest-labs/flux-schnell', prompt: 'a lighthouse' }, { model: 'black-forest-labs/flux-schnell', prompt: 'a kite', num_outputs: 2 }];
+  const promptBodies = [{ prompt: 'TOK on the moon', num_outputs: 1 }, { prompt: 'TOK in the rain' }];
   for (const user of [funded, other]) {
     const version = await trainedVersion(env.db, user.id);
     const payment = await paidPayment(env.db, user.id);
     const purchase = await paidCredits(env.db, user.id, 10);
-    const job = await env.api.post('/api/v1/generate').set(user.auth).send({ model: 'black-forest-labs/flux-schnell', prompt: 'a lighthouse' }).expect(202);
-    const prompt = await env.api.post(`/api/v1/prompts/create/${version.id}`).set(user.auth).send({ prompt: 'TOK on the moon', num_outputs: 1 }).expect(202);
+    const job = await env.api.post('/api/v1/generate').set(user.auth).send(jobBodies[0]!).expect(202);
+    const prompt = await env.api.post(`/api/v1/prompts/create/${version.id}`).set(user.auth).send(promptBodies[0]!).expect(202);
     const idleVersion = await trainedVersion(env.db, user.id);
     ids.push(version.id, idleVersion.id, payment.id, purchase.id, job.body.job_id, prompt.body.prompt_id);
   }
@@ -70,9 +72,26 @@ beforeAll(async () => {
     idempotencyKeys: ['fuzz-key-1', 'fuzz-key-2', randomUUID()],
     image: await sharp({ create: { width: 8, height: 8, channels: 3, background: '#08f' } }).png().toBuffer(),
     jsonBodyLimitBytes: parseBytes(env.config.http.jsonBodyLimit),
+    knownStrings: await stringsTheServiceAnswers(),
+    // What the fixtures above sent and had accepted; the fuzzer reuses them with its Idempotency-Keys.
+    acceptedBodies: { submitJob: jobBodies, createPrompt: promptBodies, quote: jobBodies.map((b) => ({ kind: 'job', ...b })), createApiKey: [{ name: spare.body.name }] },
   };
   fingerprintSql = await buildFingerprintSql();
 }, 120_000);
+
+/** Short strings from the answers of every GET without parameters (the catalog, plans, packs…), asked with the funded key. */
+async function stringsTheServiceAnswers(): Promise<string[]> {
+  const found = new Set<string>();
+  const collect = (v: unknown): void => {
+    if (typeof v === 'string' && v.length > 0 && v.length <= 100 && !/^https?:/.test(v)) found.add(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+  };
+  for (const op of ops.filter((o) => o.method === 'GET' && o.parameters.length === 0)) {
+    const res = await env.api.get(op.template).set(funded.auth);
+    if (res.status === 200 && res.type === 'application/json') collect(res.body);
+  }
+  return [...found].sort();
+}
 
 afterAll(async () => {
   agent.destroy();
@@ -287,6 +306,8 @@ describe('fuzzing every operation of /openapi.json', () => {
     const table = readme.slice(readme.indexOf('### Error codes'));
     const missing = [...seenCodes.keys()].filter((code) => !new RegExp(`^\\|[^\\n]*\`${code}\``, 'm').test(table));
     expect({ seen: [...seenCodes.keys()].sort(), missingFromReadme: missing }).toEqual({ seen: expect.arrayContaining(['unauthorized', 'invalid_path', 'invalid_cursor', 'validation_failed']), missingFromReadme: [] });
+    const byOp = [...seenStatuses].map(([id, st]) => `  ${id}: ${[...st].sort(([a], [b]) => a - b).map(([code, n]) => `${code}×${n}`).join(' ')}`);
+    process.stdout.write(`fuzz: answers by operation\n${byOp.join('\n')}\n`);
     process.stdout.write(`fuzz: ${requestsSent} requests, seeds ${SEEDS.join(', ')}; error codes seen: ${[...seenCodes].map(([c, s]) => `${c} (${[...s].join('/')})`).join(', ')}\n`);
   }, 60_000);
 });

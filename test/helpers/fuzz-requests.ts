@@ -63,6 +63,13 @@ export interface Pools {
   image: Buffer;
   /** The JSON body limit in bytes: oversized bodies are just over it. */
   jsonBodyLimitBytes: number;
+  /**
+   * Strings the service itself answered (model names, plan and pack ids…): a string field often
+   * gets one of them, so that valid requests get past lookups and reach what lies behind them.
+   */
+  knownStrings: string[];
+  /** Bodies the service accepted, by operationId: sent as they are, or spoiled, next to generated ones. */
+  acceptedBodies: Record<string, unknown[]>;
 }
 
 export interface FuzzRequest {
@@ -158,15 +165,15 @@ function deref(doc: Spec, schema: Spec | undefined): Spec {
 }
 
 /** A value the schema allows (roughly: patterns are honoured, formats are the common ones). */
-export function valueOf(doc: Spec, schema: Spec | undefined, depth = 0): fc.Arbitrary<unknown> {
+export function valueOf(doc: Spec, schema: Spec | undefined, known: readonly string[] = [], depth = 0): fc.Arbitrary<unknown> {
   const s = deref(doc, schema);
   const nullable = (a: fc.Arbitrary<unknown>) => (s.nullable ? fc.oneof({ weight: 5, arbitrary: a }, { weight: 1, arbitrary: fc.constant(null) }) : a);
   if (s.enum) return nullable(fc.constantFrom(...(s.enum as unknown[])));
   const alternatives = s.oneOf ?? s.anyOf;
-  if (alternatives) return nullable(fc.oneof(...alternatives.map((alt: Spec) => valueOf(doc, alt, depth + 1))));
+  if (alternatives) return nullable(fc.oneof(...alternatives.map((alt: Spec) => valueOf(doc, alt, known, depth + 1))));
   switch (s.type) {
     case 'string':
-      return nullable(stringOf(s));
+      return nullable(stringOf(s, known));
     case 'integer': {
       // OpenAPI 3.0: exclusiveMinimum/Maximum are booleans qualifying minimum/maximum.
       const min = s.minimum === undefined ? -1000 : s.minimum + (s.exclusiveMinimum === true ? 1 : 0);
@@ -180,23 +187,37 @@ export function valueOf(doc: Spec, schema: Spec | undefined, depth = 0): fc.Arbi
     case 'boolean':
       return nullable(fc.boolean());
     case 'array':
-      return nullable(fc.array(valueOf(doc, s.items, depth + 1), { minLength: s.minItems ?? 0, maxLength: Math.min(s.maxItems ?? 3, 3) }));
+      return nullable(fc.array(valueOf(doc, s.items, known, depth + 1), { minLength: s.minItems ?? 0, maxLength: Math.min(s.maxItems ?? 3, 3) }));
     case 'object':
     default: {
       if (!s.properties || depth > 4) return nullable(s.type === 'object' ? fc.dictionary(fc.string({ maxLength: 8 }), junkJson, { maxKeys: 3 }) : junkJson);
       const required: string[] = s.required ?? [];
       const record: Record<string, fc.Arbitrary<unknown>> = {};
-      for (const [name, prop] of Object.entries<Spec>(s.properties)) record[name] = valueOf(doc, prop, depth + 1);
+      for (const [name, prop] of Object.entries<Spec>(s.properties)) record[name] = valueOf(doc, prop, known, depth + 1);
       return nullable(fc.record(record, { requiredKeys: required.filter((k) => k in record) }).map((v) => v as unknown));
     }
   }
 }
 
-function stringOf(s: Spec): fc.Arbitrary<string> {
+function stringOf(s: Spec, known: readonly string[]): fc.Arbitrary<string> {
+  const generated = generatedString(s);
+  const fits = known.filter((v) => v.length >= (s.minLength ?? 0) && v.length <= (s.maxLength ?? Infinity) && (!s.pattern || safeTest(s.pattern, v)));
+  return fits.length && !s.format ? fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...fits) }, { weight: 3, arbitrary: generated }) : generated;
+}
+
+function safeTest(pattern: string, value: string): boolean {
+  try {
+    return new RegExp(pattern).test(value);
+  } catch {
+    return false;
+  }
+}
+
+function generatedString(s: Spec): fc.Arbitrary<string> {
   const min = s.minLength ?? 0;
   const max = Math.min(s.maxLength ?? 40, 60);
   if (s.format === 'uuid') return fc.uuid();
-  if (s.format === 'email') return fc.emailAddress();
+  if (s.format === 'email') return fc.oneof(fc.stringMatching(/^[a-z][a-z0-9.]{0,15}$/).map((local) => `${local}@example.com`), fc.emailAddress());
   if (s.format === 'date-time') return fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4e12) }).map((d) => d.toISOString());
   if (s.format === 'uri' || s.format === 'url') return fc.webUrl();
   if (s.pattern) {
@@ -208,6 +229,16 @@ function stringOf(s: Spec): fc.Arbitrary<string> {
     }
   }
   return fc.string({ minLength: min, maxLength: Math.max(min, max) });
+}
+
+/** The schema of an object (or of each alternative) with its required properties only. */
+function requiredOnly(doc: Spec, schema: Spec | undefined): Spec {
+  const s = deref(doc, schema);
+  const alternatives = s.oneOf ?? s.anyOf;
+  if (alternatives) return { ...s, oneOf: undefined, anyOf: alternatives.map((alt: Spec) => requiredOnly(doc, alt)) };
+  if (!s.properties) return s;
+  const required: string[] = s.required ?? [];
+  return { ...s, properties: Object.fromEntries(Object.entries<Spec>(s.properties).filter(([name]) => required.includes(name))) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,7 +256,7 @@ export function requestFor(doc: Spec, op: Operation, pools: Pools): fc.Arbitrary
       let i = 0;
       return op.template.replace(/\{\w+\}/g, () => values[i++]!);
     });
-  const query = fc.tuple(fc.tuple(...queryParams.map((p) => queryValue(doc, p))), fc.array(extraQueryPair, { maxLength: 2 })).map(([pairs, extra]) => {
+  const query = fc.tuple(fc.tuple(...queryParams.map((p) => queryValue(doc, p, pools))), fc.array(extraQueryPair, { maxLength: 2 })).map(([pairs, extra]) => {
     const all = [...pairs.flat(), ...extra];
     return all.length ? `?${all.map(([k, v]) => `${k}=${v}`).join('&')}` : '';
   });
@@ -234,7 +265,7 @@ export function requestFor(doc: Spec, op: Operation, pools: Pools): fc.Arbitrary
     .map(([auth, own, extra]) => Object.assign({}, auth, ...own, extra) as Record<string, string>);
   const body: fc.Arbitrary<{ headers: Record<string, string>; body?: Buffer }> =
     op.body?.mediaType === 'application/json'
-      ? jsonBody(doc, op.body.schema, pools)
+      ? jsonBody(doc, op.body.schema, pools, pools.acceptedBodies[op.operationId])
       : op.body?.mediaType === 'multipart/form-data'
         ? multipartBody(doc, op.body.schema, pools)
         : // An operation without a body may still get one: a stray JSON or junk body must change nothing.
@@ -262,10 +293,10 @@ function pathValue(doc: Spec, _p: Parameter, pools: Pools): fc.Arbitrary<string>
   );
 }
 
-function queryValue(doc: Spec, p: Parameter): fc.Arbitrary<Array<[string, string]>> {
+function queryValue(doc: Spec, p: Parameter, pools: Pools): fc.Arbitrary<Array<[string, string]>> {
   const name = percentEncode(p.name);
   const one = (v: fc.Arbitrary<string>) => v.map((value): Array<[string, string]> => [[name, value]]);
-  const valid = valueOf(doc, p.schema).map((v) => percentEncode(typeof v === 'string' ? v : JSON.stringify(v)));
+  const valid = valueOf(doc, p.schema, pools.knownStrings).map((v) => percentEncode(typeof v === 'string' ? v : JSON.stringify(v)));
   const isCursor = /cursor/i.test(p.name);
   return fc.oneof(
     { weight: 4, arbitrary: fc.constant<Array<[string, string]>>([]) },
@@ -303,8 +334,8 @@ function headerValue(doc: Spec, p: Parameter, pools: Pools): fc.Arbitrary<Record
   const set = (v: fc.Arbitrary<string>) => v.map((value) => ({ [p.name]: value }));
   const isIdempotency = /idempotency/i.test(p.name);
   return fc.oneof(
-    { weight: 2, arbitrary: fc.constant({}) },
-    { weight: isIdempotency ? 4 : 1, arbitrary: set(isIdempotency ? fc.constantFrom(...pools.idempotencyKeys) : valueOf(doc, p.schema).map((v) => latin1Safe(String(v)))) },
+    { weight: 5, arbitrary: fc.constant({}) },
+    { weight: isIdempotency ? 6 : 2, arbitrary: set(isIdempotency ? fc.constantFrom(...pools.idempotencyKeys) : valueOf(doc, p.schema, pools.knownStrings).map((v) => latin1Safe(String(v)))) },
     { weight: 2, arbitrary: set(junkString.map(latin1Safe)) },
     { weight: 1, arbitrary: set(fc.constantFrom('t=1,v1=abc', 'v1,Zm9v', '0', '-1', '99999999999999999999', 'x'.repeat(300))) },
   );
@@ -338,9 +369,10 @@ const CONTENT_TYPES = [
   'application/json+junk',
 ];
 
-function jsonBody(doc: Spec, schema: Spec, pools: Pools): fc.Arbitrary<{ headers: Record<string, string>; body?: Buffer }> {
+function jsonBody(doc: Spec, schema: Spec, pools: Pools, accepted: unknown[] = []): fc.Arbitrary<{ headers: Record<string, string>; body?: Buffer }> {
   const json = (v: unknown) => Buffer.from(JSON.stringify(v) ?? 'null');
-  const valid = valueOf(doc, schema);
+  const generated = valueOf(doc, schema, pools.knownStrings);
+  const valid = accepted.length ? fc.oneof(fc.constantFrom(...accepted), generated) : generated;
   // A valid body with one field replaced by junk, or with prototype keys added.
   const mutated = fc
     .tuple(valid, fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS), fc.string({ maxLength: 10 })), junkJson)
@@ -353,11 +385,14 @@ function jsonBody(doc: Spec, schema: Spec, pools: Pools): fc.Arbitrary<{ headers
       return `{${[...entries, [target, junk] as const].map(([k, val]) => `${JSON.stringify(k)}:${JSON.stringify(val) ?? 'null'}`).join(',')}}`;
     })
     .map((text) => Buffer.from(text));
+  // Only the required fields, each valid: the request most likely to be accepted.
+  const minimal = valueOf(doc, requiredOnly(doc, schema), pools.knownStrings);
   const withType = (body: fc.Arbitrary<Buffer>, type: fc.Arbitrary<string> = fc.constant('application/json')) =>
     fc.tuple(body, type).map(([b, t]) => ({ headers: { 'Content-Type': t }, body: b }));
   const oversized = Buffer.from(JSON.stringify({ prompt: 'x'.repeat(pools.jsonBodyLimitBytes + 16) }));
   return fc.oneof(
-    { weight: 5, arbitrary: withType(valid.map(json)) },
+    { weight: 4, arbitrary: withType(minimal.map(json)) },
+    { weight: 4, arbitrary: withType(valid.map(json)) },
     { weight: 4, arbitrary: withType(mutated) },
     { weight: 2, arbitrary: withType(junkJson.map(json)) },
     { weight: 2, arbitrary: withType(fc.constantFrom('{"model":', '{', '', 'null', '[]', '"x"', '1e999', 'NaN', '{"a":1,}', "{'a':1}", '\ufeff{}', '{"a":"\\ud800"}').map((t) => Buffer.from(t))) },
