@@ -92,6 +92,34 @@ export function createJobActivities(deps: EventDeps) {
       });
     },
 
+    /**
+     * The job's deadline passed before it was final: a job whose provider run never started
+     * (still queued) ends `aborted`, one that was running ends `canceled`, both with error
+     * deadline_exceeded and the whole reservation released. Returns the job's status now (a job
+     * that finished first keeps its own).
+     */
+    async endJobAtDeadline(req: { jobId: string }): Promise<string> {
+      return change(job(req.jobId), async (tx, emit) => {
+        const now = await tx.job.findUnique({ where: { id: req.jobId }, select: { status: true, deadlineAt: true } });
+        if (!now) throw ApplicationFailure.nonRetryable(`Job ${req.jobId} does not exist`, ErrorCode.jobNotFound);
+        if (!(ACTIVE as readonly string[]).includes(now.status)) return now.status;
+        const status = now.status === 'queued' ? 'aborted' : 'canceled';
+        const message =
+          status === 'aborted'
+            ? `The deadline (${now.deadlineAt?.toISOString()}) passed before the model started; nothing ran and nothing was charged`
+            : `The deadline (${now.deadlineAt?.toISOString()}) passed before the job finished; the run was canceled and its credits released`;
+        const { count } = await tx.job.updateMany({
+          where: { id: req.jobId, status: now.status },
+          data: { status, errorCode: ErrorCode.deadlineExceeded, errorMessage: message, completedAt: new Date(), creditsSpent: 0 },
+        });
+        if (count === 0) return (await tx.job.findUniqueOrThrow({ where: { id: req.jobId }, select: { status: true } })).status;
+        await emit('completed', { status, error: { code: ErrorCode.deadlineExceeded, message }, deadline: now.deadlineAt?.toISOString() ?? null });
+        recordFinished('generation', 'canceled');
+        await settleCredits(tx, { jobId: req.jobId, used: 0 });
+        return status;
+      });
+    },
+
     /** Records the cancellation and releases the whole reservation. */
     async cancelJob(req: { jobId: string }): Promise<void> {
       await change(job(req.jobId), async (tx, emit) => {

@@ -125,6 +125,22 @@ const SCENARIOS: Scenario[] = [
     check: (h) => (scheduled(h, 'cancelPrediction') === 1 ? undefined : 'expected the provider prediction to be canceled'),
   },
   {
+    // A job with a deadline that passes while its prediction runs: canceled at the provider, credits released (patch job-deadline).
+    name: 'generationJob-deadline',
+    async run(ctx) {
+      const res = await ctx.env.api
+        .post('/api/v1/generate')
+        .set(ctx.user.auth)
+        .set('Cancel-After', '3s')
+        .send({ model: 'black-forest-labs/flux-schnell', prompt: 'too slow', parameters: { fake_latency_ms: SLOW_MS } })
+        .expect(202);
+      const jobId = res.body.job_id as string;
+      expectStatus('the job', (await ctx.env.waitForJob(ctx.user, jobId, 60_000)).status, 'canceled');
+      return `job-${jobId}`;
+    },
+    check: (h) => (scheduled(h, 'endJobAtDeadline') === 1 && scheduled(h, 'cancelPrediction') === 1 ? undefined : 'expected the deadline to cancel the running prediction'),
+  },
+  {
     name: 'generationJob-input-file',
     async run(ctx) {
       const upload = await ctx.env.api.post('/api/v1/uploads').set(ctx.user.auth).attach('file', generateWav('a voice memo', 2), 'memo.wav').expect(201);

@@ -46,6 +46,10 @@ export const ErrorCode = {
   tooManyOpenCheckouts: 'too_many_open_checkouts',
   /** The account already has MAX_ACTIVE_JOBS_PER_ACCOUNT generation jobs queued or running. */
   tooManyActiveJobs: 'too_many_active_jobs',
+  /** The job's price is more than the `max_credits` the request allows; nothing was reserved. */
+  maxCreditsExceeded: 'max_credits_exceeded',
+  /** The job would take the API key past its monthly credit budget; nothing was reserved. */
+  keyBudgetExceeded: 'key_budget_exceeded',
   // Server side (5xx)
   internal: 'internal_error',
   serviceUnavailable: 'service_unavailable',
@@ -64,6 +68,8 @@ export const ErrorCode = {
   predictionFailed: 'prediction_failed',
   predictionCanceled: 'prediction_canceled',
   predictionTimedOut: 'prediction_timed_out',
+  /** The job's deadline (Cancel-After or `deadline`) passed before it was final: canceled, or aborted if it never started. */
+  deadlineExceeded: 'deadline_exceeded',
   trainingFailed: 'training_failed',
   /** An uploaded training photo is gone from our bucket before the zip was built. */
   trainingPhotoMissing: 'training_photo_missing',

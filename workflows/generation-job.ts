@@ -1,4 +1,5 @@
-import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
+import { ErrorCode } from '../src/error-codes';
 import { describeFailure } from './failure';
 import { copyOutputs, predictionRunner, setStatus, workflowActivities } from './prediction-run';
 
@@ -14,6 +15,8 @@ export interface GenerationJobInput {
   webhookUrl: string | null;
   pollIntervalMs: number;
   timeoutMs: number;
+  /** When the job must be final (epoch ms; Cancel-After or `deadline`); absent: no deadline. */
+  deadlineMs?: number;
 }
 
 export interface GenerationJobResult {
@@ -32,26 +35,21 @@ export async function generationJob(job: GenerationJobInput): Promise<Generation
   const acts = workflowActivities();
   const runPrediction = predictionRunner(acts);
   let predictionId: string | undefined;
+  const deadline = deadlineOf(job);
 
   try {
-    // The URL is made now, not when the job was accepted, so it is fresh when the provider fetches it.
-    const input = job.inputFile ? { ...job.input, [job.inputFile.field]: await acts.db.presignUpload({ uploadId: job.inputFile.uploadId }) } : job.input;
-    const done = await runPrediction({ ...job, input }, async (created) => {
-      predictionId = created.id;
-      setStatus('running');
-      await acts.db.markJobRunning({ jobId: job.jobId, predictionId: created.id, modelVersion: created.version, retryCount: created.attempts - 1 });
-    });
-    const outputs = await copyOutputs(acts, `jobs/${job.jobId}`, done, patched('cap-outputs-at-requested') ? requestedOutputs(job) : Infinity);
-    await acts.db.completeJob({ jobId: job.jobId, outputs, metrics: done.metrics, providerCompletedAt: done.completedAt });
-    setStatus('succeeded');
-    return { predictionId: done.id, outputs: outputs.length };
+    return await deadline.scope.run(() => runJob(job, acts, runPrediction, deadline, (id) => (predictionId = id)));
   } catch (err) {
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
         if (predictionId) await acts.calls.cancelPrediction(predictionId).catch(() => undefined);
-        await acts.db.cancelJob({ jobId: job.jobId });
-        setStatus('canceled');
+        if (deadline.expired) setStatus(await acts.db.endJobAtDeadline({ jobId: job.jobId }));
+        else {
+          await acts.db.cancelJob({ jobId: job.jobId });
+          setStatus('canceled');
+        }
       });
+      if (deadline.expired) throw ApplicationFailure.nonRetryable('The job was not final by its deadline', ErrorCode.deadlineExceeded);
       throw err;
     }
     const failure = describeFailure(err);
@@ -59,6 +57,56 @@ export async function generationJob(job: GenerationJobInput): Promise<Generation
     setStatus('failed');
     throw ApplicationFailure.nonRetryable(failure.message, failure.code);
   }
+}
+
+interface Deadline {
+  /** The scope the job's work runs in; the deadline cancels it. */
+  scope: CancellationScope;
+  /** The deadline canceled the work. */
+  expired: boolean;
+  /** The provider's run finished: what is left (storing and charging its outputs) is not canceled any more. */
+  providerDone: boolean;
+}
+
+/**
+ * A job with a deadline races its work against a timer: if the timer wins while the provider's
+ * run is not finished, it cancels the work, and the job ends canceled (aborted if its run never
+ * started) with its credits released. Versioned (job-deadline): jobs without a deadline run the
+ * commands they always did.
+ */
+function deadlineOf(job: GenerationJobInput): Deadline {
+  const deadline: Deadline = { scope: new CancellationScope(), expired: false, providerDone: false };
+  if (job.deadlineMs === undefined || !patched('job-deadline')) return deadline;
+  // A canceled job (DELETE) cancels the timer too: nothing to do then.
+  void sleep(Math.max(1, job.deadlineMs - Date.now()))
+    .then(() => {
+      if (deadline.providerDone) return;
+      deadline.expired = true;
+      deadline.scope.cancel();
+    })
+    .catch(() => undefined);
+  return deadline;
+}
+
+async function runJob(
+  job: GenerationJobInput,
+  acts: ReturnType<typeof workflowActivities>,
+  runPrediction: ReturnType<typeof predictionRunner>,
+  deadline: Deadline,
+  onPrediction: (id: string) => void,
+): Promise<GenerationJobResult> {
+  // The URL is made now, not when the job was accepted, so it is fresh when the provider fetches it.
+  const input = job.inputFile ? { ...job.input, [job.inputFile.field]: await acts.db.presignUpload({ uploadId: job.inputFile.uploadId }) } : job.input;
+  const done = await runPrediction({ ...job, input }, async (created) => {
+    onPrediction(created.id);
+    setStatus('running');
+    await acts.db.markJobRunning({ jobId: job.jobId, predictionId: created.id, modelVersion: created.version, retryCount: created.attempts - 1 });
+  });
+  deadline.providerDone = true;
+  const outputs = await copyOutputs(acts, `jobs/${job.jobId}`, done, patched('cap-outputs-at-requested') ? requestedOutputs(job) : Infinity);
+  await acts.db.completeJob({ jobId: job.jobId, outputs, metrics: done.metrics, providerCompletedAt: done.completedAt });
+  setStatus('succeeded');
+  return { predictionId: done.id, outputs: outputs.length };
 }
 
 /**

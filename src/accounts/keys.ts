@@ -16,26 +16,56 @@ import { KEY_CHANGES_CHANNEL } from './key-changes';
  */
 
 export interface CreatedKey {
-  key: Pick<ApiKey, 'id' | 'name' | 'prefix' | 'createdAt'>;
+  key: Pick<ApiKey, 'id' | 'name' | 'prefix' | 'createdAt'> & Partial<Pick<ApiKey, 'monthlyCreditBudget'>>;
   /** Shown to the caller once; only its hash is stored. */
   apiKey: string;
 }
 
-export async function createApiKey(db: Db, pepper: string, userId: string, name: string): Promise<CreatedKey> {
+export async function createApiKey(db: Db, pepper: string, userId: string, name: string, monthlyCreditBudget: number | null = null): Promise<CreatedKey> {
   const { apiKey, row } = newApiKeyRow(pepper, name);
-  const key = await db.apiKey.create({ data: { ...row, userId }, select: { id: true, name: true, prefix: true, createdAt: true } });
+  const key = await db.apiKey.create({
+    data: { ...row, userId, monthlyCreditBudget },
+    select: { id: true, name: true, prefix: true, createdAt: true, monthlyCreditBudget: true },
+  });
   return { key, apiKey };
 }
 
-/** Every key of the account, revoked and expired ones included, oldest first. Never the key or its hash. */
+const LISTED = { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true, expiresAt: true, revokedAt: true, monthlyCreditBudget: true } as const;
+
+/**
+ * Every key of the account, revoked and expired ones included, oldest first, each with what its
+ * jobs accepted this UTC month hold or cost (by the database's clock, as the accept statement
+ * counts it). Never the key or its hash.
+ */
 export async function listApiKeys(db: Db, userId: string) {
-  return db.apiKey.findMany({
-    where: { userId },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    select: { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true, expiresAt: true, revokedAt: true },
-  });
+  const [keys, spent] = await Promise.all([
+    db.apiKey.findMany({ where: { userId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], select: LISTED }),
+    monthSpend(db, { userId }),
+  ]);
+  return keys.map((k) => ({ ...k, creditsSpentThisMonth: spent.get(k.id) ?? 0 }));
 }
 export type ListedKey = Awaited<ReturnType<typeof listApiKeys>>[number];
+
+/** Each key's credits held or spent by its jobs accepted in the current UTC month (src/credits/ledger.ts counts them). */
+async function monthSpend(db: Db, where: { userId: string; keyId?: string }): Promise<Map<string, number>> {
+  const rows = await db.$queryRaw<{ id: string; spent: number }[]>`
+    SELECT id, month_spent_credits AS spent FROM api_keys
+     WHERE user_id = ${where.userId}::uuid AND (${where.keyId ?? null}::uuid IS NULL OR id = ${where.keyId ?? null}::uuid)
+       AND spend_month = (date_trunc('month', now()::timestamptz(3) AT TIME ZONE 'UTC'))::date`;
+  return new Map(rows.map((r) => [r.id, r.spent]));
+}
+
+/**
+ * Sets (or with null, removes) one of the caller's keys' monthly credit budget; 404 for anyone
+ * else's. It applies to the next job the key sends: the accept statement reads it.
+ */
+export async function setKeyBudget(db: Db, userId: string, keyId: string, monthlyCreditBudget: number | null): Promise<ListedKey> {
+  const { count } = await db.apiKey.updateMany({ where: { id: keyId, userId }, data: { monthlyCreditBudget } });
+  if (count === 0) throw AppError.notFound('API key');
+  const key = await db.apiKey.findUniqueOrThrow({ where: { id: keyId }, select: LISTED });
+  const spent = await monthSpend(db, { userId, keyId });
+  return { ...key, creditsSpentThisMonth: spent.get(keyId) ?? 0 };
+}
 
 /** Revokes one of the caller's keys (404 for anyone else's); revoking a revoked key changes nothing. */
 export async function revokeApiKey(db: Db, userId: string, keyId: string, now = new Date()): Promise<void> {
@@ -72,7 +102,11 @@ export async function rotateApiKey(
     const oldExpiresAt = old.expiresAt && old.expiresAt < graceEnd ? old.expiresAt : graceEnd;
     await tx.apiKey.update({ where: { id: old.id }, data: { expiresAt: oldExpiresAt } });
     const { apiKey, row } = newApiKeyRow(req.pepper, old.name);
-    const key = await tx.apiKey.create({ data: { ...row, userId: req.userId }, select: { id: true, name: true, prefix: true, createdAt: true } });
+    // The successor keeps the old key's monthly budget (its month's spend starts at 0).
+    const key = await tx.apiKey.create({
+      data: { ...row, userId: req.userId, monthlyCreditBudget: old.monthlyCreditBudget },
+      select: { id: true, name: true, prefix: true, createdAt: true, monthlyCreditBudget: true },
+    });
     await notifyKeyChange(tx, old.id);
     return { key, apiKey, oldExpiresAt };
   });
@@ -84,7 +118,7 @@ export async function rotateApiKey(
  */
 async function lockOwnKey(tx: Tx, userId: string, keyId: string) {
   await tx.$executeRaw`SELECT 1 FROM users WHERE id = ${userId}::uuid FOR UPDATE`;
-  const key = await tx.apiKey.findFirst({ where: { id: keyId, userId }, select: { id: true, name: true, revokedAt: true, expiresAt: true } });
+  const key = await tx.apiKey.findFirst({ where: { id: keyId, userId }, select: { id: true, name: true, revokedAt: true, expiresAt: true, monthlyCreditBudget: true } });
   if (!key) throw AppError.notFound('API key');
   return key;
 }

@@ -147,19 +147,59 @@ export type ReserveResult = { reserved: true } | { reserved: false; available: n
  * concurrency for the same reason; settling the reservation counts it out. Only a refusal costs
  * a second query, to read what the user has (so its figures may already be a moment newer than
  * the refusal).
+ *
+ * With `apiKeyId`, the same statement also counts the credits into that key's month
+ * (api_keys.month_spent_credits for the UTC month in spend_month), refused past the key's
+ * monthly_credit_budget (402 key_budget_exceeded). That update, too, re-checks its condition on
+ * the newest version of the key's row, so concurrent jobs of one key never overshoot its budget.
+ * The two updates depend on each other: the balance moves only if the key's month did, and the
+ * key's month moves only if the balance looked sufficient; should a concurrent statement take
+ * the balance in between (the key counted, the balance refused), the statement divides by zero,
+ * which undoes all of it, and runs again.
  */
 export async function reserveCreditsWithRow(
   db: Db,
-  req: { userId: string; jobId: string; credits: number; maxActive: number },
+  req: { userId: string; jobId: string; credits: number; maxActive: number; apiKeyId?: string | null },
+  row: RowInsert,
+): Promise<ReserveResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await reserveOnce(db, req, row);
+    } catch (err) {
+      if (!isDivisionByZero(err) || attempt >= RESERVE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Runs of the reserving statement when concurrent jobs of one key keep racing for the same balance. */
+const RESERVE_ATTEMPTS = 5;
+
+/** The UTC month a statement counts a key's spend in (created_at is stored to the millisecond: rounded alike). */
+const SPEND_MONTH = Prisma.sql`(date_trunc('month', now()::timestamptz(3) AT TIME ZONE 'UTC'))::date`;
+
+async function reserveOnce(
+  db: Db,
+  req: { userId: string; jobId: string; credits: number; maxActive: number; apiKeyId?: string | null },
   row: RowInsert,
 ): Promise<ReserveResult> {
   const key = `reserve:${req.jobId}`;
+  const apiKeyId = req.apiKeyId ?? null;
   const names = Prisma.raw(Object.keys(row.columns).map((c) => `"${c}"`).join(', '));
-  const inserted = await db.$queryRaw<{ written: number }[]>`
-    WITH reserved AS (
+  const monthSpent = Prisma.sql`(CASE WHEN k.spend_month = ${SPEND_MONTH} THEN k.month_spent_credits ELSE 0 END)`;
+  const inserted = await db.$queryRaw<{ written: number; guard: number }[]>`
+    WITH key_month AS (
+      UPDATE api_keys k
+         SET month_spent_credits = ${monthSpent} + ${req.credits}::int, spend_month = ${SPEND_MONTH}
+       WHERE k.id = ${apiKeyId}::uuid AND k.user_id = ${req.userId}::uuid
+         AND (k.monthly_credit_budget IS NULL OR ${monthSpent} + ${req.credits}::int <= k.monthly_credit_budget)
+         AND EXISTS (SELECT 1 FROM credit_balances b
+                      WHERE b.user_id = ${req.userId}::uuid AND b.credits >= ${req.credits} AND b.owed = 0 AND b.active_jobs < ${req.maxActive})
+      RETURNING k.id
+    ), reserved AS (
       UPDATE credit_balances
          SET credits = credits - ${req.credits}, reserved = reserved + ${req.credits}, active_jobs = active_jobs + 1, updated_at = now()
        WHERE user_id = ${req.userId}::uuid AND credits >= ${req.credits} AND owed = 0 AND active_jobs < ${req.maxActive}
+         AND (${apiKeyId}::uuid IS NULL OR EXISTS (SELECT 1 FROM key_month))
       RETURNING user_id
     ), ledger AS (
       INSERT INTO credit_ledger (id, user_id, key, movement, credits, job_id)
@@ -169,7 +209,8 @@ export async function reserveCreditsWithRow(
       SELECT ${Prisma.join(Object.values(row.columns))} FROM reserved
       RETURNING 1
     )
-    SELECT count(*)::int AS written FROM written`;
+    SELECT (SELECT count(*) FROM written)::int AS written,
+           (1 / (1 + (SELECT count(*) FROM reserved) - (SELECT count(*) FROM key_month)))::int AS guard`;
   if (inserted[0]?.written === 1) {
     countLedgerMovement('credits', 'reserve', req.credits);
     return { reserved: true };
@@ -177,7 +218,34 @@ export async function reserveCreditsWithRow(
   const balance = await db.creditBalance.findUnique({ where: { userId: req.userId }, select: { credits: true, owed: true, activeJobs: true } });
   if (balance && balance.owed > 0) throw accountInDebtError('credits', balance.owed);
   if (balance && balance.activeJobs >= req.maxActive) throw tooManyActiveJobs(balance.activeJobs, req.maxActive);
+  if (apiKeyId) {
+    const spend = await keyMonthSpend(db, apiKeyId);
+    if (spend && spend.budget !== null && spend.spent + req.credits > spend.budget) throw keyBudgetExceeded(spend.budget, spend.spent, req.credits);
+  }
   return { reserved: false, available: balance?.credits ?? 0 };
+}
+
+/** Postgres' division_by_zero (SQLSTATE 22012), as a raw statement's error carries it. */
+function isDivisionByZero(err: unknown): boolean {
+  const e = err as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } };
+  return e.meta?.driverAdapterError?.cause?.originalCode === '22012';
+}
+
+/** A key's monthly budget (null: none) and its spend in the current UTC month, by the database's clock. */
+export async function keyMonthSpend(db: DbOrTx, apiKeyId: string): Promise<{ budget: number | null; spent: number } | null> {
+  const rows = await db.$queryRaw<{ budget: number | null; spent: number }[]>`
+    SELECT k.monthly_credit_budget AS budget, ${Prisma.sql`(CASE WHEN k.spend_month = ${SPEND_MONTH} THEN k.month_spent_credits ELSE 0 END)`}::int AS spent
+      FROM api_keys k WHERE k.id = ${apiKeyId}::uuid`;
+  return rows[0] ?? null;
+}
+
+function keyBudgetExceeded(budget: number, spent: number, needed: number): AppError {
+  return new AppError(
+    402,
+    ErrorCode.keyBudgetExceeded,
+    `This API key may spend ${budget} credits a month and has spent ${spent} this month; this job needs up to ${needed}. Raise its budget (PATCH /api/v1/keys/{key_id}) or wait for next month`,
+    { budget, spent_this_month: spent, needed },
+  );
 }
 
 /**
@@ -198,6 +266,15 @@ export async function settleCredits(tx: Tx, req: { jobId: string; used: number }
     UPDATE credit_balances
        SET reserved = reserved - ${reserved.credits}, credits = credits + ${released}, active_jobs = active_jobs - 1, updated_at = now()
      WHERE user_id = ${userId}::uuid`;
+  // The key's month counted the whole reservation: what was released no longer counts (only
+  // while the key still counts the month the job was accepted in).
+  if (released > 0) {
+    await tx.$executeRaw`
+      UPDATE api_keys k SET month_spent_credits = k.month_spent_credits - ${released}
+        FROM jobs j
+       WHERE j.id = ${req.jobId}::uuid AND k.id = j.api_key_id
+         AND k.spend_month = (date_trunc('month', j.created_at AT TIME ZONE 'UTC'))::date`;
+  }
   return used;
 }
 

@@ -43,10 +43,11 @@ export interface EventFanout {
   subscribe(ref: ResourceRef, onWake: (wake: Wake) => void): () => void;
   /**
    * The resource's `completed` event once it is written, at once if it already is; null after
-   * `timeoutMs` or when the fan-out closes. One indexed read, then one per notification of a
-   * `completed` event for the resource (or per slow poll while the listener is down).
+   * `timeoutMs`, when the fan-out closes or when `signal` aborts (the caller went away). One
+   * indexed read, then one per notification of a `completed` event for the resource (or per
+   * slow poll while the listener is down).
    */
-  waitForFinal(ref: ResourceRef, timeoutMs: number): Promise<FinalEvent | null>;
+  waitForFinal(ref: ResourceRef, timeoutMs: number, signal?: AbortSignal): Promise<FinalEvent | null>;
   /** Ends the listener; every subscriber gets `closed`. */
   close(): Promise<void>;
 }
@@ -167,7 +168,7 @@ export function createEventFanout(opts: { url: string; connectTimeoutMs: number;
       };
     },
 
-    async waitForFinal(ref, timeoutMs) {
+    async waitForFinal(ref, timeoutMs, signal) {
       const read = () =>
         opts.db.resourceEvent.findFirst({
           where: { resourceType: ref.resourceType, resourceId: ref.resourceId, type: 'completed' },
@@ -183,6 +184,7 @@ export function createEventFanout(opts: { url: string; connectTimeoutMs: number;
           done = true;
           clearTimeout(timer);
           unsubscribe();
+          signal?.removeEventListener('abort', aborted);
           if (err) reject(err);
           else resolve(result);
         };
@@ -204,12 +206,15 @@ export function createEventFanout(opts: { url: string; connectTimeoutMs: number;
             reading = false;
           }
         };
+        const aborted = () => finish(null);
         const timer = setTimeout(() => finish(null), timeoutMs);
         timer.unref();
         const unsubscribe = fanout.subscribe(ref, (wake) => {
           if (wake.kind === 'closed') finish(null);
           else if (wake.kind === 'missed' || wake.event.type === 'completed') void check();
         });
+        if (signal?.aborted) return finish(null);
+        signal?.addEventListener('abort', aborted);
         void check();
       });
     },

@@ -138,7 +138,7 @@ export async function streamEvents(
   }
 }
 
-const FINAL_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled']);
+const FINAL_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled', 'aborted']);
 
 /** Jobs, prompts and trainings share these final statuses. */
 export const isFinalStatus = (status: string) => FINAL_STATUSES.has(status);

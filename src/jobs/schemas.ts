@@ -28,6 +28,14 @@ export const generateBody = z.strictObject({
     "Model input fields, each one the model's input contract offers (GET /api/v1/models: `input.parameters`, with types, ranges and enums). Anything else, or a field the service sets (`input.fixed`), is 422 `validation_failed` naming it.",
   ),
   ...webhookFields,
+  max_credits: z
+    .number().int().min(0).max(1_000_000)
+    .optional()
+    .meta({ description: 'The most this job may cost: a higher price is 402 `max_credits_exceeded` with the quote in `details`, before anything is reserved' }),
+  deadline: z.iso
+    .datetime({ offset: true, message: 'must be an RFC 3339 time, e.g. 2026-12-07T18:00:00Z' })
+    .optional()
+    .meta({ description: 'When the job must be final (at most 24 h ahead; or the Cancel-After header, not both): one still running is canceled, one that never started ends `aborted`, and unused credits are released' }),
 });
 export type GenerateBody = z.output<typeof generateBody>;
 
@@ -36,7 +44,7 @@ export const idempotencyKey = z
 
 export const jobIdParam = z.object({ job_id: z.uuid({ message: 'must be a job id (UUID)' }) });
 
-export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled', 'aborted'] as const;
 
 export const listJobsQuery = z.strictObject({
   status: z.enum(JOB_STATUSES).optional(),

@@ -27,6 +27,7 @@ export async function jobView(storage: Storage, job: JobWithOutputs) {
     created_at: job.createdAt.toISOString(),
     started_at: iso(job.startedAt),
     completed_at: iso(job.completedAt),
+    deadline: iso(job.deadlineAt),
     outputs: await Promise.all(
       job.outputs.map(async (o) => ({
         index: o.index,

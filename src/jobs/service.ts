@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { Prisma, type Job, type JobOutput } from '../generated/prisma/client';
 import { creditsFor, unitCredits } from '../catalog/service';
+import { jobQuote } from '../quotes/quote';
 import { reserveCreditsWithRow, settleCredits, type RowInsert } from '../credits/ledger';
 import { AppError, ErrorCode } from '../errors';
 import { afterCursor, decodeCursor, page } from '../shared/pagination';
@@ -22,11 +23,14 @@ export interface JobDeps {
 }
 
 /** What starting a job's workflow needs of its row. */
-export type JobStart = Pick<Job, 'id' | 'userId' | 'model' | 'prompt' | 'numOutputs' | 'seed' | 'outputFormat' | 'parameters' | 'inputUploadId' | 'workflowId' | 'requestId'>;
+export type JobStart = Pick<
+  Job,
+  'id' | 'userId' | 'model' | 'prompt' | 'numOutputs' | 'seed' | 'outputFormat' | 'parameters' | 'inputUploadId' | 'workflowId' | 'requestId' | 'deadlineAt'
+>;
 
 /** The row an accepted job starts with, as the accept statement writes it. */
 type NewJob = JobStart &
-  Pick<Job, 'status' | 'priceUnit' | 'priceCredits' | 'webhook' | 'webhookEventsFilter' | 'idempotencyKey' | 'requestHash'>;
+  Pick<Job, 'status' | 'priceUnit' | 'priceCredits' | 'webhook' | 'webhookEventsFilter' | 'idempotencyKey' | 'requestHash' | 'apiKeyId'>;
 
 export interface SubmitResult {
   job: Pick<Job, 'id' | 'status'>;
@@ -34,7 +38,10 @@ export interface SubmitResult {
   replayed: boolean;
 }
 
-export const FINISHED: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled']);
+export const FINISHED: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled', 'aborted']);
+
+/** The longest deadline a job may have (Cancel-After or `deadline`). */
+export const MAX_DEADLINE_MS = 24 * 3600 * 1000;
 
 /**
  * The exact input the model receives, less the input file (its presigned URL is made when
@@ -51,7 +58,16 @@ export function providerInput(job: Pick<Job, 'prompt' | 'numOutputs' | 'seed' | 
   };
 }
 
-type SubmitRequest = { userId: string; body: GenerateBody; idempotencyKey?: string; requestId?: string };
+type SubmitRequest = {
+  userId: string;
+  body: GenerateBody;
+  idempotencyKey?: string;
+  requestId?: string;
+  /** The API key the request came with: the job counts into its month (and its budget, if it has one). */
+  apiKeyId?: string;
+  /** From a Cancel-After header (the route turns it into a time); the body's `deadline` is the other way. */
+  deadlineAt?: Date;
+};
 
 /**
  * Checks the request against its catalog model (cached), then records the job and reserves
@@ -89,6 +105,15 @@ export async function submitJob(deps: JobDeps, req: SubmitRequest, timing = new 
 async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string): Promise<{ job: NewJob; fileField: string | null }> {
   const { body } = req;
   const { model, upload, parameters } = await checkModelInput(deps.db, req.userId, body, { devKnobs: deps.config.env !== 'production' });
+  const deadlineAt = jobDeadline(req);
+  const maxCost = creditsFor(model, body.num_outputs, parameters);
+  if (body.max_credits !== undefined && maxCost > body.max_credits) {
+    throw new AppError(402, ErrorCode.maxCreditsExceeded, `This job costs up to ${maxCost} credits, more than max_credits (${body.max_credits}); nothing was reserved`, {
+      max_credits: body.max_credits,
+      needed: maxCost,
+      quote: jobQuote(model, body.num_outputs, parameters),
+    });
+  }
   const id = randomUUID();
   const job: NewJob = {
     id,
@@ -108,9 +133,14 @@ async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string)
     requestHash,
     requestId: req.requestId ?? null,
     workflowId: workflowIds.generationJob(id),
+    deadlineAt,
+    apiKeyId: req.apiKeyId ?? null,
   };
-  const maxCost = creditsFor(model, body.num_outputs, parameters);
-  const reservation = await reserveCreditsWithRow(deps.db, { userId: req.userId, jobId: id, credits: maxCost, maxActive: deps.config.accounts.maxActiveJobs }, jobRow(job));
+  const reservation = await reserveCreditsWithRow(
+    deps.db,
+    { userId: req.userId, jobId: id, credits: maxCost, maxActive: deps.config.accounts.maxActiveJobs, apiKeyId: req.apiKeyId },
+    jobRow(job),
+  );
   if (!reservation.reserved) {
     throw new AppError(402, ErrorCode.insufficientCredits, `This job costs up to ${maxCost} credits and you have ${reservation.available}; buy a credit pack (POST /api/v1/credits/checkout)`, {
       needed: maxCost,
@@ -118,6 +148,28 @@ async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string)
     });
   }
   return { job, fileField: upload ? model.fileField : null };
+}
+
+/**
+ * When the job must be final: a Cancel-After header (already a time) or the body's `deadline`,
+ * not both; in the future and at most MAX_DEADLINE_MS away (422 otherwise).
+ */
+function jobDeadline(req: SubmitRequest): Date | null {
+  const { deadline } = req.body;
+  if (deadline !== undefined && req.deadlineAt !== undefined) {
+    throw AppError.validation('Send either a Cancel-After header or a deadline field, not both', {
+      issues: [{ field: 'deadline', message: 'not both Cancel-After and deadline' }],
+    });
+  }
+  const at = req.deadlineAt ?? (deadline === undefined ? null : new Date(deadline));
+  if (at === null) return null;
+  const left = at.getTime() - Date.now();
+  if (left <= 0 || left > MAX_DEADLINE_MS) {
+    throw AppError.validation('The deadline must be in the future and at most 24 hours away', {
+      issues: [{ field: 'deadline', message: 'must be in the future and at most 24 hours away' }],
+    });
+  }
+  return at;
 }
 
 /** The jobs row of a new job, column by column with its SQL type, for the accept statement. */
@@ -144,6 +196,8 @@ function jobRow(j: NewJob): RowInsert {
       request_hash: sql`${j.requestHash}::text`,
       request_id: sql`${j.requestId}::text`,
       workflow_id: sql`${j.workflowId}::text`,
+      deadline_at: sql`${j.deadlineAt?.toISOString() ?? null}::timestamptz`,
+      api_key_id: sql`${j.apiKeyId}::uuid`,
     },
   };
 }
@@ -200,6 +254,7 @@ export async function startJobWorkflow(deps: JobDeps, job: JobStart, fileField: 
           webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, job.workflowId),
           pollIntervalMs: config.jobs.pollIntervalMs,
           timeoutMs: config.jobs.timeoutMs,
+          ...(job.deadlineAt ? { deadlineMs: job.deadlineAt.getTime() } : {}),
         },
       ],
       attributes: { userId: job.userId, kind: 'generation', modelName: job.model, requestId: job.requestId },
@@ -256,6 +311,8 @@ interface JobRow {
   updated_at: Date;
   webhook: string | null;
   webhook_events_filter: string[] | null;
+  deadline_at: Date | null;
+  api_key_id: string | null;
   outputs: {
     id: string;
     job_id: string;
@@ -304,6 +361,8 @@ function jobFromRow(r: JobRow): JobWithOutputs {
     updatedAt: r.updated_at,
     webhook: r.webhook,
     webhookEventsFilter: r.webhook_events_filter ?? [],
+    deadlineAt: r.deadline_at,
+    apiKeyId: r.api_key_id,
     outputs: r.outputs.map((o) => ({
       id: o.id,
       jobId: o.job_id,

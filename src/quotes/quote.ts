@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { creditsFor, priceSummary, unitCredits, type PriceScale } from '../catalog/service';
+import type { CatalogModel } from '../generated/prisma/client';
 import { checkModelInput } from '../jobs/model-input';
 import { generateBody } from '../jobs/schemas';
 import { createPaymentBody } from '../payments/schemas';
@@ -43,9 +44,14 @@ export async function quote(deps: { db: Db; config: Config }, userId: string, bo
 async function quoteJob(deps: { db: Db; config: Config }, userId: string, { kind, ...body }: Extract<QuoteBody, { kind: 'job' }>) {
   const { model, parameters } = await checkModelInput(deps.db, userId, body, { devKnobs: deps.config.env !== 'production' });
   webhookColumns(body, deps.config);
+  return { ...jobQuote(model, body.num_outputs, parameters), kind };
+}
+
+/** A job's price as POST /api/v1/quote answers it (also the `quote` of a 402 max_credits_exceeded). */
+export function jobQuote(model: Pick<CatalogModel, 'name' | 'priceUnit' | 'priceCredits' | 'priceScale'>, numOutputs: number, parameters: Record<string, unknown>) {
   return {
-    kind,
-    credits: creditsFor(model, body.num_outputs, parameters),
+    kind: 'job' as const,
+    credits: creditsFor(model, numOutputs, parameters),
     unit: 'credits' as const,
     breakdown: {
       model: model.name,
@@ -53,7 +59,7 @@ async function quoteJob(deps: { db: Db; config: Config }, userId: string, { kind
       base_credits: model.priceCredits,
       scale: (model.priceScale as PriceScale | null) ?? null,
       unit_credits: unitCredits(model, parameters),
-      count: model.priceUnit === 'output' ? body.num_outputs : 1,
+      count: model.priceUnit === 'output' ? numOutputs : 1,
       summary: priceSummary(model),
     },
     parameters,

@@ -117,9 +117,14 @@ describe('GET /openapi.json', () => {
     const generate = spec.paths['/api/v1/generate'].post;
     expect(generate.security).toEqual([{ apiKey: [] }]);
     expect(generate.requestBody.content['application/json'].schema.properties.prompt).toMatchObject({ type: 'string', maxLength: 4000 });
-    expect(generate.parameters).toEqual([expect.objectContaining({ in: 'header', name: 'Idempotency-Key', required: false })]);
+    expect(generate.parameters).toEqual([
+      expect.objectContaining({ in: 'header', name: 'Idempotency-Key', required: false }),
+      expect.objectContaining({ in: 'header', name: 'Prefer', required: false }),
+      expect.objectContaining({ in: 'header', name: 'Cancel-After', required: false }),
+    ]);
     expect(generate.responses['202'].headers.Location).toBeDefined();
-    expect(Object.keys(generate.responses)).toEqual(['202', '400', '401', '402', '413', '415', '422', '429', '500', '503']);
+    expect(generate.responses['201'].headers['Preference-Applied']).toBeDefined();
+    expect(Object.keys(generate.responses)).toEqual(['201', '202', '400', '401', '402', '413', '415', '422', '429', '500', '503']);
     expect(generate.responses['422'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
 
     // The model pattern is case-insensitive in zod (/i): the published pattern must agree without flags.

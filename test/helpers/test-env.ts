@@ -121,7 +121,7 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const res = await api.get(`/api/v1/status/${jobId}`).set(user.auth).expect(200);
-        if (['succeeded', 'failed', 'canceled'].includes(res.body.status)) return res.body;
+        if (['succeeded', 'failed', 'canceled', 'aborted'].includes(res.body.status)) return res.body;
         if (Date.now() > deadline) throw new Error(`job ${jobId} still ${res.body.status} after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 50));
       }

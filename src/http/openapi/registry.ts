@@ -4,11 +4,13 @@ import { creditCheckoutBody, purchaseIdParam, usageQuery } from '../../credits/s
 import { ErrorCode } from '../../error-codes';
 import { formatBytes } from '../../images/format';
 import { DEFAULT_IMAGE_RULES } from '../../images/validate';
-import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery } from '../../jobs/schemas';
+import { downloadQuery, generateBody, jobIdParam, listJobsQuery } from '../../jobs/schemas';
 import { createPaymentBody, paymentIdParam } from '../../payments/schemas';
 import { createPromptBody, listPromptsQuery, promptIdParam } from '../../prompts/schemas';
 import { CompletedCheckout, completeCheckoutBody, ConsoleConfig } from '../routes/console';
-import { ApiKeyList, CreatedApiKey, createKeyBody, keyIdParam, RotatedApiKey } from '../routes/keys';
+import { ApiKey, ApiKeyList, CreatedApiKey, createKeyBody, keyIdParam, RotatedApiKey, updateKeyBody } from '../routes/keys';
+import { generateHeaders } from '../routes/jobs';
+import { promptHeaders } from '../routes/prompts';
 import { Quote } from '../routes/quote';
 import { createUserBody } from '../routes/users';
 import { quoteBody } from '../../quotes/quote';
@@ -85,24 +87,39 @@ export const apiRoutes: ApiRoute[] = [
     description:
       'Runs one of the models of GET /api/v1/models, which says what input each takes (a prompt, an `input_file` from ' +
       'POST /api/v1/uploads) and its price. The maximum cost is reserved from your credits (402 if they do not cover it); ' +
-      'what the job really cost is charged when it finishes. Answers at once: poll the Location (GET /api/v1/status/{job_id}).',
+      'what the job really cost is charged when it finishes. Answers at once: poll the Location (GET /api/v1/status/{job_id}). ' +
+      'With `Prefer: wait[=N]` the answer waits until the job is final (201 with it) or N seconds passed (202 with the job as it is); ' +
+      'a retry with the same Idempotency-Key waits for the same job. `max_credits` refuses a higher price (402, with the quote); ' +
+      'the API key\'s monthly credit budget, if it has one, refuses a job past it (402). `Cancel-After` or `deadline` cancels the job if it is not final in time.',
     request: {
       json: generateBody,
-      headers: z.object({ 'Idempotency-Key': idempotencyKey }),
+      headers: generateHeaders,
     },
     responses: {
-      202: {
-        description: 'Queued (or, with a replayed Idempotency-Key, the job the first request made)',
-        json: R.JobAccepted,
+      201: {
+        description: 'With Prefer: wait, the job finished (succeeded, failed, canceled or aborted) within the wait',
+        json: R.Job,
         location: 'The job status: /api/v1/status/{job_id}',
         headers: {
+          'Preference-Applied': '`wait=N`: the request was held for at most N seconds',
+          'Idempotent-Replayed': '`true` when an earlier request with the same Idempotency-Key made this job',
+          'Server-Timing': 'Where the answer\'s time went before the wait, in ms: `db` and `temporal`',
+        },
+      },
+      202: {
+        description:
+          'Queued (or, with a replayed Idempotency-Key, the job the first request made): `{job_id, status}`; with Prefer: wait, the whole job, still queued or running when the wait ended',
+        json: z.union([R.JobAccepted, R.Job]),
+        location: 'The job status: /api/v1/status/{job_id}',
+        headers: {
+          'Preference-Applied': '`wait=N` with Prefer: wait: the request was held for N seconds and the job is not final yet',
           'Idempotent-Replayed': '`true` when an earlier request with the same Idempotency-Key made this job',
           'Server-Timing': 'Where the answer\'s time went, in ms: `db` (recording the job and reserving its credits, one statement) and `temporal` (starting its workflow)',
         },
       },
     },
     errors: {
-      402: [ErrorCode.insufficientCredits, ErrorCode.accountInDebt],
+      402: [ErrorCode.insufficientCredits, ErrorCode.accountInDebt, ErrorCode.maxCreditsExceeded, ErrorCode.keyBudgetExceeded],
       422: [ErrorCode.unknownModel, ErrorCode.idempotencyKeyReused],
       429: [ErrorCode.tooManyActiveJobs],
       503: [ErrorCode.serviceUnavailable],
@@ -225,8 +242,35 @@ export const apiRoutes: ApiRoute[] = [
       404: [ErrorCode.notFound],
       409: [ErrorCode.paymentNotPaid, ErrorCode.paymentAlreadyUsed, ErrorCode.trainingInProgress],
       413: [ErrorCode.payloadTooLarge],
-      415: [ErrorCode.validationFailed],
+      415: [ErrorCode.unsupportedMediaType],
       422: [ErrorCode.invalidImages, ErrorCode.planNotTrainable],
+      503: [ErrorCode.serviceUnavailable],
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/photos/inspect',
+    operationId: 'inspectPhotos',
+    tag: 'Models',
+    summary: 'Inspect training photos before paying: faces, sharpness, exposure, the same person',
+    description:
+      'The training upload\'s checks on the same form, answered and nothing started: the header checks of every file, then per photo ' +
+      'exactly one face, large enough, sharp and well exposed, and across the set the same person. Every finding names its photo ' +
+      '(`index`, `filename`) and is an `error` (the training upload refuses the set with 422 `invalid_images`) or a `warning`. ' +
+      'The work runs on a few inspection threads that accounts take turns on; 429 `rate_limited` when your earlier photos are still ' +
+      'waiting, 503 `service_unavailable` when the queue is full (both with Retry-After).',
+    request: {
+      multipart: z.object({
+        images: z.array(binaryFile).meta({ description: 'The photos, one file per `images` part, with the training upload\'s limits.' }),
+      }),
+    },
+    responses: {
+      200: { description: 'The findings (`ok` is false when there is an error)', json: R.PhotoInspection },
+    },
+    errors: {
+      400: [ErrorCode.invalidMultipart],
+      413: [ErrorCode.payloadTooLarge],
+      415: [ErrorCode.unsupportedMediaType],
       503: [ErrorCode.serviceUnavailable],
     },
   },
@@ -257,9 +301,24 @@ export const apiRoutes: ApiRoute[] = [
     operationId: 'createPrompt',
     tag: 'Prompts',
     summary: 'Generate images with a trained model',
-    description: 'One prompt runs per model at a time. The images are reserved from the model quota and charged when they are delivered.',
-    request: { params: versionIdParam, json: createPromptBody },
-    responses: { 202: { description: 'Queued', json: R.PromptAccepted, location: 'The prompt: /api/v1/prompts/{prompt_id}' } },
+    description:
+      'One prompt runs per model at a time. The images are reserved from the model quota and charged when they are delivered. ' +
+      'With `Prefer: wait[=N]` the answer waits until the prompt is final (201 with it and its images) or N seconds passed (202 with the prompt as it is).',
+    request: { params: versionIdParam, json: createPromptBody, headers: promptHeaders },
+    responses: {
+      201: {
+        description: 'With Prefer: wait, the prompt finished within the wait',
+        json: R.Prompt,
+        location: 'The prompt: /api/v1/prompts/{prompt_id}',
+        headers: { 'Preference-Applied': '`wait=N`: the request was held for at most N seconds' },
+      },
+      202: {
+        description: 'Queued: `{prompt_id, status}`; with Prefer: wait, the whole prompt, still queued or running when the wait ended',
+        json: z.union([R.PromptAccepted, R.Prompt]),
+        location: 'The prompt: /api/v1/prompts/{prompt_id}',
+        headers: { 'Preference-Applied': '`wait=N` with Prefer: wait: the request was held for N seconds and the prompt is not final yet' },
+      },
+    },
     errors: {
       402: [ErrorCode.quotaExceeded],
       404: [ErrorCode.notFound],

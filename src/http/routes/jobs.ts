@@ -1,16 +1,22 @@
 import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import { AppError } from '../../errors';
+import { z } from 'zod';
 import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery } from '../../jobs/schemas';
 import { jobMetadata, jobView } from '../../jobs/serialize';
 import { createFinishedViews } from '../../jobs/finished-views';
-import { cancelJob, FINISHED, getOwnJob, listJobs, submitJob } from '../../jobs/service';
+import { cancelJob, FINISHED, getOwnJob, listJobs, MAX_DEADLINE_MS, submitJob } from '../../jobs/service';
+import { holdUntilFinal } from '../hold';
+import { cancelAfterDeadline, cancelAfterHeader, preferHeader, waitSeconds } from '../preferences';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
 import { Phases } from '../../shared/phases';
 import { serverTimingHeader } from '../server-timing';
 import { parse } from '../validate';
 import type { QueueBoard } from '../../queue/board';
+
+/** The headers POST /generate reads, by their HTTP names (the OpenAPI document lists these). */
+export const generateHeaders = z.object({ 'Idempotency-Key': idempotencyKey, Prefer: preferHeader, 'Cancel-After': cancelAfterHeader });
 
 export function createJobsRouter(deps: AppDeps, queue: QueueBoard): Router {
   const { db, storage } = deps;
@@ -20,12 +26,27 @@ export function createJobsRouter(deps: AppDeps, queue: QueueBoard): Router {
   router.post('/generate', async (req, res) => {
     const user = currentUser(req);
     const body = parse(generateBody, req.body);
-    const key = parse(idempotencyKey, req.get('idempotency-key'), 'header');
+    const headers = parse(generateHeaders, { 'Idempotency-Key': req.get('idempotency-key'), Prefer: req.get('prefer'), 'Cancel-After': req.get('cancel-after') }, 'header');
+    const wait = waitSeconds(headers.Prefer);
+    const deadlineAt = cancelAfterDeadline(headers['Cancel-After'], MAX_DEADLINE_MS);
     const timing = new Phases();
-    const { job, replayed } = await submitJob(deps, { userId: user.id, body, idempotencyKey: key, requestId: String(req.id) }, timing);
+    const { job, replayed } = await submitJob(
+      deps,
+      { userId: user.id, body, idempotencyKey: headers['Idempotency-Key'], requestId: String(req.id), apiKeyId: req.apiKey?.keyId, deadlineAt },
+      timing,
+    );
     res.set('Server-Timing', serverTimingHeader(timing));
     if (replayed) res.set('Idempotent-Replayed', 'true');
-    res.status(202).location(`/api/v1/status/${job.id}`).json({ job_id: job.id, status: job.status });
+    res.location(`/api/v1/status/${job.id}`);
+    if (wait === null) {
+      res.status(202).json({ job_id: job.id, status: job.status });
+      return;
+    }
+    // Sync mode: the finished job (201), or the job as it is when the wait ends (202).
+    await holdUntilFinal(res, deps.eventFanout, { resourceType: 'job', resourceId: job.id }, wait);
+    const now = await getOwnJob(db, user.id, job.id);
+    res.set('Preference-Applied', `wait=${wait}`);
+    res.status(FINISHED.has(now.status) ? 201 : 202).json(await jobView(storage, now));
   });
 
   router.get('/status/:job_id', async (req, res) => {

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { KeyVerifier } from '../../accounts/key-verifier';
-import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, type CreatedKey, type ListedKey } from '../../accounts/keys';
+import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, setKeyBudget, type CreatedKey, type ListedKey } from '../../accounts/keys';
 import { iso } from '../../shared/dates';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
@@ -9,9 +9,16 @@ import { parse } from '../validate';
 
 /** The caller's API keys: create, list, revoke, rotate (src/accounts/keys.ts). */
 
+const monthlyCreditBudget = z
+  .number().int().min(0).max(1_000_000_000)
+  .nullable()
+  .meta({ description: 'Credits the jobs sent with this key may cost per UTC month (what they hold while running, then what they cost); past it a job is 402 `key_budget_exceeded`. Null: no cap', example: 500 });
+
 export const createKeyBody = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').meta({ example: 'ci-pipeline' }),
+  monthly_credit_budget: monthlyCreditBudget.optional(),
 });
+export const updateKeyBody = z.strictObject({ monthly_credit_budget: monthlyCreditBudget });
 export const keyIdParam = z.object({ key_id: z.uuid({ message: 'must be an API key id (UUID)' }) });
 
 const timestamp = z.iso.datetime();
@@ -23,7 +30,11 @@ const keyFields = {
 };
 
 export const CreatedApiKey = z
-  .object({ ...keyFields, api_key: z.string().meta({ description: 'Shown once: send it as `Authorization: Bearer <api_key>`' }) })
+  .object({
+    ...keyFields,
+    monthly_credit_budget: monthlyCreditBudget,
+    api_key: z.string().meta({ description: 'Shown once: send it as `Authorization: Bearer <api_key>`' }),
+  })
   .meta({ id: 'CreatedApiKey' });
 
 export const RotatedApiKey = CreatedApiKey.extend({
@@ -40,13 +51,22 @@ export const ApiKey = z
     last_used_at: timestamp.nullable().meta({ description: 'Updated at most once a minute' }),
     expires_at: timestamp.nullable().meta({ description: 'Set on the old key of a rotation: it stops working then' }),
     revoked_at: timestamp.nullable(),
+    monthly_credit_budget: monthlyCreditBudget,
+    credits_spent_this_month: z.number().int().meta({ description: 'Credits held or spent this UTC month by the jobs sent with this key' }),
   })
   .meta({ id: 'ApiKey' });
 
 export const ApiKeyList = z.object({ items: z.array(ApiKey) }).meta({ id: 'ApiKeyList' });
 
 function createdView({ key, apiKey }: CreatedKey): z.infer<typeof CreatedApiKey> {
-  return { id: key.id, name: key.name, prefix: key.prefix, created_at: key.createdAt.toISOString(), api_key: apiKey };
+  return {
+    id: key.id,
+    name: key.name,
+    prefix: key.prefix,
+    created_at: key.createdAt.toISOString(),
+    monthly_credit_budget: key.monthlyCreditBudget ?? null,
+    api_key: apiKey,
+  };
 }
 
 function keyView(key: ListedKey, now: Date): z.infer<typeof ApiKey> {
@@ -60,6 +80,8 @@ function keyView(key: ListedKey, now: Date): z.infer<typeof ApiKey> {
     last_used_at: iso(key.lastUsedAt),
     expires_at: iso(key.expiresAt),
     revoked_at: iso(key.revokedAt),
+    monthly_credit_budget: key.monthlyCreditBudget,
+    credits_spent_this_month: key.creditsSpentThisMonth,
   };
 }
 
@@ -67,8 +89,14 @@ export function createKeysRouter({ db, config }: Pick<AppDeps, 'db' | 'config'>,
   const router = Router();
 
   router.post('/keys', async (req, res) => {
-    const { name } = parse(createKeyBody, req.body);
-    res.status(201).json(createdView(await createApiKey(db, config.apiKeyPepper, currentUser(req).id, name)));
+    const { name, monthly_credit_budget } = parse(createKeyBody, req.body);
+    res.status(201).json(createdView(await createApiKey(db, config.apiKeyPepper, currentUser(req).id, name, monthly_credit_budget ?? null)));
+  });
+
+  router.patch('/keys/:key_id', async (req, res) => {
+    const { key_id } = parse(keyIdParam, req.params, 'path');
+    const { monthly_credit_budget } = parse(updateKeyBody, req.body);
+    res.json(keyView(await setKeyBudget(db, currentUser(req).id, key_id, monthly_credit_budget), new Date()));
   });
 
   router.get('/keys', async (req, res) => {

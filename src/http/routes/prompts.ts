@@ -1,4 +1,7 @@
 import { Router } from 'express';
+import { z } from 'zod';
+import { holdUntilFinal } from '../hold';
+import { preferHeader, waitSeconds } from '../preferences';
 import { cancelPrompt, getOwnPrompt, listPrompts, submitPrompt } from '../../prompts/service';
 import { createPromptBody, listPromptsQuery, promptIdParam } from '../../prompts/schemas';
 import { listedPromptView, promptView } from '../../prompts/views';
@@ -8,6 +11,10 @@ import { parse } from '../validate';
 import type { QueueBoard } from '../../queue/board';
 import { versionIdParam } from '../../training/schemas';
 
+/** The headers POST /prompts/create reads, by their HTTP names (the OpenAPI document lists these). */
+export const promptHeaders = z.object({ Prefer: preferHeader });
+const PROMPT_FINISHED: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled']);
+
 export function createPromptsRouter(deps: AppDeps, queue: QueueBoard): Router {
   const { db, storage } = deps;
   const router = Router();
@@ -15,8 +22,20 @@ export function createPromptsRouter(deps: AppDeps, queue: QueueBoard): Router {
   router.post('/prompts/create/:version_id', async (req, res) => {
     const { version_id } = parse(versionIdParam, req.params, 'path');
     const body = parse(createPromptBody, req.body);
-    const { promptId } = await submitPrompt(deps, { userId: currentUser(req).id, versionId: version_id, body, requestId: String(req.id) });
-    res.status(202).location(`/api/v1/prompts/${promptId}`).json({ prompt_id: promptId, status: 'queued' });
+    const { Prefer } = parse(promptHeaders, { Prefer: req.get('prefer') }, 'header');
+    const wait = waitSeconds(Prefer);
+    const userId = currentUser(req).id;
+    const { promptId } = await submitPrompt(deps, { userId, versionId: version_id, body, requestId: String(req.id) });
+    res.location(`/api/v1/prompts/${promptId}`);
+    if (wait === null) {
+      res.status(202).json({ prompt_id: promptId, status: 'queued' });
+      return;
+    }
+    // Sync mode: the finished prompt with its images (201), or the prompt as it is when the wait ends (202).
+    await holdUntilFinal(res, deps.eventFanout, { resourceType: 'prompt', resourceId: promptId }, wait);
+    const prompt = await getOwnPrompt(db, userId, promptId);
+    res.set('Preference-Applied', `wait=${wait}`);
+    res.status(PROMPT_FINISHED.has(prompt.status) ? 201 : 202).json(await promptView(storage, prompt));
   });
 
   router.get('/prompts/list/:version_id', async (req, res) => {
