@@ -16,6 +16,10 @@ export const ErrorCode = {
   emailTaken: 'email_taken',
   idempotencyKeyReused: 'idempotency_key_reused',
   jobAlreadyFinished: 'job_already_finished',
+  /** Cancel of a prompt that already finished. */
+  promptAlreadyFinished: 'prompt_already_finished',
+  /** A multipart/form-data body that cannot be read (broken boundaries, an unexpected file field). */
+  invalidMultipart: 'invalid_multipart',
   payloadTooLarge: 'payload_too_large',
   webhookSignatureInvalid: 'webhook_signature_invalid',
   rateLimited: 'rate_limited',

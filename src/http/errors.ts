@@ -42,7 +42,7 @@ function toAppError(err: unknown): AppError {
     return new AppError(400, ErrorCode.invalidJson, 'The request body could not be read: it does not match its Content-Encoding or Content-Length');
   }
   if (e.type === 'entity.too.large') return new AppError(413, ErrorCode.payloadTooLarge, 'The request body is too large');
-  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new AppError(415, ErrorCode.validationFailed, e.message ?? 'Unsupported encoding');
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new AppError(415, ErrorCode.unsupportedMediaType, e.message ?? 'Unsupported encoding');
   // The router could not percent-decode a path parameter (`/status/%ED%A0%80`): the URL is malformed.
   if (err instanceof URIError && e.status === 400) return new AppError(400, ErrorCode.invalidPath, 'The URL path is not validly percent-encoded UTF-8');
   const component = unavailableComponent(err);

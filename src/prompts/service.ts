@@ -120,7 +120,7 @@ export async function getOwnPrompt(db: Db, userId: string, promptId: string) {
 /** Cancels the prompt's workflow run, which cancels the prediction and releases the reservation. */
 export async function cancelPrompt(deps: PromptDeps, userId: string, promptId: string): Promise<void> {
   const prompt = await getOwnPrompt(deps.db, userId, promptId);
-  const finished = () => AppError.conflict(ErrorCode.jobAlreadyFinished, `The prompt already ${prompt.status}; there is nothing to cancel`);
+  const finished = () => AppError.conflict(ErrorCode.promptAlreadyFinished, `The prompt already ${prompt.status}; there is nothing to cancel`);
   if (!['queued', 'running'].includes(prompt.status)) throw finished();
   try {
     await deps.temporal.workflow.getHandle(prompt.workflowId, prompt.workflowRunId ?? undefined).cancel();

@@ -6,6 +6,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import type { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
+import { AppError, ErrorCode } from '../errors';
 import { formatBytes } from '../images/format';
 import { meter } from '../streams';
 
@@ -62,6 +63,21 @@ export class MultipartError extends Error {
   ) {
     super(message);
     this.name = 'MultipartError';
+  }
+
+  /**
+   * The answer to the client, one code per meaning: too large 413 payload_too_large, not
+   * multipart 415 unsupported_media_type, anything else 400 invalid_multipart. The body is left
+   * unread, so the connection closes after the answer.
+   */
+  toAppError(): AppError {
+    const [status, code] =
+      this.code === 'payload_too_large' || this.code === 'too_many_files'
+        ? [413, ErrorCode.payloadTooLarge]
+        : this.code === 'not_multipart'
+          ? [415, ErrorCode.unsupportedMediaType]
+          : [400, ErrorCode.invalidMultipart];
+    return new AppError(status, code, this.message, { reason: this.code }, { Connection: 'close' });
   }
 }
 

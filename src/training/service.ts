@@ -137,9 +137,7 @@ async function receivePhotos(config: Config, body: IncomingMessage): Promise<Rec
     });
   } catch (err) {
     if (!(err instanceof MultipartError)) throw err;
-    const status = err.code === 'payload_too_large' || err.code === 'too_many_files' ? 413 : err.code === 'not_multipart' ? 415 : 400;
-    const code = status === 413 ? ErrorCode.payloadTooLarge : ErrorCode.validationFailed;
-    throw new AppError(status, code, err.message, { reason: err.code }, { Connection: 'close' });
+    throw err.toAppError();
   }
 }
 

@@ -118,10 +118,7 @@ async function receiveFile(body: IncomingMessage, maxFileBytes: number, whenTooL
     if (!(err instanceof MultipartError)) throw err;
     const quota = err.code === 'payload_too_large' ? whenTooLarge() : undefined;
     if (quota) throw await quota;
-    const status = err.code === 'payload_too_large' || err.code === 'too_many_files' ? 413 : err.code === 'not_multipart' ? 415 : 400;
-    const code = status === 413 ? ErrorCode.payloadTooLarge : ErrorCode.validationFailed;
-    // The body is left unread: close the connection after answering.
-    throw new AppError(status, code, err.message, { reason: err.code }, { Connection: 'close' });
+    throw err.toAppError();
   }
 }
 

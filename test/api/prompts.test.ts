@@ -110,7 +110,7 @@ describe('prompts on a trained model', () => {
     await idle(version.id);
     expect(await quota(version.id)).toMatchObject({ images_used: 0, images_reserved: 0, images_left: 50 });
     expect(env.replicate.stats().predictions_canceled).toBeGreaterThan(0);
-    expect((await env.api.delete(`/api/v1/prompts/${res.body.prompt_id}`).set(user.auth).expect(409)).body.error.code).toBe('job_already_finished');
+    expect((await env.api.delete(`/api/v1/prompts/${res.body.prompt_id}`).set(user.auth).expect(409)).body.error.code).toBe('prompt_already_finished');
   });
 
   it('when the images run out, then asking for more than is left gets 402 and starts nothing, and exactly what is left succeeds', async () => {

@@ -213,7 +213,7 @@ describe('refusing a training', () => {
     const bad = await train(payment.id, named(await photos(10)), user, 'no spaces!').expect(422);
     expect(bad.body.error.message).toMatch(/trigger_word/);
     const json = await env.api.post(`/api/v1/versions/train/${payment.id}`).set(user.auth).send({ images: [] }).expect(415);
-    expect(json.body.error.code).toBe('validation_failed');
+    expect(json.body.error.code).toBe('unsupported_media_type');
     expect(await env.db.modelVersion.count({ where: { paymentId: payment.id } })).toBe(0);
   });
 

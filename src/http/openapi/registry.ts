@@ -238,7 +238,7 @@ export const apiRoutes: ApiRoute[] = [
       202: { description: 'Photos stored and training queued', json: R.TrainingAccepted, location: 'The model: /api/v1/versions/info/{version_id}' },
     },
     errors: {
-      400: [ErrorCode.validationFailed],
+      400: [ErrorCode.invalidMultipart],
       404: [ErrorCode.notFound],
       409: [ErrorCode.paymentNotPaid, ErrorCode.paymentAlreadyUsed, ErrorCode.trainingInProgress],
       413: [ErrorCode.payloadTooLarge],
@@ -354,7 +354,7 @@ export const apiRoutes: ApiRoute[] = [
     summary: 'Cancel a queued or running prompt; its reserved images are released',
     request: { params: promptIdParam },
     responses: { 202: { description: 'Cancellation requested', json: R.PromptCancelRequested, location: 'The prompt: /api/v1/prompts/{prompt_id}' } },
-    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.jobAlreadyFinished] },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.promptAlreadyFinished] },
   },
 
   // -- src/http/routes/credits.ts (with models.ts and uploads.ts) --------------------------------
@@ -432,9 +432,9 @@ export const apiRoutes: ApiRoute[] = [
     },
     responses: { 201: { description: 'Stored', json: R.CreatedUpload } },
     errors: {
-      400: [ErrorCode.validationFailed],
+      400: [ErrorCode.invalidMultipart],
       413: [ErrorCode.payloadTooLarge, ErrorCode.storageQuotaExceeded],
-      415: [ErrorCode.validationFailed, ErrorCode.unsupportedMediaType],
+      415: [ErrorCode.unsupportedMediaType],
     },
   },
 

@@ -92,7 +92,7 @@ export function toRouteConfig(route: ApiRoute): RouteConfig {
     // express.json() reads the body of every POST, PUT and PATCH that is not multipart, whether the
     // operation takes one or not (src/http/app.ts): malformed JSON, over the limit, unsupported charset/encoding.
     request.json || ['post', 'put', 'patch'].includes(route.method)
-      ? { 400: [ErrorCode.invalidJson], 413: [ErrorCode.payloadTooLarge], 415: [ErrorCode.validationFailed] }
+      ? { 400: [ErrorCode.invalidJson], 413: [ErrorCode.payloadTooLarge], 415: [ErrorCode.unsupportedMediaType] }
       : {},
     // The router's percent-decoding of path parameters (src/http/errors.ts).
     /\{\w+\}/.test(route.path) ? { 400: [ErrorCode.invalidPath] } : {},
