@@ -290,6 +290,44 @@ export const UsageList = page(UsageEntry).meta({ id: 'UsageList' });
 // ---------------------------------------------------------------------------------------------
 // Models (src/training/views.ts)
 
+const PhotoFinding = z
+  .object({
+    code: z.string().meta({ description: 'Stable code: a face finding (`no_face`, `multiple_faces`, `face_too_small`, `blurry`, `too_dark`, `overexposed`, `different_person`, `not_inspected`) or a header check (`unsupported_type`, `too_small`, `duplicate`, `too_few_images`, …)' }),
+    severity: z.enum(['error', 'warning']).meta({ description: 'An error blocks a training; a warning does not' }),
+    index: int.nullable().meta({ description: '0-based position of the photo in the upload; null for the whole set' }),
+    filename: z.string().nullable(),
+    message: z.string().meta({ description: 'What is wrong and what to do' }),
+  })
+  .meta({ id: 'PhotoFinding' });
+
+export const PhotoInspection = z
+  .object({
+    ok: z.boolean().meta({ description: 'No error: a training may start with these photos' }),
+    errors: int,
+    warnings: int,
+    photos: z.array(
+      z.object({
+        index: int,
+        filename: z.string(),
+        width: int.nullable().meta({ description: 'As inspected (decoded to at most FACE_CHECK_MAX_SIDE_PX)' }),
+        height: int.nullable(),
+        faces: int.nullable().meta({ description: 'Faces that count; null when the photo was not inspected' }),
+        face: z
+          .object({
+            box: z.object({ x: int, y: int, width: int, height: int }),
+            share: z.number().meta({ description: 'Face box area over photo area' }),
+            sharpness: z.number().meta({ description: 'Variance of the Laplacian of the face' }),
+            luma: z.number().meta({ description: 'Mean brightness of the face, 0-255' }),
+            clipped: z.number().meta({ description: 'Share of the face blown out to white' }),
+          })
+          .nullable(),
+        findings: z.array(PhotoFinding),
+      }),
+    ),
+    findings: z.array(PhotoFinding).meta({ description: 'Every finding: photo by photo, then those about the whole set' }),
+  })
+  .meta({ id: 'PhotoInspection' });
+
 export const TrainingAccepted = z
   .object({ version_id: uuid, status: z.literal(VersionStatus.queued) })
   .meta({ id: 'TrainingAccepted' });
