@@ -50,8 +50,6 @@ const schema = z.object({
   SSE_RETRY_MS: positiveInt.default(2_000),
   /** If set, GET /metrics on the API requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: optionalString,
-  /** The development-only routes (POST /api/v1/dev/complete-checkout, the console's test checkout) exist only when true; never in production. */
-  DEV_ROUTES: bool.default(false),
 
   // Postgres
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgresql:// URL'),
@@ -148,6 +146,32 @@ const schema = z.object({
   TRAINING_MIN_SIDE_PX: positiveInt.default(512),
   TRAINING_TIMEOUT_MS: positiveInt.default(2 * 60 * 60_000),
 
+  // Face inspection of training photos (src/images/faces): POST /photos/inspect and the training upload
+  /** enforce: the training upload refuses a set with an error finding (422); off: only POST /photos/inspect inspects faces. */
+  FACE_CHECK_TRAINING: z.enum(['enforce', 'off']).default('enforce'),
+  /** Inspection threads per API process (each holds the model, about 60 MB); one leaves the other core to the API. */
+  FACE_CHECK_THREADS: positiveInt.default(1),
+  /** Photos waiting for inspection per API process, all accounts (503 beyond it): about four full sets. */
+  FACE_CHECK_MAX_QUEUED: positiveInt.default(120),
+  /** Photos one account may have waiting (429 beyond it): two full sets; accounts take turns on the threads. */
+  FACE_CHECK_MAX_QUEUED_PER_ACCOUNT: positiveInt.default(60),
+  /** Photos are decoded to fit in this many px before inspection: the detector sees 320 px, faces stay ≥ 100 px. */
+  FACE_CHECK_MAX_SIDE_PX: positiveInt.default(640),
+  /** Detector score below which a detection is ignored: the sample sets' real faces score 0.42–0.94, shapes none. */
+  FACE_CHECK_MIN_SCORE: z.coerce.number().gt(0).lt(1).default(0.3),
+  /** Other faces count (multiple_faces) when at least this share of the largest face's width; smaller ones are the background. */
+  FACE_CHECK_OTHER_FACE_MIN_RATIO: z.coerce.number().gt(0).max(1).default(0.5),
+  /** face_too_small below this share of the photo's area: 1% is a face about a tenth of each side, too few pixels to learn from. */
+  FACE_CHECK_MIN_FACE_SHARE: z.coerce.number().min(0).lt(1).default(0.01),
+  /** blurry below this variance of the Laplacian (face at 128 px, contrast stretched): sharp photos measure 88–390, a 6 px blur 28. */
+  FACE_CHECK_MIN_SHARPNESS: z.coerce.number().min(0).default(50),
+  /** too_dark (a warning) below this mean face luma of 255: the sample faces measure 110–170; at 5x less light, 27. */
+  FACE_CHECK_MIN_LUMA: z.coerce.number().min(0).max(255).default(60),
+  /** overexposed (a warning) above this share of blown-out (≥ 250) face pixels: skin detail is gone there. */
+  FACE_CHECK_MAX_CLIPPED: z.coerce.number().min(0).max(1).default(0.2),
+  /** different_person above this distance from the set's medoid face: one person's photos measure ≤ 0.32, others ≥ 0.6 (face-api's own cut: 0.6). */
+  FACE_CHECK_MAX_DISTANCE: z.coerce.number().gt(0).default(0.55),
+
   // Reconciliation schedule
   RECONCILE_INTERVAL_MS: positiveInt.default(5 * 60_000),
   /** Rows untouched this long whose workflow is gone are repaired. */
@@ -179,8 +203,6 @@ export type Env = z.infer<typeof schema>;
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
-  /** DEV_ROUTES: the development-only routes are mounted (outside production only). */
-  devRoutes: boolean;
   http: { host: string; port: number; publicBaseUrl: string; jsonBodyLimit: string; corsOrigins: string[]; trustProxy: boolean | number | string };
   rateLimit: { perKeyPerMinute: number; unauthenticatedPerMinute: number; perAddressPerMinute: number; webhookFailuresPerAddressPerMinute: number };
   sse: { maxStreamsPerKey: number; maxStreams: number; maxLifetimeMs: number; retryMs: number };
@@ -212,6 +234,25 @@ export interface Config {
     minSidePx: number;
     timeoutMs: number;
   };
+  faceCheck: FaceCheckSettings;
+}
+
+/** Face inspection of training photos: the thread pool, its bounds, and the findings' thresholds. */
+export interface FaceCheckSettings {
+  training: 'enforce' | 'off';
+  threads: number;
+  maxQueued: number;
+  maxQueuedPerAccount: number;
+  maxSidePx: number;
+  minScore: number;
+  thresholds: {
+    otherFaceMinRatio: number;
+    minFaceShare: number;
+    minSharpness: number;
+    minLuma: number;
+    maxClipped: number;
+    maxDistance: number;
+  };
 }
 
 /** Outbound webhook deliveries: worker slots, timeouts and the per-endpoint circuit breaker. */
@@ -242,7 +283,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
-    devRoutes: e.DEV_ROUTES,
     http: {
       host: e.HOST,
       port: e.PORT,
@@ -333,6 +373,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       maxTotalBytes: e.TRAINING_MAX_TOTAL_BYTES,
       minSidePx: e.TRAINING_MIN_SIDE_PX,
       timeoutMs: e.TRAINING_TIMEOUT_MS,
+    },
+    faceCheck: {
+      training: e.FACE_CHECK_TRAINING,
+      threads: e.FACE_CHECK_THREADS,
+      maxQueued: e.FACE_CHECK_MAX_QUEUED,
+      maxQueuedPerAccount: e.FACE_CHECK_MAX_QUEUED_PER_ACCOUNT,
+      maxSidePx: e.FACE_CHECK_MAX_SIDE_PX,
+      minScore: e.FACE_CHECK_MIN_SCORE,
+      thresholds: {
+        otherFaceMinRatio: e.FACE_CHECK_OTHER_FACE_MIN_RATIO,
+        minFaceShare: e.FACE_CHECK_MIN_FACE_SHARE,
+        minSharpness: e.FACE_CHECK_MIN_SHARPNESS,
+        minLuma: e.FACE_CHECK_MIN_LUMA,
+        maxClipped: e.FACE_CHECK_MAX_CLIPPED,
+        maxDistance: e.FACE_CHECK_MAX_DISTANCE,
+      },
     },
   };
 }

@@ -106,3 +106,27 @@ export const PROVIDER_NON_RETRYABLE: ErrorCode[] = [
   ErrorCode.providerNotFound,
   ErrorCode.providerAuthFailed,
 ];
+
+/**
+ * Findings of the training-photo inspection (POST /photos/inspect and the training upload), one
+ * meaning each. They are not API error codes: they appear in `findings[].code`, each with a
+ * severity (src/images/faces/findings.ts); an error among them makes the upload 422 `invalid_images`.
+ */
+export const PhotoFindingCode = {
+  /** No face found in the photo. */
+  noFace: 'no_face',
+  /** More than one face that counts (others at least FACE_CHECK_OTHER_FACE_MIN_RATIO of the largest's width). */
+  multipleFaces: 'multiple_faces',
+  /** The face box covers less than FACE_CHECK_MIN_FACE_SHARE of the photo. */
+  faceTooSmall: 'face_too_small',
+  /** The face's variance of the Laplacian is below FACE_CHECK_MIN_SHARPNESS. */
+  blurry: 'blurry',
+  /** The face's mean luma is below FACE_CHECK_MIN_LUMA. */
+  tooDark: 'too_dark',
+  /** More than FACE_CHECK_MAX_CLIPPED of the face is blown out. */
+  overexposed: 'overexposed',
+  /** The face is farther than FACE_CHECK_MAX_DISTANCE from the set's medoid face: someone else. */
+  differentPerson: 'different_person',
+  /** The photo passed the header checks but could not be decoded or analyzed. */
+  notInspected: 'not_inspected',
+} as const;

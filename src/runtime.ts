@@ -2,6 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { Config, WebhookSettings } from './config';
 import { createDb, type Db } from './db/client';
 import { createEventFanout, type EventFanout } from './events/fanout';
+import { createFaceInspector, type FaceInspector } from './images/faces/pool';
+import { DEFAULT_IMAGE_RULES } from './images/validate';
 import { createLogger, type Logger } from './logger';
 import { createOutputFetcher, outputFetchPolicy, type OutputFetcher } from './provider/output-fetch';
 import { createProvider, type Provider } from './provider/replicate';
@@ -31,6 +33,8 @@ export interface Runtime {
    * opens none; closing it ends every subscription.
    */
   eventFanout: EventFanout;
+  /** Face inspection of training photos on a few worker threads (src/images/faces); they start on first use. */
+  faceInspector: FaceInspector;
   close(): Promise<void>;
 }
 
@@ -45,6 +49,12 @@ export function createRuntime(config: Config, opts: { onQuery?: (sql: string) =>
   });
   const s3 = createS3Client(config.s3);
   const provider = createProvider({ apiToken: config.replicate.apiToken, baseUrl: config.replicate.baseUrl });
+  const faceInspector = createFaceInspector({
+    threads: config.faceCheck.threads,
+    maxQueued: config.faceCheck.maxQueued,
+    maxQueuedPerAccount: config.faceCheck.maxQueuedPerAccount,
+    analyze: { maxSidePx: config.faceCheck.maxSidePx, minScore: config.faceCheck.minScore, maxPixels: DEFAULT_IMAGE_RULES.maxPixels },
+  });
   let temporal: Promise<Client> | undefined;
   let secret: Promise<string> | undefined = config.replicate.webhookSecret ? Promise.resolve(config.replicate.webhookSecret) : undefined;
   return {
@@ -64,8 +74,10 @@ export function createRuntime(config: Config, opts: { onQuery?: (sql: string) =>
     },
     temporalClient: () => (temporal ??= createTemporalClient(config.temporal)),
     eventFanout,
+    faceInspector,
     async close() {
       await eventFanout.close();
+      await faceInspector.close();
       if (temporal) await (await temporal).connection.close();
       await db.$disconnect();
       s3.destroy();

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
+import type { FaceInspector } from '../images/faces/pool';
 import type { Db } from '../db/client';
 import type { EventFanout } from '../events/fanout';
 import type { Logger } from '../logger';
@@ -20,4 +21,6 @@ export interface AppDeps {
   webhookSecret: () => Promise<string>;
   /** New resource events fanned out to this process's event streams (src/events/fanout.ts). */
   eventFanout: EventFanout;
+  /** Face inspection of training photos, off the event loop (src/images/faces/pool.ts). */
+  faceInspector: FaceInspector;
 }

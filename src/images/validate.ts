@@ -68,7 +68,7 @@ export type ValidationResult =
 const INSPECT_CONCURRENCY = 4;
 const TYPE_NAMES: Record<ImageType, string> = { jpeg: 'JPEG', png: 'PNG', webp: 'WebP' };
 
-interface FileCheck {
+export interface FileCheck {
   file: ReceivedFile;
   issues: ImageIssue[];
   image?: ValidImage;
@@ -82,10 +82,24 @@ export async function validateTrainingImages(
   files: ReceivedFile[],
   rules: Partial<ImageRules> = {},
 ): Promise<ValidationResult> {
+  return validationResult(await checkTrainingImages(files, rules));
+}
+
+export interface ImageChecks {
+  /** One per file, in upload order; `image` is set when the file has no issue. */
+  checks: FileCheck[];
+  problems: ImageIssue[];
+}
+
+/** The same checks, per file in upload order (the photo inspection reports by index). */
+export async function checkTrainingImages(files: ReceivedFile[], rules: Partial<ImageRules> = {}): Promise<ImageChecks> {
   const limits: ImageRules = { ...DEFAULT_IMAGE_RULES, ...rules };
   const checks = await mapConcurrently(files, INSPECT_CONCURRENCY, (file) => checkFile(file, limits));
   addDuplicateIssues(checks);
-  const problems = uploadProblems(files, limits);
+  return { checks, problems: uploadProblems(files, limits) };
+}
+
+export function validationResult({ checks, problems }: ImageChecks): ValidationResult {
   const failed = checks.filter((check) => check.issues.length > 0);
   if (failed.length === 0 && problems.length === 0) {
     return { ok: true, images: checks.map((check) => check.image).filter((image) => image !== undefined) };

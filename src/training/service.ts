@@ -6,18 +6,21 @@ import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
 import { MultipartError, receiveMultipart, type ReceivedUpload } from '../shared/multipart';
-import { validateTrainingImages, type ValidImage } from '../images/validate';
+import { validateTrainingImages, type ValidationResult, type ValidImage } from '../images/validate';
+import type { FaceInspector } from '../images/faces/pool';
 import type { Storage } from '../storage/s3';
 import { replicateWebhookUrl, workflowIds } from '../temporal/names';
 import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
 import type { trainModel } from '../../workflows/train-model';
 import { webhookFormColumns } from '../webhooks-out/request';
+import { inspectTrainingPhotos, photosRefused, type PhotoInspection } from './photo-inspection';
 
 export interface TrainingDeps {
   config: Config;
   db: Db;
   temporal: Client;
   storage: Storage;
+  faceInspector: FaceInspector;
 }
 
 const TRIGGER_WORD = /^[A-Za-z][A-Za-z0-9_]{1,31}$/;
@@ -41,24 +44,7 @@ export async function startTraining(
   try {
     const triggerWord = parseTriggerWord(upload.fields.trigger_word);
     const webhook = webhookFormColumns(upload.fields, deps.config);
-    const verdict = await validateTrainingImages(upload.files, {
-      minSide: deps.config.training.minSidePx,
-      maxFileBytes: deps.config.training.maxFileBytes,
-      maxTotalBytes: deps.config.training.maxTotalBytes,
-      minImages: deps.config.training.minImages,
-      maxImages: deps.config.training.maxImages,
-    });
-    if (!verdict.ok) {
-      const count = verdict.files.length;
-      throw new AppError(
-        422,
-        ErrorCode.invalidImages,
-        [count ? `${count} photo${count === 1 ? ' has' : 's have'} problems` : '', ...verdict.problems.map((p) => p.message)]
-          .filter(Boolean)
-          .join('; ') + '. Nothing was charged; fix them and upload again.',
-        { files: verdict.files, problems: verdict.problems },
-      );
-    }
+    const verdict = await checkPhotos(deps, req.userId, upload);
 
     const versionId = randomUUID();
     const workflowId = workflowIds.trainModel(payment.id);
@@ -96,6 +82,48 @@ export async function startTraining(
   }
 }
 
+/** POST /photos/inspect: the training upload's checks, faces included, answered; nothing is stored or started. */
+export async function inspectUploadedPhotos(deps: TrainingDeps, req: { userId: string; body: IncomingMessage }): Promise<PhotoInspection> {
+  const upload = await receivePhotos(deps.config, req.body);
+  try {
+    const { validation: _validation, ...report } = await inspectTrainingPhotos(deps, req.userId, upload.files);
+    return report;
+  } finally {
+    await upload.cleanup();
+  }
+}
+
+/**
+ * The header-first checks; with FACE_CHECK_TRAINING=enforce also the face checks (the same
+ * inspection as POST /photos/inspect), refusing a set with any error and listing every finding.
+ */
+async function checkPhotos(deps: TrainingDeps, userId: string, upload: ReceivedUpload): Promise<Extract<ValidationResult, { ok: true }>> {
+  if (deps.config.faceCheck.training === 'enforce') {
+    const report = await inspectTrainingPhotos(deps, userId, upload.files);
+    if (!report.ok || !report.validation.ok) throw photosRefused(report);
+    return report.validation;
+  }
+  const verdict = await validateTrainingImages(upload.files, {
+    minSide: deps.config.training.minSidePx,
+    maxFileBytes: deps.config.training.maxFileBytes,
+    maxTotalBytes: deps.config.training.maxTotalBytes,
+    minImages: deps.config.training.minImages,
+    maxImages: deps.config.training.maxImages,
+  });
+  if (!verdict.ok) {
+    const count = verdict.files.length;
+    throw new AppError(
+      422,
+      ErrorCode.invalidImages,
+      [count ? `${count} photo${count === 1 ? ' has' : 's have'} problems` : '', ...verdict.problems.map((p) => p.message)]
+        .filter(Boolean)
+        .join('; ') + '. Nothing was charged; fix them and upload again.',
+      { files: verdict.files, problems: verdict.problems },
+    );
+  }
+  return verdict;
+}
+
 async function checkPayment(db: Db, userId: string, paymentId: string) {
   const payment = await db.payment.findFirst({ where: { id: paymentId, userId }, include: { plan: true } });
   if (!payment) throw AppError.notFound('Payment');
@@ -122,7 +150,8 @@ async function alreadyTrainingError(db: Db, paymentId: string): Promise<AppError
   return AppError.conflict(ErrorCode.trainingInProgress, 'A training for this payment is already running', version ? { version_id: version.id } : undefined);
 }
 
-async function receivePhotos(config: Config, body: IncomingMessage): Promise<ReceivedUpload> {
+/** The training form (photos in `images`), streamed to a temp directory; the caller cleans it up. */
+export async function receivePhotos(config: Config, body: IncomingMessage): Promise<ReceivedUpload> {
   try {
     return await receiveMultipart(body, {
       fileFields: ['images'],

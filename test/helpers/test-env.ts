@@ -151,8 +151,6 @@ export function serviceEnv(
 ): Record<string, string> {
   return {
     NODE_ENV: 'test',
-    // The development-only routes (the console's test checkout) are part of what the tests drive.
-    DEV_ROUTES: 'true',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: String(s.port),
     PUBLIC_BASE_URL: `http://127.0.0.1:${s.port}`,
@@ -186,6 +184,10 @@ export function serviceEnv(
     RATE_LIMIT_WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE: '0',
     WORKER_METRICS_PORT: '0',
     WORKER_APP_METRICS_PORT: '0',
+    // Most suites and bench rows upload generated shapes, not faces: the training upload's face
+    // checks are on where a test asks for them (test/api/photo-inspection.test.ts); POST
+    // /photos/inspect inspects faces whatever this says.
+    FACE_CHECK_TRAINING: 'off',
   };
 }
 

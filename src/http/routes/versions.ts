@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { AppError } from '../../errors';
-import { startTraining } from '../../training/service';
+import { inspectUploadedPhotos, startTraining } from '../../training/service';
 import { listVersionsQuery, paymentIdParam, versionIdParam } from '../../training/schemas';
 import { versionView } from '../../training/views';
 import { afterCursor, decodeCursor, page } from '../../shared/pagination';
@@ -18,6 +18,11 @@ export function createVersionsRouter(deps: AppDeps, queue: QueueBoard): Router {
     const { payment_id } = parse(paymentIdParam, req.params, 'path');
     const started = await startTraining(deps, { userId: currentUser(req).id, paymentId: payment_id, body: req, requestId: String(req.id) });
     res.status(202).location(`/api/v1/versions/info/${started.versionId}`).json({ version_id: started.versionId, status: started.status });
+  });
+
+  // The training upload's checks, faces included, before anyone pays: answers the findings, starts nothing.
+  router.post('/photos/inspect', async (req, res) => {
+    res.json(await inspectUploadedPhotos(deps, { userId: currentUser(req).id, body: req }));
   });
 
   router.get('/versions/info/:version_id', async (req, res) => {

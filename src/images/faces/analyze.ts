@@ -1,0 +1,190 @@
+import path from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
+
+/**
+ * What one photo shows, measured in a face-inspection thread (src/images/faces/thread.ts).
+ * Judging it (which finding, which threshold) happens in findings.ts, on the API's side.
+ */
+export interface PhotoAnalysis {
+  /** Size of the decoded, oriented and bounded image the measurements refer to. */
+  width: number;
+  height: number;
+  /** Every face the detector found above its minimum score, largest first. */
+  faces: Array<{ x: number; y: number; width: number; height: number; score: number }>;
+  /** Measurements of the largest face (absent when there is none). */
+  face?: {
+    /** Face box area over photo area. */
+    share: number;
+    /**
+     * Variance of the Laplacian of the face: greyscale, scaled to SHARPNESS_SIDE² px and stretched
+     * to the full 0–255 range first, so a dark or flat-lit face is not taken for a blurry one.
+     */
+    sharpness: number;
+    /** Mean luma (0–255) of the face's inner region. */
+    luma: number;
+    /** Share of the face's inner pixels that are blown out (luma ≥ 250). */
+    clipped: number;
+    /** 128-number face descriptor (face-api's recognition net); compared by euclidean distance. */
+    descriptor: number[];
+  };
+}
+
+export interface AnalyzeOptions {
+  /** The photo is decoded to fit in this many px on its longer side before anything else. */
+  maxSidePx: number;
+  /** Detector score below which a detection is ignored. */
+  minScore: number;
+  /** The header check's pixel cap, so a decompression bomb is refused here too. */
+  maxPixels: number;
+}
+
+/** The face is scaled to this square before its sharpness is measured, so photos of any size compare. */
+export const SHARPNESS_SIDE = 128;
+/**
+ * Tiny face detector input sizes, tried in turn until one finds a face: 320 first (about 60 ms;
+ * SSD MobileNet takes 400–500 ms a photo here, over the budget), then 224 and 416, whose grids
+ * catch faces the first one scores low (large or tilted faces, blur). Only photos where 320 finds
+ * nothing pay for the others.
+ */
+const DETECTOR_INPUTS = [320, 224, 416];
+
+let ready: Promise<void> | undefined;
+
+/** Loads the WebAssembly backend and the three nets once per thread, from files inside the npm packages. */
+export function loadModels(): Promise<void> {
+  ready ??= (async () => {
+    // A directory path (not a URL) makes the backend read the .wasm with fs: no network, no fetch.
+    setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
+    // One thread per pool slot: parallelism comes from the pool, not from the backend.
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    await tf.setBackend('wasm');
+    await tf.ready();
+    const models = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+    await faceapi.nets.tinyFaceDetector.loadFromDisk(models);
+    await faceapi.nets.faceLandmark68Net.loadFromDisk(models);
+    await faceapi.nets.faceRecognitionNet.loadFromDisk(models);
+  })();
+  return ready;
+}
+
+export async function analyzePhoto(file: string, opts: AnalyzeOptions): Promise<PhotoAnalysis> {
+  await loadModels();
+  const { data, info } = await sharp(file, { limitInputPixels: opts.maxPixels, failOn: 'error' })
+    .rotate()
+    .resize(opts.maxSidePx, opts.maxSidePx, { fit: 'inside', withoutEnlargement: true })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const { width, height } = info;
+  const image = tf.tensor3d(data, [height, width, 3], 'int32');
+  try {
+    let detections: faceapi.FaceDetection[] = [];
+    for (const inputSize of DETECTOR_INPUTS) {
+      detections = await faceapi.detectAllFaces(image as never, new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: opts.minScore }));
+      if (detections.length > 0) break;
+    }
+    const found = detections
+      .map((detection) => ({ detection, box: clampBox(detection.box, width, height, detection.score) }))
+      .filter(({ box }) => box.width > 0 && box.height > 0)
+      .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+    const faces = found.map(({ box }) => box);
+    const largest = found[0];
+    if (largest === undefined) return { width, height, faces };
+    const main = largest.box;
+    const measured = await measureFace(data, width, height, main);
+    // Only the largest face is described: a photo with several faces is refused anyway.
+    const descriptor = await describeFace(image, largest.detection);
+    return { width, height, faces, face: { share: (main.width * main.height) / (width * height), ...measured, descriptor } };
+  } finally {
+    image.dispose();
+  }
+}
+
+/** Landmarks, alignment and the descriptor of one detected face, as face-api's own task chain does them. */
+async function describeFace(image: tf.Tensor3D, detection: faceapi.FaceDetection): Promise<number[]> {
+  const [crop] = await faceapi.extractFaceTensors(image as never, [detection]);
+  const landmarks = (await faceapi.nets.faceLandmark68Net.detectLandmarks(crop!)) as faceapi.FaceLandmarks68;
+  crop!.dispose();
+  const withLandmarks = faceapi.extendWithFaceLandmarks(faceapi.extendWithFaceDetection({}, detection), landmarks);
+  const [aligned] = await faceapi.extractFaceTensors(image as never, [withLandmarks.landmarks.align(null, { useDlibAlignment: true })]);
+  const descriptor = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(aligned!)) as Float32Array;
+  aligned!.dispose();
+  return Array.from(descriptor, (v) => Math.round(v * 1e6) / 1e6);
+}
+
+/** Sharpness and exposure of the face: the inner 80% of its box, so hair and background weigh little. */
+async function measureFace(
+  rgb: Buffer,
+  width: number,
+  height: number,
+  box: { x: number; y: number; width: number; height: number },
+): Promise<{ sharpness: number; luma: number; clipped: number }> {
+  const inset = { left: box.x + box.width * 0.1, top: box.y + box.height * 0.1, width: box.width * 0.8, height: box.height * 0.8 };
+  const region = {
+    left: Math.max(0, Math.floor(inset.left)),
+    top: Math.max(0, Math.floor(inset.top)),
+    width: Math.max(1, Math.min(width - Math.floor(inset.left), Math.round(inset.width))),
+    height: Math.max(1, Math.min(height - Math.floor(inset.top), Math.round(inset.height))),
+  };
+  const grey = await sharp(rgb, { raw: { width, height, channels: 3 } })
+    .extract(region)
+    .greyscale()
+    .resize(SHARPNESS_SIDE, SHARPNESS_SIDE, { fit: 'fill' })
+    .raw()
+    .toBuffer();
+  let sum = 0;
+  let clipped = 0;
+  for (const v of grey) {
+    sum += v;
+    if (v >= 250) clipped++;
+  }
+  return { sharpness: laplacianVariance(stretch(grey), SHARPNESS_SIDE, SHARPNESS_SIDE), luma: sum / grey.length, clipped: clipped / grey.length };
+}
+
+/** Linear stretch of the 1st–99th percentile to 0–255 (a copy). */
+function stretch(grey: Uint8Array): Uint8Array {
+  const histogram = new Uint32Array(256);
+  for (const v of grey) histogram[v]!++;
+  const cut = Math.floor(grey.length * 0.01);
+  let lo = 0;
+  for (let seen = 0; lo < 255 && seen + histogram[lo]! <= cut; lo++) seen += histogram[lo]!;
+  let hi = 255;
+  for (let seen = 0; hi > lo && seen + histogram[hi]! <= cut; hi--) seen += histogram[hi]!;
+  const scale = 255 / Math.max(1, hi - lo);
+  return grey.map((v) => Math.max(0, Math.min(255, Math.round((v - lo) * scale))));
+}
+
+/** Variance of the 4-neighbour Laplacian over the interior pixels: low when edges are soft (blur). */
+export function laplacianVariance(grey: Uint8Array, width: number, height: number): number {
+  let sum = 0;
+  let sumSq = 0;
+  let n = 0;
+  for (let y = 1; y < height - 1; y++) {
+    for (let x = 1; x < width - 1; x++) {
+      const i = y * width + x;
+      const lap = grey[i - 1]! + grey[i + 1]! + grey[i - width]! + grey[i + width]! - 4 * grey[i]!;
+      sum += lap;
+      sumSq += lap * lap;
+      n++;
+    }
+  }
+  if (n === 0) return 0;
+  const mean = sum / n;
+  return sumSq / n - mean * mean;
+}
+
+function clampBox(box: faceapi.Box, width: number, height: number, score: number) {
+  const x = Math.max(0, Math.round(box.x));
+  const y = Math.max(0, Math.round(box.y));
+  return {
+    x,
+    y,
+    width: Math.max(0, Math.min(width, Math.round(box.x + box.width)) - x),
+    height: Math.max(0, Math.min(height, Math.round(box.y + box.height)) - y),
+    score: Math.round(score * 1000) / 1000,
+  };
+}
