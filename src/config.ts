@@ -50,6 +50,8 @@ const schema = z.object({
   SSE_RETRY_MS: positiveInt.default(2_000),
   /** If set, GET /metrics on the API requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: optionalString,
+  /** The development-only routes (POST /api/v1/dev/complete-checkout, the console's test checkout) exist only when true; never in production. */
+  DEV_ROUTES: bool.default(false),
 
   // Postgres
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgresql:// URL'),
@@ -203,6 +205,8 @@ export type Env = z.infer<typeof schema>;
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
+  /** DEV_ROUTES: the development-only routes are mounted (outside production only). */
+  devRoutes: boolean;
   http: { host: string; port: number; publicBaseUrl: string; jsonBodyLimit: string; corsOrigins: string[]; trustProxy: boolean | number | string };
   rateLimit: { perKeyPerMinute: number; unauthenticatedPerMinute: number; perAddressPerMinute: number; webhookFailuresPerAddressPerMinute: number };
   sse: { maxStreamsPerKey: number; maxStreams: number; maxLifetimeMs: number; retryMs: number };
@@ -283,6 +287,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
+    devRoutes: e.DEV_ROUTES,
     http: {
       host: e.HOST,
       port: e.PORT,

@@ -86,6 +86,8 @@ async function main(): Promise<void> {
       STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY || 'sk_test_123',
       STRIPE_WEBHOOK_SECRET: env.STRIPE_WEBHOOK_SECRET || LOCAL_STRIPE_WEBHOOK_SECRET,
       ...(env.STRIPE_SECRET_KEY ? {} : { STRIPE_API_BASE: `http://${stack.stripe.host}:${stack.stripe.port}` }),
+      // The console's "complete this test checkout" (POST /api/v1/dev/complete-checkout) exists only where asked for.
+      DEV_ROUTES: env.DEV_ROUTES || 'true',
     };
     if (!env.REPLICATE_API_TOKEN) {
       replicate = await startLocalReplicate({

@@ -151,6 +151,8 @@ export function serviceEnv(
 ): Record<string, string> {
   return {
     NODE_ENV: 'test',
+    // The development-only routes (the console's test checkout) are part of what the tests drive.
+    DEV_ROUTES: 'true',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: String(s.port),
     PUBLIC_BASE_URL: `http://127.0.0.1:${s.port}`,

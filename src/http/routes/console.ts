@@ -39,11 +39,12 @@ interface DevCheckoutModule {
 const DEV_CHECKOUT_MODULE = path.resolve(__dirname, '../../dev/console-checkout');
 
 /**
- * Whether the development-only routes exist here: never in production, and only where the
- * source of src/dev is present (the production image does not have it).
+ * Whether the development-only routes exist here: only when DEV_ROUTES says so (an unset
+ * NODE_ENV is not enough), never in production, and only where the source of src/dev is
+ * present (the production image does not have it).
  */
 function devRoutesAvailable(config: Config): boolean {
-  return config.env !== 'production' && ['.ts', '.js'].some((ext) => fs.existsSync(DEV_CHECKOUT_MODULE + ext));
+  return config.devRoutes && config.env !== 'production' && ['.ts', '.js'].some((ext) => fs.existsSync(DEV_CHECKOUT_MODULE + ext));
 }
 
 /** Checkouts cannot be paid for real here (stripe-mock), and the route that completes them exists. */
