@@ -34,6 +34,7 @@ describe('POST /api/v1/keys and GET /api/v1/keys', () => {
       name: 'ci-pipeline',
       prefix: created.body.api_key.slice(0, created.body.prefix.length),
       created_at: expect.any(String),
+      monthly_credit_budget: null,
       api_key: expect.stringMatching(/^igk_/),
     });
     await env.api.get('/api/v1/balance').set(bearer(created.body.api_key)).expect(200);
@@ -43,7 +44,7 @@ describe('POST /api/v1/keys and GET /api/v1/keys', () => {
       ['default', 'active'],
       ['ci-pipeline', 'active'],
     ]);
-    expect(Object.keys(keys[1]!).sort()).toEqual(['created_at', 'expires_at', 'id', 'last_used_at', 'name', 'prefix', 'revoked_at', 'status']);
+    expect(Object.keys(keys[1]!).sort()).toEqual(['created_at', 'credits_spent_this_month', 'expires_at', 'id', 'last_used_at', 'monthly_credit_budget', 'name', 'prefix', 'revoked_at', 'status']);
     expect(JSON.stringify(keys)).not.toContain(created.body.api_key);
     const stored = await env.db.apiKey.findUniqueOrThrow({ where: { id: created.body.id } });
     expect(stored.keyHash).not.toContain(created.body.api_key);
