@@ -142,6 +142,8 @@ async function appEnv(
     STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY || 'sk_test_123',
     STRIPE_WEBHOOK_SECRET: env.STRIPE_WEBHOOK_SECRET || LOCAL_STRIPE_WEBHOOK_SECRET,
     ...(env.STRIPE_SECRET_KEY ? {} : { STRIPE_API_BASE: `http://${stack.stripe.host}:${stack.stripe.port}` }),
+    // The console's test checkout, as npm start has it.
+    DEV_ROUTES: env.DEV_ROUTES || 'true',
   };
   if (!env.REPLICATE_API_TOKEN) {
     const replicate = await startLocalReplicate({

@@ -111,6 +111,15 @@ const pageProblems: string[] = [];
     await expectText(row.getByRole('cell').nth(3), /^2$/);
   }, 180_000);
 
+  it('when a user signs in, then the API key is kept for this tab only (sessionStorage), never in localStorage', async () => {
+    const user = await env.createUser();
+    await page.goto(`${env.baseUrl}/account`);
+    await page.evaluate("localStorage.setItem('imagegen.apiKey', 'igk_left_by_an_older_console')");
+    await signInWithKey(user.apiKey);
+    const stored = await page.evaluate("({ session: sessionStorage.getItem('imagegen.apiKey'), local: localStorage.getItem('imagegen.apiKey') })");
+    expect(stored).toEqual({ session: user.apiKey, local: null });
+  }, 60_000);
+
   it('when the API has no event stream, then the page reads the job every second instead and still shows it succeed', async () => {
     const user = await fundedUser(env, 10);
     await page.route('**/events', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: 'No route' } }) }));

@@ -5,9 +5,12 @@
 
 const KEY_STORAGE = 'imagegen.apiKey';
 
-export const storedApiKey = (): string | null => localStorage.getItem(KEY_STORAGE);
-export const storeApiKey = (key: string): void => localStorage.setItem(KEY_STORAGE, key);
-export const forgetApiKey = (): void => localStorage.removeItem(KEY_STORAGE);
+// The key lives in sessionStorage: it ends with the tab, and is not left on a shared computer or read
+// by another tab. A key an earlier version kept in localStorage is removed.
+localStorage.removeItem(KEY_STORAGE);
+export const storedApiKey = (): string | null => sessionStorage.getItem(KEY_STORAGE);
+export const storeApiKey = (key: string): void => sessionStorage.setItem(KEY_STORAGE, key);
+export const forgetApiKey = (): void => sessionStorage.removeItem(KEY_STORAGE);
 
 /** An answer of the API's error shape: `{ error: { code, message, details? } }`. */
 export class ApiError extends Error {

@@ -15,7 +15,7 @@ export interface Session {
 
 const SessionContext = createContext<Session | undefined>(undefined);
 
-/** The signed-in user's API key (kept in localStorage), their balance and the API's console settings. */
+/** The signed-in user's API key (kept in sessionStorage, for this tab only), their balance and the API's console settings. */
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [apiKey, setApiKey] = useState(storedApiKey);
   const [newAccount, setNewAccount] = useState<{ email: string }>();
