@@ -4,7 +4,11 @@
  * the file follows the zod schemas in src/http/openapi/*; test/unit/typed-client.test.ts fails
  * when the committed file differs from what this writes.
  *
- *   npm run client:generate
+ *   npm run client:generate              writes the file
+ *   npm run client:generate -- --stdout  prints what it would write (the test compares that)
+ *
+ * openapi-typescript's CommonJS build loads ES-module dependencies, which tsx (Node's require of
+ * ES modules) can and jest's module loader cannot; the test runs this script in a child process.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -40,6 +44,7 @@ export function committedClientTypes(): string | undefined {
 if (require.main === module) {
   generateClientTypes().then(
     (text) => {
+      if (process.argv.includes('--stdout')) return void process.stdout.write(text);
       const changed = committedClientTypes() !== text;
       if (changed) writeFileSync(SCHEMA_FILE, text);
       console.log(`${path.relative(process.cwd(), SCHEMA_FILE)} ${changed ? 'written' : 'already up to date'}`);
