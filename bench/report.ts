@@ -123,6 +123,9 @@ const HEADLINES: Record<string, Headline> = {
   C2: CHAOS_HEADLINE,
   C3: CHAOS_HEADLINE,
   C4: CHAOS_HEADLINE,
+  F1: { figure: "other account's job p99 during the flood", figureKey: 'other_p99_ms', floor: 'its idle p99', floorKey: 'p99_ms', unit: 'ms', gap: true },
+  F2: { figure: "other account's job p99 with the webhook slots held", figureKey: 'other_p99_ms', floor: 'its clean p99', floorKey: 'p99_ms', unit: 'ms' },
+  F3: { figure: "others' GET p99 with the streams held", figureKey: 'held_get_p99_ms', floor: 'clean GET p99', floorKey: 'p99_ms', unit: 'ms' },
 };
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);

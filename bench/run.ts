@@ -1,7 +1,9 @@
 /**
- * `npm run bench` (GitHub issue 8): starts the local stack (as the tests do), measures B1–B7
- * and the chaos rows C1–C4 (kills and restarts of workers, the whole service, Postgres and
- * Temporal mid-run: bench/rows/chaos.ts), prints one table and writes it as JSON under .bench/.
+ * `npm run bench` (GitHub issue 8): starts the local stack (as the tests do), measures B1–B7,
+ * the chaos rows C1–C4 (kills and restarts of workers, the whole service, Postgres and
+ * Temporal mid-run: bench/rows/chaos.ts) and the isolation rows F1–F3 (one account's flood,
+ * silent webhooks and streams against another account), prints one table and writes it as JSON
+ * under .bench/.
  * Goals are judged (PASS/MISS), never asserted: the run succeeds whatever the figures are, and
  * fails only if it could not measure.
  *
@@ -11,7 +13,7 @@
  *            e.g. the jest one)   --out=<file.json>   --readme (also write bench/README-section.md, the README's Performance section, git-ignored)
  *            --engines=dev,cluster (or --engine=cluster): the Temporal server(s) to measure on, one
  *            after the other, each with its own stack and floors (bench/engine.ts); on the second
- *            engine only the rows that measure Temporal (B1–B3, C1–C4) run again
+ *            engine only the rows that measure Temporal (B1–B3, C1–C4, F1–F3) run again
  *            --render=<report.json> [--readme]: measure nothing, print that report again (and write
  *            the README section from it), e.g. after a change to the report's layout
  *
@@ -49,6 +51,9 @@ import { c1WorkerKills } from './rows/c1-worker-kills';
 import { c2ServiceKill } from './rows/c2-service-kill';
 import { c3PostgresRestart } from './rows/c3-postgres-restart';
 import { c4TemporalRestart } from './rows/c4-temporal-restart';
+import { f1Flood } from './rows/f1-flood';
+import { f2SilentWebhooks } from './rows/f2-silent-webhooks';
+import { f3Streams } from './rows/f3-streams';
 import { startChaosEnv, type ChaosEnv } from './rows/chaos';
 import { startService, type Service } from './service';
 
@@ -102,8 +107,12 @@ function parseEngines(value: string): Engine[] {
   return [...new Set(engines)] as Engine[];
 }
 
-/** The rows that measure Temporal itself: on a second engine only these run again (B4–B7 do not depend on it). */
-const ENGINE_ROWS = ['B1', 'B2', 'B3', 'C1', 'C2', 'C3', 'C4'];
+/**
+ * The rows that measure Temporal itself: on a second engine only these run again (B4–B7 do not
+ * depend on it). F3 (event streams) measures the API only; it runs again so that every isolation
+ * row has a figure per engine.
+ */
+const ENGINE_ROWS = ['B1', 'B2', 'B3', 'C1', 'C2', 'C3', 'C4', 'F1', 'F2', 'F3'];
 
 export function machineInfo(): MachineInfo {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
@@ -290,6 +299,10 @@ async function runOnEngine(
     await run('B5', 'photo validation', () => b5PhotoValidation(ctx));
     await run('B6', 'prompt list queries', () => b6PromptListQueries(ctx));
     await run('B4', 'memory on a training upload', () => b4TrainingUploadMemory(ctx));
+    // The isolation rows, each on its own API + worker: F2 last, its hanging deliveries outlive it
+    await run('F1', 'flood from one account', () => f1Flood(ctx));
+    await run('F3', 'one key opens 1,000 event streams', () => f3Streams(ctx));
+    await run('F2', 'silent webhooks', () => f2SilentWebhooks(ctx));
     await runChaosRows(ctx, wanted, run, rows);
   } finally {
     for (const fn of cleanups.reverse()) {

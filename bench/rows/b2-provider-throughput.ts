@@ -27,7 +27,7 @@ interface Sample {
 }
 
 /** Samples a counter every 500 ms until stopped. */
-function sampler(read: () => Promise<number> | number) {
+export function sampler(read: () => Promise<number> | number) {
   const samples: Sample[] = [];
   const t0 = performance.now();
   let running = true;
@@ -49,7 +49,7 @@ function sampler(read: () => Promise<number> | number) {
 }
 
 /** Rate of the counter between the samples nearest to `from` and `to` seconds. */
-function rateBetween(samples: Sample[], from: number, to: number): number {
+export function rateBetween(samples: Sample[], from: number, to: number): number {
   const nearest = (t: number) => samples.reduce((best, s) => (Math.abs(s.t - t) < Math.abs(best.t - t) ? s : best), samples[0]!);
   const a = nearest(from);
   const b = nearest(to);

@@ -1,0 +1,113 @@
+/**
+ * What the isolation rows (F1–F3) share: jobs submitted by one account at a fixed pace, and each
+ * job's latency from the moment its POST was sent to its `completed_at` (the database's clock,
+ * the same machine's clock as the bench's), so no status polling adds load or noise.
+ */
+import fs from 'node:fs';
+import { openLoop } from '../http-client';
+import type { BenchContext } from '../context';
+import type { BenchUser, Service } from '../service';
+import { summarize, type Summary } from '../stats';
+import { waitAllFinal } from './common';
+
+export interface Sent {
+  /** The job's index in its series (the body was built with it). */
+  index: number;
+  jobId: string;
+  /** Date.now() when the POST was sent. */
+  sentAt: number;
+  postMs: number;
+}
+
+/** `count` jobs of `user`, one every `everyMs` (on a fixed schedule); throws on a POST that is not 202. */
+export async function submitPaced(svc: Service, user: BenchUser, count: number, everyMs: number, body: (i: number) => unknown): Promise<Sent[]> {
+  if (count <= 0) return [];
+  const sent: Sent[] = [];
+  const run = await openLoop({
+    ratePerSecond: 1000 / everyMs,
+    durationMs: count * everyMs,
+    send: async (i) => {
+      const sentAt = Date.now();
+      const res = await svc.http.json('POST', '/api/v1/generate', { json: body(i), headers: user.headers });
+      if (res.status !== 202) throw new Error(`POST /api/v1/generate answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
+      sent.push({ index: i, jobId: res.body.job_id, sentAt, postMs: res.ms });
+    },
+  });
+  const failed = run.results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return sent;
+}
+
+export interface Latencies {
+  /** POST sent → completed_at, ms, of the jobs that succeeded. */
+  ms: number[];
+  summary: Summary;
+  succeeded: number;
+  jobs: number;
+  completedAt: Map<string, number>;
+}
+
+/** Waits until every job is final and returns POST → completed latencies. */
+export async function latenciesOf(ctx: BenchContext, svc: Service, sent: Sent[], timeoutMs: number): Promise<Latencies> {
+  const ids = sent.map((s) => s.jobId);
+  await waitAllFinal(svc, ids, timeoutMs, ctx.log);
+  const rows = await svc.db.job.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, completedAt: true } });
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const ms: number[] = [];
+  const completedAt = new Map<string, number>();
+  for (const s of sent) {
+    const job = byId.get(s.jobId);
+    if (job?.status !== 'succeeded' || !job.completedAt) continue;
+    completedAt.set(s.jobId, job.completedAt.getTime());
+    ms.push(job.completedAt.getTime() - s.sentAt);
+  }
+  return { ms, summary: summarize(ms), succeeded: ms.length, jobs: sent.length, completedAt };
+}
+
+/** Connections to the service's database right now, by application_name (pg_stat_activity). */
+export async function databaseConnections(svc: Service): Promise<{ total: number; byApplication: Record<string, number> }> {
+  const rows = await svc.db.$queryRaw<Array<{ app: string; n: number }>>`
+    SELECT coalesce(nullif(application_name, ''), '(none)') AS app, count(*)::int AS n
+    FROM pg_stat_activity WHERE datname = current_database() GROUP BY 1 ORDER BY 1`;
+  const byApplication = Object.fromEntries(rows.map((r) => [r.app, r.n]));
+  return { total: rows.reduce((n, r) => n + r.n, 0), byApplication };
+}
+
+/**
+ * The TCP connections process `pid` holds to `port` (its sockets in /proc/<pid>/fd matched with
+ * /proc/net/tcp{,6}): e.g. the API process's own Postgres connections, apart from the worker's
+ * and the bench's, which pg_stat_activity cannot tell apart.
+ */
+export function tcpConnectionsOf(pid: number, port: number): number {
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return NaN;
+  }
+  const inodes = new Set<string>();
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]!);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  let n = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address rem_address st ... inode (field 9); st 01 = ESTABLISHED
+      if (f.length > 9 && f[2]!.endsWith(`:${hexPort}`) && f[3] === '01' && inodes.has(f[9]!)) n++;
+    }
+  }
+  return n;
+}
