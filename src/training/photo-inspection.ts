@@ -12,8 +12,11 @@ export interface InspectionDeps {
 /** Retry hint when the inspection queue is full: a full set takes a few seconds. */
 const RETRY_AFTER_SECONDS = '5';
 
-/** What POST /photos/inspect answers: the report without the header-first verdict. */
-export type PhotoInspection = Omit<SetReport, 'validation'>;
+/**
+ * What POST /photos/inspect answers: the report without the header-first verdict, and whether the
+ * training upload refuses a set with an error here (FACE_CHECK_TRAINING=enforce).
+ */
+export type PhotoInspection = Omit<SetReport, 'validation'> & { training_refuses_errors: boolean };
 
 /** Header checks and face checks of received photos, for one account's turn on the inspection threads. */
 export async function inspectTrainingPhotos(deps: InspectionDeps, userId: string, files: ReceivedFile[]): Promise<SetReport> {

@@ -87,7 +87,7 @@ export async function inspectUploadedPhotos(deps: TrainingDeps, req: { userId: s
   const upload = await receivePhotos(deps.config, req.body);
   try {
     const { validation: _validation, ...report } = await inspectTrainingPhotos(deps, req.userId, upload.files);
-    return report;
+    return { ...report, training_refuses_errors: deps.config.faceCheck.training === 'enforce' };
   } finally {
     await upload.cleanup();
   }

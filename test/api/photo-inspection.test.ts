@@ -36,7 +36,7 @@ const brief = (findings: Array<Record<string, unknown>>) => findings.map(({ inde
 describe('when a newcomer inspects a set with a blurry photo, a group photo and a photo of someone else', () => {
   it('then one answer names all three, with what to fix, and nothing is stored or started', async () => {
     const res = await upload('/api/v1/photos/inspect', flawed).expect(200);
-    expect(res.body).toMatchObject({ ok: false, errors: 3, warnings: 0 });
+    expect(res.body).toMatchObject({ ok: false, errors: 3, warnings: 0, training_refuses_errors: true });
     expect(brief(res.body.findings)).toEqual(THREE_PROBLEMS);
     expect(res.body.photos).toHaveLength(10);
     expect(res.body.photos[8]).toMatchObject({ index: 8, filename: 'party.jpg', findings: [expect.objectContaining({ code: 'multiple_faces' })] });

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { blurryPhoto, samePersonSet } from '../fixtures/faces';
 import { makeJpeg } from '../fixtures/images';
 import { CHROMIUM_ARGS, findChromium } from '../helpers/chromium';
 import { fundedUser } from '../helpers/factories';
@@ -183,6 +184,31 @@ const pageProblems: string[] = [];
     await galleryImage.waitFor();
     await imageLoaded(galleryImage);
   }, 240_000);
+
+  it('when a user chooses training photos and one is blurry, then its finding is shown next to its thumbnail and the training is blocked until it is removed', async () => {
+    const user = await env.createUser();
+    await signInWithKey(user.apiKey);
+    await page.getByRole('navigation').getByRole('link', { name: 'Train a model' }).click();
+    // This file's service trains whatever the faces (FACE_CHECK_TRAINING=off in the tests): answer as
+    // one that refuses errors does, from the real inspection's answer.
+    await page.route('**/api/v1/photos/inspect', async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, json: { ...(await res.json()), training_refuses_errors: true } });
+    });
+    await page.getByLabel('Payment id').fill('any-payment');
+    const set = [...(await samePersonSet('a')), await blurryPhoto('blurry.jpg')];
+    await page.getByTestId('photo-input').setInputFiles(set.map((p) => ({ name: p.filename, mimeType: 'image/jpeg', buffer: p.buffer })));
+
+    const blurry = page.locator('li.photo[data-filename="blurry.jpg"]');
+    await expectText(blurry.locator('[data-code="blurry"]'), /^Error: blurry\.jpg: the face is blurry/, 60_000);
+    await expect(page.getByTestId('photo-findings').count()).resolves.toBe(1);
+    await expectText(page.getByTestId('inspection'), /^1 error, 0 warnings/);
+    expect(await page.getByRole('button', { name: 'Start training' }).isDisabled()).toBe(true);
+
+    await page.getByRole('button', { name: 'Remove blurry.jpg' }).click();
+    await expectText(page.getByTestId('inspection'), /^Every photo looks good/, 60_000);
+    expect(await page.getByRole('button', { name: 'Start training' }).isDisabled()).toBe(false);
+  }, 120_000);
 });
 
 /** Signs in on the account page with an existing API key, as a returning user does. */

@@ -327,6 +327,7 @@ export const PhotoInspection = z
     findings: z.array(PhotoFinding).meta({ description: 'Every finding: photo by photo, then those about the whole set' }),
   })
   .meta({ id: 'PhotoInspection' });
+    training_refuses_errors: z.boolean().meta({ description: 'The training upload refuses a set with an error (FACE_CHECK_TRAINING=enforce)' }),
 
 export const TrainingAccepted = z
   .object({ version_id: uuid, status: z.literal(VersionStatus.queued) })

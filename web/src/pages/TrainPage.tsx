@@ -21,6 +21,28 @@ interface Photo {
   preview: string;
 }
 
+/** One finding of POST /photos/inspect: an error blocks the training, a warning does not. */
+interface Finding {
+  code: string;
+  severity: 'error' | 'warning';
+  index: number | null;
+  filename: string | null;
+  message: string;
+}
+
+/** What POST /photos/inspect answers (the fields the console shows). */
+interface Inspection {
+  ok: boolean;
+  errors: number;
+  warnings: number;
+  findings: Finding[];
+  /** The training upload refuses a set with an error: only then does an error block the button. */
+  training_refuses_errors: boolean;
+}
+
+/** Wait this long after the last change to the chosen photos before inspecting them. */
+const INSPECT_DELAY_MS = 400;
+
 const MIN_PHOTOS = 10;
 const MAX_PHOTOS = 30;
 
@@ -34,6 +56,36 @@ export function TrainPage() {
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const [versionId, setVersionId] = useState<string>();
+  const [inspection, setInspection] = useState<{ photos: Photo[]; report?: Inspection; error?: unknown }>();
+
+  // The photos are inspected (faces, sharpness, exposure, the same person) whenever the choice
+  // changes; only the answer for the current choice is kept.
+  useEffect(() => {
+    if (photos.length === 0) {
+      setInspection(undefined);
+      return;
+    }
+    setInspection({ photos });
+    let current = true;
+    const timer = setTimeout(() => {
+      const form = new FormData();
+      for (const p of photos) form.append('images', p.file, p.file.name);
+      apiResponse('/photos/inspect', { form })
+        .then((res) => res.json() as Promise<Inspection>)
+        .then(
+          (report) => current && setInspection({ photos, report }),
+          (err: unknown) => current && setInspection({ photos, error: err }),
+        );
+    }, INSPECT_DELAY_MS);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [photos]);
+  const report = inspection?.photos === photos ? inspection.report : undefined;
+  const inspecting = photos.length > 0 && !report && !inspection?.error;
+  const findingsAt = (i: number) => (report?.findings ?? []).filter((f) => f.index === i);
+  const blocked = report !== undefined && report.errors > 0 && report.training_refuses_errors;
 
   // Previews are object URLs: released when a photo is removed or the page is left.
   const shown = useRef(photos);
@@ -63,7 +115,16 @@ export function TrainPage() {
       const started = await (await apiResponse(`/versions/train/${encodeURIComponent(paymentId.trim())}`, { form })).json();
       setVersionId((started as { version_id: string }).version_id);
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'invalid_images') setProblems(err.details as PhotoProblems);
+      if (err instanceof ApiError && err.code === 'invalid_images') {
+        const details = err.details as PhotoProblems & { findings?: Finding[] };
+        setProblems(details);
+        // The upload's own inspection: show it on the photos, as the inspect call would.
+        if (details.findings) {
+          const findings = details.findings;
+          const errors = findings.filter((f) => f.severity === 'error').length;
+          setInspection({ photos, report: { ok: errors === 0, errors, warnings: findings.length - errors, findings, training_refuses_errors: true } });
+        }
+      }
       setError(err);
     } finally {
       setBusy(false);
@@ -99,7 +160,8 @@ export function TrainPage() {
         <p className="hint" aria-live="polite">
           {photos.length} photo{photos.length === 1 ? '' : 's'} selected ({MIN_PHOTOS}–{MAX_PHOTOS} needed)
         </p>
-        {problems && problems.problems.length > 0 && (
+        <InspectionSummary inspecting={inspecting} report={report} error={inspection?.photos === photos ? inspection.error : undefined} />
+        {problems && problems.problems.length > 0 && !report && (
           <ul className="error" role="alert" aria-label="Problems with the upload">
             {problems.problems.map((p) => (
               <li key={p.code}>{p.message}</li>
@@ -108,23 +170,67 @@ export function TrainPage() {
         )}
         <ErrorMessage error={error} />
         <ul className="photos" aria-label="Selected photos">
-          {photos.map((photo, i) => (
-            <PhotoItem key={`${photo.file.name}-${i}`} photo={photo} issues={issuesByName.get(photo.file.name)} onRemove={() => removePhoto(photo)} />
-          ))}
+          {photos.map((photo, i) => {
+            // The training upload's own answer first; the inspection's findings it does not already say.
+            const issues = issuesByName.get(photo.file.name);
+            return (
+              <PhotoItem
+                key={`${photo.file.name}-${i}`}
+                photo={photo}
+                issues={issues}
+                findings={findingsAt(i).filter((f) => !issues?.some((issue) => issue.code === f.code))}
+                onRemove={() => removePhoto(photo)}
+              />
+            );
+          })}
         </ul>
-        <button type="submit" disabled={busy || photos.length === 0 || !paymentId.trim()}>
+        <button type="submit" disabled={busy || inspecting || blocked || photos.length === 0 || !paymentId.trim()}>
           Start training
         </button>
+        {blocked && <p className="hint">Fix or remove the photos marked as errors to start the training.</p>}
+        {report && report.errors > 0 && !report.training_refuses_errors && (
+          <p className="hint">This service trains anyway; the photos marked as errors are likely to make a poor model.</p>
+        )}
       </form>
       {versionId && <TrainingView key={versionId} versionId={versionId} />}
     </section>
   );
 }
 
-function PhotoItem({ photo, issues, onRemove }: { photo: Photo; issues: Issue[] | undefined; onRemove: () => void }) {
-  const problemId = `problems-${photo.preview.slice(-12)}`;
+/** The inspection's verdict on the whole set: counts, and the findings that are about no single photo. */
+function InspectionSummary({ inspecting, report, error }: { inspecting: boolean; report: Inspection | undefined; error: unknown }) {
+  if (inspecting) return <p className="hint" aria-live="polite">Inspecting the photos…</p>;
+  if (error) return <ErrorMessage error={error} />;
+  if (!report) return null;
+  const setLevel = report.findings.filter((f) => f.index === null);
   return (
-    <li className={issues ? 'photo has-problems' : 'photo'} data-filename={photo.file.name} aria-describedby={issues ? problemId : undefined}>
+    <div data-testid="inspection" aria-live="polite">
+      <p className={report.errors > 0 ? 'error' : 'hint'}>
+        {report.errors === 0 && report.warnings === 0
+          ? 'Every photo looks good: one face, the same person, sharp and well lit.'
+          : `${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}`}
+      </p>
+      {setLevel.length > 0 && (
+        <ul className="error" role="alert" aria-label="Problems with the set">
+          {setLevel.map((f) => (
+            <li key={f.code}>{f.message}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function PhotoItem({ photo, issues, findings, onRemove }: { photo: Photo; issues: Issue[] | undefined; findings: Finding[]; onRemove: () => void }) {
+  const problemId = `problems-${photo.preview.slice(-12)}`;
+  const findingsId = `findings-${photo.preview.slice(-12)}`;
+  const hasError = findings.some((f) => f.severity === 'error');
+  return (
+    <li
+      className={issues || hasError ? 'photo has-problems' : 'photo'}
+      data-filename={photo.file.name}
+      aria-describedby={issues ? problemId : findings.length > 0 ? findingsId : undefined}
+    >
       <img src={photo.preview} alt={photo.file.name} />
       <span className="name">{photo.file.name}</span>
       <span className="hint">{formatBytes(photo.file.size)}</span>
@@ -132,6 +238,15 @@ function PhotoItem({ photo, issues, onRemove }: { photo: Photo; issues: Issue[] 
         <ul id={problemId} className="error" data-testid="photo-problems">
           {issues.map((issue) => (
             <li key={issue.code}>{issue.message}</li>
+          ))}
+        </ul>
+      )}
+      {findings.length > 0 && (
+        <ul id={findingsId} data-testid="photo-findings">
+          {findings.map((f) => (
+            <li key={f.code} className={f.severity === 'error' ? 'error' : 'hint'} data-code={f.code} data-severity={f.severity}>
+              {f.severity === 'error' ? 'Error' : 'Warning'}: {f.message}
+            </li>
           ))}
         </ul>
       )}
