@@ -45,6 +45,7 @@ import { b2ProviderThroughput } from './rows/b2-provider-throughput';
 import { b3BurstAcceptance } from './rows/b3-burst-acceptance';
 import { b4TrainingUploadMemory } from './rows/b4-training-upload-memory';
 import { b5PhotoValidation } from './rows/b5-photo-validation';
+import { b8FaceInspection } from './rows/b8-face-inspection';
 import { b6PromptListQueries } from './rows/b6-prompt-list-queries';
 import { b7ReadPath } from './rows/b7-read-path';
 import { c1WorkerKills } from './rows/c1-worker-kills';
@@ -297,6 +298,7 @@ async function runOnEngine(
       }
     }
     await run('B5', 'photo validation', () => b5PhotoValidation(ctx));
+    await run('B8', 'face inspection of training photos', () => b8FaceInspection(ctx));
     await run('B6', 'prompt list queries', () => b6PromptListQueries(ctx));
     await run('B4', 'memory on a training upload', () => b4TrainingUploadMemory(ctx));
     // The isolation rows, each on its own API + worker: F2 last, its hanging deliveries outlive it
