@@ -55,7 +55,9 @@ describe('a deadline on a running job', () => {
     expect(row.providerPredictionId).not.toBeNull();
     await eventually(async () => (await providerStatus(row.providerPredictionId!)) === 'canceled');
 
-    const completed = (await events(jobId)).filter((e) => e.event === 'completed');
+    const stream = await events(jobId);
+    expect(stream.filter((e) => e.event === 'status')).toEqual([{ event: 'status', data: { status: 'running', deadline: running.deadline } }]);
+    const completed = stream.filter((e) => e.event === 'completed');
     expect(completed).toEqual([{ event: 'completed', data: expect.objectContaining({ status: 'canceled', error: expect.objectContaining({ code: 'deadline_exceeded' }), deadline: running.deadline }) }]);
   });
 
