@@ -29,6 +29,8 @@ export const ErrorCode = {
   lastApiKey: 'last_api_key',
   /** The API key is revoked or expired: it cannot be rotated. */
   apiKeyInactive: 'api_key_inactive',
+  /** The account already has MAX_ACTIVE_API_KEYS keys that work: revoke one first. */
+  tooManyApiKeys: 'too_many_api_keys',
   // Training and prompts
   invalidImages: 'invalid_images',
   paymentNotPaid: 'payment_not_paid',

@@ -21,11 +21,29 @@ export interface CreatedKey {
   apiKey: string;
 }
 
+/**
+ * Keys that work (neither revoked nor expired) an account may hold: a leaked key that creates keys
+ * cannot fill the table. Beyond it, creating one is 409 too_many_api_keys; a rotation replaces a
+ * key, so it is never refused (the old one ends with its grace period).
+ */
+export const MAX_ACTIVE_API_KEYS = 20;
+
 export async function createApiKey(db: Db, pepper: string, userId: string, name: string, monthlyCreditBudget: number | null = null): Promise<CreatedKey> {
   const { apiKey, row } = newApiKeyRow(pepper, name);
-  const key = await db.apiKey.create({
-    data: { ...row, userId, monthlyCreditBudget },
-    select: { id: true, name: true, prefix: true, createdAt: true, monthlyCreditBudget: true },
+  const key = await db.$transaction(async (tx) => {
+    // One creation at a time per account, so that parallel requests cannot pass the count together.
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`api-keys:${userId}`}, 0))`;
+    const active = await tx.apiKey.count({ where: { userId, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] } });
+    if (active >= MAX_ACTIVE_API_KEYS) {
+      throw AppError.conflict(ErrorCode.tooManyApiKeys, `This account already has ${active} working API keys (at most ${MAX_ACTIVE_API_KEYS}): revoke one first`, {
+        active_keys: active,
+        max_active_keys: MAX_ACTIVE_API_KEYS,
+      });
+    }
+    return tx.apiKey.create({
+      data: { ...row, userId, monthlyCreditBudget },
+      select: { id: true, name: true, prefix: true, createdAt: true, monthlyCreditBudget: true },
+    });
   });
   return { key, apiKey };
 }

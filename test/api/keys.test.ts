@@ -1,5 +1,6 @@
 import supertest from 'supertest';
 import { KEY_CHANGES_APPLICATION_NAME } from '../../src/accounts/key-changes';
+import { MAX_ACTIVE_API_KEYS } from '../../src/accounts/keys';
 import type { Config } from '../../src/config';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
@@ -75,6 +76,23 @@ describe('POST /api/v1/keys and GET /api/v1/keys', () => {
   it('when there is no key or a wrong one, then 401', async () => {
     await env.api.get('/api/v1/keys').expect(401);
     await env.api.post('/api/v1/keys').set(bearer(`igk_${'x'.repeat(43)}`)).send({ name: 'a' }).expect(401);
+  });
+});
+
+describe('the cap on API keys', () => {
+  it('when an account holds MAX_ACTIVE_API_KEYS working keys, then one more is 409 too_many_api_keys (also when asked for at once), and revoking one makes room', async () => {
+    const user = await env.createUser();
+    // The sign-up key is one; fill up to the cap, half of it in parallel.
+    const created = await Promise.all(Array.from({ length: MAX_ACTIVE_API_KEYS + 4 }, (_, i) => env.api.post('/api/v1/keys').set(user.auth).send({ name: `k${i}` })));
+    expect(created.filter((r) => r.status === 201)).toHaveLength(MAX_ACTIVE_API_KEYS - 1);
+    const refused = created.filter((r) => r.status !== 201);
+    expect(refused.map((r) => [r.status, r.body.error.code])).toEqual(Array(5).fill([409, 'too_many_api_keys']));
+    expect(refused[0]!.body.error.details).toEqual({ active_keys: MAX_ACTIVE_API_KEYS, max_active_keys: MAX_ACTIVE_API_KEYS });
+    expect(await listKeys(user)).toHaveLength(MAX_ACTIVE_API_KEYS);
+
+    await env.api.delete(`/api/v1/keys/${created.find((r) => r.status === 201)!.body.id}`).set(user.auth).expect(204);
+    await env.api.post('/api/v1/keys').set(user.auth).send({ name: 'room again' }).expect(201);
+    await env.api.post('/api/v1/keys').set(user.auth).send({ name: 'over' }).expect(409);
   });
 });
 

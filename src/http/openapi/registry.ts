@@ -581,6 +581,7 @@ export const apiRoutes: ApiRoute[] = [
     description: 'The key is in the answer only; we keep its hash.',
     request: { json: createKeyBody },
     responses: { 201: { description: 'The new key', json: CreatedApiKey } },
+    errors: { 409: [ErrorCode.tooManyApiKeys] },
   },
   {
     method: 'get',
