@@ -1,24 +1,24 @@
 /**
- * Writes distinct sample photos for trying the training flow locally:
- *   npm run sample-photos -- ./photos [count]
+ * Writes sample training photos for trying the training flow locally: crops, flips and scales of
+ * one person's face from the real photos that ship inside @vladmandic/face-api (test/fixtures/faces.ts),
+ * so they pass the photo inspection:
+ *   npm run sample-photos -- ./photos [count]            # count photos of one person (10–30, default 12)
+ *   npm run sample-photos -- ./photos [count] --flawed   # and a blurry photo, a group photo and someone else
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
+import { blurryPhoto, groupPhoto, samePersonSet, someoneElse } from '../test/fixtures/faces';
 
 async function main(): Promise<void> {
-  const dir = path.resolve(process.argv[2] ?? 'photos');
-  const count = Number(process.argv[3] ?? 12);
+  const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const flawed = process.argv.includes('--flawed');
+  const dir = path.resolve(args[0] ?? 'photos');
+  const count = Number(args[1] ?? 12);
   mkdirSync(dir, { recursive: true });
-  for (let i = 0; i < count; i++) {
-    const hue = Math.round((360 * i) / count);
-    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="768" height="1024">
-      <rect width="100%" height="100%" fill="hsl(${hue},55%,60%)"/>
-      <circle cx="${200 + i * 30}" cy="${300 + i * 40}" r="${120 + i * 5}" fill="hsl(${(hue + 180) % 360},60%,45%)"/>
-      <text x="40" y="980" font-size="64" fill="white">sample ${i + 1}</text></svg>`;
-    await sharp(Buffer.from(svg)).jpeg({ quality: 90 }).toFile(path.join(dir, `photo-${String(i + 1).padStart(2, '0')}.jpg`));
-  }
-  console.log(`wrote ${count} photos to ${dir}`);
+  const photos = [...(await samePersonSet('a', count))];
+  if (flawed) photos.push(await blurryPhoto('blurry.jpg'), await groupPhoto('group.jpg'), await someoneElse('b', 'someone-else.jpg'));
+  for (const p of photos) writeFileSync(path.join(dir, p.filename), p.buffer);
+  console.log(`wrote ${photos.length} photos to ${dir}${flawed ? ' (the last three with problems: blurry.jpg, group.jpg, someone-else.jpg)' : ''}`);
 }
 
 void main();

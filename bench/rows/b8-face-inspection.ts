@@ -21,6 +21,7 @@ import { createFaceInspector } from '../../src/images/faces/pool';
 import { checkTrainingImages, DEFAULT_IMAGE_RULES } from '../../src/images/validate';
 import type { ReceivedFile } from '../../src/shared/multipart';
 import { samePersonSet } from '../../test/fixtures/faces';
+import { MINIMAL_ENV } from '../../test/helpers/config';
 import type { BenchContext } from '../context';
 import type { RowResult } from '../report';
 import { round } from '../stats';
@@ -32,7 +33,8 @@ export async function b8FaceInspection(ctx: BenchContext): Promise<RowResult> {
   const count = 30;
   const row = emptyRow('B8', `face inspection (${count} × 12 MP JPEG)`, `p50 ≤ ${GOAL.p50Ms} ms a photo, a ${count}-photo set ≤ ${GOAL.setMs / 1000} s, memory ≤ +${GOAL.memoryMb} MB`);
   const files = await photos(path.join(ctx.benchDir, 'face-photos'), count);
-  const settings = loadConfig({ API_KEY_PEPPER: 'bench-pepper-0123456789', DATABASE_URL: 'postgresql://x@127.0.0.1/x', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's', S3_BUCKET: 'b', REPLICATE_API_TOKEN: 'r', STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRET: 'whsec_x' }).faceCheck;
+  // The defaults, as a service without FACE_CHECK_* settings runs them.
+  const settings = loadConfig(MINIMAL_ENV).faceCheck;
 
   // The floor: the header-first checks of the same files (best of 3).
   const floors: number[] = [];

@@ -75,6 +75,7 @@ export function createFaceInspector(opts: FaceInspectorOptions): FaceInspector {
       if (!('id' in reply) || slot.busy?.id !== reply.id) return;
       const { task } = slot.busy;
       slot.busy = undefined;
+      worker.unref();
       task.resolve(reply.ok ? { ok: true, analysis: reply.analysis } : { ok: false, error: reply.error });
       pump();
     });
@@ -87,7 +88,7 @@ export function createFaceInspector(opts: FaceInspectorOptions): FaceInspector {
     };
     worker.on('error', (err) => lost(`the inspection thread failed: ${err.message}`));
     worker.on('exit', (code) => lost(`the inspection thread exited (${code})`));
-    // An idle pool must not keep the process alive.
+    // An idle pool must not keep the process alive; a thread at work does (see pump).
     worker.unref();
     return slot;
   }
@@ -117,6 +118,7 @@ export function createFaceInspector(opts: FaceInspectorOptions): FaceInspector {
       const id = nextId++;
       const current = slot;
       current.busy = { id, task };
+      current.worker.ref();
       current.ready.then(
         () => current.worker.postMessage({ id, path: task.path, options: opts.analyze } satisfies ThreadRequest),
         (err: Error) => {
