@@ -275,33 +275,6 @@ export const apiRoutes: ApiRoute[] = [
     },
   },
   {
-    method: 'post',
-    path: '/api/v1/photos/inspect',
-    operationId: 'inspectPhotos',
-    tag: 'Models',
-    summary: 'Inspect training photos before paying: faces, sharpness, exposure, the same person',
-    description:
-      'The training upload\'s checks on the same form, answered and nothing started: the header checks of every file, then per photo ' +
-      'exactly one face, large enough, sharp and well exposed, and across the set the same person. Every finding names its photo ' +
-      '(`index`, `filename`) and is an `error` (the training upload refuses the set with 422 `invalid_images`) or a `warning`. ' +
-      'The work runs on a few inspection threads that accounts take turns on; 429 `rate_limited` when your earlier photos are still ' +
-      'waiting, 503 `service_unavailable` when the queue is full (both with Retry-After).',
-    request: {
-      multipart: z.object({
-        images: z.array(binaryFile).meta({ description: 'The photos, one file per `images` part, with the training upload\'s limits.' }),
-      }),
-    },
-    responses: {
-      200: { description: 'The findings (`ok` is false when there is an error)', json: R.PhotoInspection },
-    },
-    errors: {
-      400: [ErrorCode.invalidMultipart],
-      413: [ErrorCode.payloadTooLarge],
-      415: [ErrorCode.unsupportedMediaType],
-      503: [ErrorCode.serviceUnavailable],
-    },
-  },
-  {
     method: 'get',
     path: '/api/v1/versions/info/{version_id}',
     operationId: 'getModel',
