@@ -1,4 +1,4 @@
-// Builds the web console (web/) into web/dist with Vite, only when its sources changed:
+// Builds the web console (web/, with the typed client it imports from clients/typescript) into web/dist with Vite, only when its sources changed:
 // a hash of every source file, the lock file and the Vite version is stamped into the output,
 // like scripts/prisma-generate.mjs does for the Prisma client. The sources are type-checked
 // first (Vite only strips types). Concurrent calls build once.
@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import path from 'node:path';
 
 const WEB = 'web';
+const CLIENT = path.join('clients', 'typescript');
 const OUT = path.join(WEB, 'dist');
 const STAMP = path.join(OUT, '.source-hash');
 const LOCK = 'node_modules/.cache/build-web.lock';
@@ -23,7 +24,8 @@ function sources(dir = WEB) {
 
 function sourceHash() {
   const hash = createHash('sha256');
-  for (const file of [...sources(), 'package-lock.json']) hash.update(file).update('\0').update(readFileSync(file)).update('\0');
+  // The console imports the typed client (clients/typescript) too.
+  for (const file of [...sources(), ...sources(CLIENT), 'package-lock.json']) hash.update(file).update('\0').update(readFileSync(file)).update('\0');
   hash.update(JSON.parse(readFileSync('node_modules/vite/package.json', 'utf8')).version);
   return hash.digest('hex');
 }

@@ -3,9 +3,11 @@ import { AccountPage } from './pages/AccountPage';
 import { BillingPage } from './pages/BillingPage';
 import { CheckoutReturnPage } from './pages/CheckoutReturnPage';
 import { GeneratePage } from './pages/GeneratePage';
+import { KeysPage } from './pages/KeysPage';
 import { ModelsPage } from './pages/ModelsPage';
 import { TrainPage } from './pages/TrainPage';
 import { UsagePage } from './pages/UsagePage';
+import { WebhooksPage } from './pages/WebhooksPage';
 import { useLocation } from './router';
 import { SessionProvider, useSession } from './session';
 import { Link } from './ui';
@@ -16,6 +18,8 @@ const PAGES: Array<{ path: string; label: string; page: () => ReactNode }> = [
   { path: '/train', label: 'Train a model', page: () => <TrainPage /> },
   { path: '/models', label: 'My models', page: () => <ModelsPage /> },
   { path: '/usage', label: 'Usage', page: () => <UsagePage /> },
+  { path: '/keys', label: 'API keys', page: () => <KeysPage /> },
+  { path: '/webhooks', label: 'Webhooks', page: () => <WebhooksPage /> },
   { path: '/account', label: 'Account', page: () => <AccountPage /> },
 ];
 

@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
-import { api, forgetApiKey, storeApiKey, storedApiKey, type Balance, type ConsoleConfig } from './api';
+import { call, client, forgetApiKey, storeApiKey, storedApiKey, withKey, type Balance, type ConsoleConfig } from './api';
 
 export interface Session {
   apiKey: string | null;
@@ -24,12 +24,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   const refreshBalance = useCallback(() => {
     if (!apiKey) return setBalance(undefined);
-    api<Balance>('/balance', { apiKey }).then(setBalance, () => setBalance(undefined));
+    call(client.GET('/api/v1/balance', { headers: withKey(apiKey) })).then(setBalance, () => setBalance(undefined));
   }, [apiKey]);
   useEffect(refreshBalance, [refreshBalance]);
   useEffect(() => {
     // Without an answer, checkouts are treated as real ones (paid at their checkout_url).
-    api<ConsoleConfig>('/console-config', { apiKey: null }).then(setConfig, () => setConfig({ test_checkout: false }));
+    call(client.GET('/api/v1/console-config')).then(setConfig, () => setConfig({ test_checkout: false }));
   }, []);
 
   const signIn = useCallback((key: string, account?: { email: string }) => {

@@ -1,4 +1,4 @@
-import { apiResponse, isFinal, type RunStatus } from './api';
+import { isFinal, type RunStatus } from './api';
 
 export interface ServerSentEvent {
   id?: string;
@@ -46,8 +46,8 @@ function parseBlock(block: string): ServerSentEvent | undefined {
 }
 
 export interface WatchOptions<T extends { status: RunStatus }> {
-  /** The resource's event stream, e.g. `/jobs/{id}/events`. */
-  eventsPath: string;
+  /** Opens the resource's event stream (GET /jobs/{id}/events and the like, `parseAs: 'stream'`); throws unless 2xx. */
+  events: (signal: AbortSignal) => Promise<{ response: Response }>;
   /** Reads the resource (GET /status/{id}, /prompts/{id}, /versions/info/{id}). */
   read: () => Promise<T>;
   onUpdate: (value: T) => void;
@@ -85,7 +85,7 @@ export function watch<T extends { status: RunStatus }>(opts: WatchOptions<T>): (
   };
   const followEvents = async () => {
     try {
-      const res = await apiResponse(opts.eventsPath, { signal });
+      const res = (await opts.events(signal)).response;
       if (!res.headers.get('content-type')?.startsWith('text/event-stream')) return;
       await readEventStream(res, refresh);
     } catch (err) {

@@ -1,14 +1,10 @@
 import { useState, type FormEvent } from 'react';
-import { api, type Balance } from '../api';
+import { call, client, withKey, type Schemas } from '../api';
 import { navigate } from '../router';
 import { useSession } from '../session';
 import { ErrorMessage } from '../ui';
 
-interface CreatedUser {
-  id: string;
-  email: string;
-  api_key: string;
-}
+type CreatedUser = Schemas['CreatedUser'];
 
 /** Sign up (POST /users) or sign in with an existing API key; signed in: the key's end and sign out. */
 export function AccountPage() {
@@ -71,7 +67,7 @@ function SignUp({ onCreated }: { onCreated: (user: CreatedUser) => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      onCreated(await api<CreatedUser>('/users', { json: { email }, apiKey: null }));
+      onCreated(await call(client.POST('/api/v1/users', { body: { email } })));
     } catch (err) {
       setError(err);
     } finally {
@@ -100,7 +96,7 @@ function PasteKey({ onKey }: { onKey: (key: string) => void }) {
     e.preventDefault();
     setError(undefined);
     try {
-      await api<Balance>('/balance', { apiKey: key.trim() });
+      await call(client.GET('/api/v1/balance', { headers: withKey(key.trim()) }));
       onKey(key.trim());
     } catch (err) {
       setError(err);

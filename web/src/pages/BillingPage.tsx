@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { api, money, type CreditPack, type Page, type Plan, type Version } from '../api';
+import { call, client, money, type CreditPack, type Plan, type Version } from '../api';
 import { rememberPayment } from '../payments-store';
 import { useSession } from '../session';
 import { ErrorMessage, Link, useLoad } from '../ui';
@@ -12,17 +12,12 @@ export interface OpenCheckout {
   label: string;
 }
 
-interface CompletedCheckout {
-  event_id: string;
-  status: string;
-}
-
 /** Credit packs (for catalog models) and plans (for training and prompting your own model). */
 export function BillingPage() {
   const { balance } = useSession();
-  const packs = useLoad(() => api<{ items: CreditPack[] }>('/credit-packs'), []);
-  const plans = useLoad(() => api<{ items: Plan[] }>('/plans'), []);
-  const versions = useLoad(() => api<Page<Version>>('/versions', { query: { limit: 100 } }), []);
+  const packs = useLoad(() => call(client.GET('/api/v1/credit-packs')), []);
+  const plans = useLoad(() => call(client.GET('/api/v1/plans')), []);
+  const versions = useLoad(() => call(client.GET('/api/v1/versions', { params: { query: { limit: 100 } } })), []);
   const [checkout, setCheckout] = useState<OpenCheckout>();
   const [error, setError] = useState<unknown>();
   const trained = (versions.data?.items ?? []).filter((v) => v.status === 'succeeded');
@@ -38,14 +33,12 @@ export function BillingPage() {
   };
   const buyPack = (pack: CreditPack) =>
     start(async () => {
-      const r = await api<{ purchase_id: string; checkout_url: string | null }>('/credits/checkout', { json: { pack_id: pack.id } });
+      const r = await call(client.POST('/api/v1/credits/checkout', { body: { pack_id: pack.id } }));
       return { kind: 'purchase', id: r.purchase_id, checkoutUrl: r.checkout_url, label: pack.name };
     });
   const buyPlan = (plan: Plan, versionId?: string) =>
     start(async () => {
-      const r = await api<{ payment_id: string; checkout_url: string | null }>('/payments/create', {
-        json: { plan_id: plan.id, ...(versionId ? { version_id: versionId } : {}) },
-      });
+      const r = await call(client.POST('/api/v1/payments/create', { body: { plan_id: plan.id, ...(versionId ? { version_id: versionId } : {}) } }));
       rememberPayment(r.payment_id);
       return { kind: 'payment', id: r.payment_id, checkoutUrl: r.checkout_url, label: plan.name };
     });
@@ -145,7 +138,7 @@ export function Checkout({ checkout, onPaid }: { checkout: OpenCheckout; onPaid?
     setError(undefined);
     try {
       const body = checkout.kind === 'payment' ? { payment_id: checkout.id } : { purchase_id: checkout.id };
-      const done = await api<CompletedCheckout>('/dev/complete-checkout', { json: body });
+      const done = await call(client.POST('/api/v1/dev/complete-checkout', { body }));
       setStatus(done.status);
       refreshBalance();
       onPaid?.();

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { api } from '../api';
+import { call, client } from '../api';
 import { useLocation } from '../router';
 import { useSession } from '../session';
 import { ErrorMessage, Link } from '../ui';
@@ -19,12 +19,16 @@ export function CheckoutReturnPage() {
   const [error, setError] = useState<unknown>();
 
   useEffect(() => {
-    const resource = paymentId ? `/payments/${paymentId}` : purchaseId ? `/credits/purchases/${purchaseId}` : undefined;
+    const resource = paymentId
+      ? () => call(client.GET('/api/v1/payments/{payment_id}', { params: { path: { payment_id: paymentId } } }))
+      : purchaseId
+        ? () => call(client.GET('/api/v1/credits/purchases/{purchase_id}', { params: { path: { purchase_id: purchaseId } } }))
+        : undefined;
     if (!resource) return;
     let live = true;
     const read = async (attempt: number) => {
       try {
-        const body = await api<{ status: string }>(resource);
+        const body = await resource();
         if (!live) return;
         setStatus(body.status);
         if (body.status === 'pending' && !canceled && attempt < 30) setTimeout(() => void read(attempt + 1), 1000);

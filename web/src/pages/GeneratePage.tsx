@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, apiResponse, type CatalogModel, type FieldSpec, type Job, type JobOutput } from '../api';
+import { answer, call, client, formBody, type CatalogModel, type FieldSpec, type Job, type JobOutput } from '../api';
 import { navigate, useLocation } from '../router';
 import { useSession } from '../session';
 import { ErrorMessage, formatBytes, Link, StatusBadge, useLoad } from '../ui';
@@ -11,24 +11,31 @@ type ParameterValues = Record<string, string>;
 export function GeneratePage() {
   const { query } = useLocation();
   const jobId = query.get('job');
-  const models = useLoad(() => api<{ items: CatalogModel[] }>('/models'), []);
+  const models = useLoad(() => call(client.GET('/api/v1/models')), []);
   return (
     <section aria-labelledby="generate-title">
       <h1 id="generate-title">Run a model</h1>
       <ErrorMessage error={models.error} />
-      {models.data && <GenerateForm models={models.data.items} onStarted={(id) => navigate(`/?job=${id}`)} />}
-      {jobId && <JobView key={jobId} jobId={jobId} />}
+      {models.data && <GenerateForm models={models.data.items} onStarted={(id, sync) => navigate(`/?job=${id}${sync ? `&sync=${sync}` : ''}`)} />}
+      {jobId && <JobView key={jobId} jobId={jobId} sync={query.get('sync')} />}
     </section>
   );
 }
 
-function GenerateForm({ models, onStarted }: { models: CatalogModel[]; onStarted: (jobId: string) => void }) {
+/** A sync run holds the request this long at most (Prefer: wait=N); a job not final by then is followed like any other. */
+const SYNC_WAIT_SECONDS = 60;
+
+/** `onStarted(jobId, sync)`: sync is the status a sync run answered (201 final, 202 still running). */
+function GenerateForm({ models, onStarted }: { models: CatalogModel[]; onStarted: (jobId: string, sync?: number) => void }) {
   const { refreshBalance } = useSession();
   const [modelName, setModelName] = useState(models[0]?.name ?? '');
   const [prompt, setPrompt] = useState('');
   const [numOutputs, setNumOutputs] = useState(1);
   const [parameters, setParameters] = useState<ParameterValues>({});
   const [file, setFile] = useState<File | null>(null);
+  const [sync, setSync] = useState(false);
+  const [maxCredits, setMaxCredits] = useState('');
+  const [webhook, setWebhook] = useState('');
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const model = models.find((m) => m.name === modelName);
@@ -40,17 +47,22 @@ function GenerateForm({ models, onStarted }: { models: CatalogModel[]; onStarted
     setError(undefined);
     try {
       const inputFile = model.input.file && file ? await upload(file) : undefined;
-      const job = await api<{ job_id: string }>('/generate', {
-        json: {
-          model: model.name,
-          ...(model.input.prompt ? { prompt } : {}),
-          ...(model.kind === 'image' ? { num_outputs: numOutputs } : {}),
-          ...(inputFile ? { input_file: inputFile } : {}),
-          parameters: typedParameters(model.input.parameters, parameters),
-        },
-      });
+      const started = await answer(
+        client.POST('/api/v1/generate', {
+          params: { header: sync ? { Prefer: `wait=${SYNC_WAIT_SECONDS}` } : {} },
+          body: {
+            model: model.name,
+            ...(model.input.prompt ? { prompt } : {}),
+            ...(model.kind === 'image' ? { num_outputs: numOutputs } : {}),
+            ...(inputFile ? { input_file: inputFile } : {}),
+            ...(maxCredits ? { max_credits: Number(maxCredits) } : {}),
+            ...(webhook.trim() ? { webhook: webhook.trim() } : {}),
+            parameters: typedParameters(model.input.parameters, parameters),
+          },
+        }),
+      );
       refreshBalance();
-      onStarted(job.job_id);
+      onStarted(started.data!.job_id, sync ? started.response.status : undefined);
     } catch (err) {
       setError(err);
     } finally {
@@ -108,6 +120,20 @@ function GenerateForm({ models, onStarted }: { models: CatalogModel[]; onStarted
           ))}
         </fieldset>
       )}
+      <div className="field">
+        <label htmlFor="max-credits">Spend cap (credits, optional)</label>
+        <input id="max-credits" type="number" min={1} step={1} value={maxCredits} onChange={(e) => setMaxCredits(e.target.value)} aria-describedby="max-credits-hint" />
+        <small id="max-credits-hint" className="hint">
+          The job is refused, before anything is reserved, if it would cost more (max_credits).
+        </small>
+      </div>
+      <div className="field">
+        <label htmlFor="webhook">Webhook URL (optional)</label>
+        <input id="webhook" type="url" value={webhook} onChange={(e) => setWebhook(e.target.value)} placeholder="https://example.com/hooks/imagegen" />
+      </div>
+      <label className="check">
+        <input type="checkbox" checked={sync} onChange={(e) => setSync(e.target.checked)} /> Wait for the result in the request (sync run, <code>Prefer: wait</code>)
+      </label>
       <ErrorMessage error={error} />
       {isCreditsError(error) && (
         <p>
@@ -126,7 +152,7 @@ const isCreditsError = (err: unknown) => (err as { code?: string } | undefined)?
 async function upload(file: File): Promise<string> {
   const form = new FormData();
   form.append('file', file);
-  return (await api<{ upload_id: string }>('/uploads', { form })).upload_id;
+  return (await call(client.POST('/api/v1/uploads', { body: formBody(form) }))).upload_id;
 }
 
 /** One input field from the model's contract (`input.parameters`); empty means the model's default. */
@@ -186,15 +212,15 @@ function typedParameters(specs: Record<string, FieldSpec>, values: ParameterValu
 }
 
 /** A job, live: its status until it finishes, then its outputs with download links. */
-export function JobView({ jobId }: { jobId: string }) {
+export function JobView({ jobId, sync }: { jobId: string; sync?: string | null }) {
   const { refreshBalance } = useSession();
   const [job, setJob] = useState<Job>();
   const [error, setError] = useState<unknown>();
   useEffect(
     () =>
       watch<Job>({
-        eventsPath: `/jobs/${jobId}/events`,
-        read: () => api<Job>(`/status/${jobId}`),
+        events: (signal) => answer(client.GET('/api/v1/jobs/{job_id}/events', { params: { path: { job_id: jobId } }, parseAs: 'stream', signal })),
+        read: () => call(client.GET('/api/v1/status/{job_id}', { params: { path: { job_id: jobId } } })),
         onUpdate: setJob,
         onError: setError,
       }),
@@ -210,12 +236,20 @@ export function JobView({ jobId }: { jobId: string }) {
         Job <code>{jobId.slice(0, 8)}</code> {job && <StatusBadge status={job.status} />}
       </h2>
       <ErrorMessage error={error} />
+      {sync && (
+        <p className="hint" data-testid="sync-answer">
+          {sync === '201' ? 'Sync run: the request answered with the finished job (201).' : 'Sync run: still running when the wait ended (202); followed live.'}
+        </p>
+      )}
       {job && (
         <>
           <p className="hint">
             {job.model}
             {job.prompt ? ` · “${job.prompt}”` : ''}
             {job.credits_spent !== null ? ` · ${job.credits_spent} credits` : ''}
+          </p>
+          <p className="hint">
+            <Link to={`/webhooks?resource=job:${jobId}`}>Webhook deliveries of this job</Link>
           </p>
           {job.error && (
             <p role="alert" className="error">
@@ -250,7 +284,7 @@ function DownloadButton({ jobId, output }: { jobId: string; output: JobOutput })
   const download = async () => {
     setError(undefined);
     try {
-      const blob = await (await apiResponse(`/download/${jobId}`, { query: { index: output.index } })).blob();
+      const blob = (await call(client.GET('/api/v1/download/{job_id}', { params: { path: { job_id: jobId }, query: { index: output.index } }, parseAs: 'blob' }))) as Blob;
       const url = URL.createObjectURL(blob);
       const a = document.createElement('a');
       a.href = url;

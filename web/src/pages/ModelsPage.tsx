@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, type Page, type Prompt, type Version } from '../api';
+import { answer, call, client, type Prompt, type Schemas, type Version } from '../api';
 import { useLocation } from '../router';
 import { ErrorMessage, formatDate, Link, StatusBadge, useLoad } from '../ui';
 import { watch } from '../watch';
@@ -7,7 +7,7 @@ import { watch } from '../watch';
 /** The user's trained models; for the chosen one, a prompt form and its gallery. */
 export function ModelsPage() {
   const { query } = useLocation();
-  const versions = useLoad(() => api<Page<Version>>('/versions', { query: { limit: 100 } }), []);
+  const versions = useLoad(() => call(client.GET('/api/v1/versions', { params: { query: { limit: 100 } } })), []);
   const chosen = versions.data?.items.find((v) => v.version_id === query.get('version'));
   return (
     <section aria-labelledby="models-title">
@@ -75,7 +75,9 @@ function PromptForm({ version, onStarted }: { version: Version; onStarted: (prom
     setBusy(true);
     setError(undefined);
     try {
-      const started = await api<{ prompt_id: string }>(`/prompts/create/${version.version_id}`, { json: { prompt, num_outputs: numOutputs } });
+      const started = await call(
+        client.POST('/api/v1/prompts/create/{version_id}', { params: { path: { version_id: version.version_id } }, body: { prompt, num_outputs: numOutputs } }),
+      );
       onStarted(started.prompt_id);
     } catch (err) {
       setError(err);
@@ -112,8 +114,8 @@ function PromptView({ promptId, onFinished }: { promptId: string; onFinished: ()
   useEffect(
     () =>
       watch<Prompt>({
-        eventsPath: `/prompts/${promptId}/events`,
-        read: () => api<Prompt>(`/prompts/${promptId}`),
+        events: (signal) => answer(client.GET('/api/v1/prompts/{prompt_id}/events', { params: { path: { prompt_id: promptId } }, parseAs: 'stream', signal })),
+        read: () => call(client.GET('/api/v1/prompts/{prompt_id}', { params: { path: { prompt_id: promptId } } })),
         onUpdate: setPrompt,
         onError: setError,
       }),
@@ -140,12 +142,12 @@ function PromptView({ promptId, onFinished }: { promptId: string; onFinished: ()
 
 /** GET /prompts/list/{version}: the model's prompts, newest first, page by page. */
 function Gallery({ versionId }: { versionId: string }) {
-  const [items, setItems] = useState<Prompt[]>([]);
+  const [items, setItems] = useState<Schemas['PromptSummary'][]>([]);
   const [cursor, setCursor] = useState<string | null | undefined>(undefined);
   const [error, setError] = useState<unknown>();
   const load = async (after?: string) => {
     try {
-      const page = await api<Page<Prompt>>(`/prompts/list/${versionId}`, { query: { limit: 20, cursor: after } });
+      const page = await call(client.GET('/api/v1/prompts/list/{version_id}', { params: { path: { version_id: versionId }, query: { limit: 20, cursor: after } } }));
       setItems((current) => (after ? [...current, ...page.items] : page.items));
       setCursor(page.next_cursor);
     } catch (err) {

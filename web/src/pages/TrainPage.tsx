@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { api, ApiError, apiResponse, type Payment, type Version } from '../api';
+import { answer, ApiError, call, client, formBody, type Payment, type Version } from '../api';
 import { rememberedPayments } from '../payments-store';
 import { useLocation } from '../router';
 import { ErrorMessage, formatBytes, Link, StatusBadge, useLoad } from '../ui';
@@ -70,8 +70,8 @@ export function TrainPage() {
     const timer = setTimeout(() => {
       const form = new FormData();
       for (const p of photos) form.append('images', p.file, p.file.name);
-      apiResponse('/photos/inspect', { form })
-        .then((res) => res.json() as Promise<Inspection>)
+      call(client.POST('/api/v1/photos/inspect', { body: formBody(form) }))
+        .then((res) => res as Inspection)
         .then(
           (report) => current && setInspection({ photos, report }),
           (err: unknown) => current && setInspection({ photos, error: err }),
@@ -112,8 +112,8 @@ export function TrainPage() {
       const form = new FormData();
       form.append('trigger_word', triggerWord);
       for (const p of photos) form.append('images', p.file, p.file.name);
-      const started = await (await apiResponse(`/versions/train/${encodeURIComponent(paymentId.trim())}`, { form })).json();
-      setVersionId((started as { version_id: string }).version_id);
+      const started = await call(client.POST('/api/v1/versions/train/{payment_id}', { params: { path: { payment_id: paymentId.trim() } }, body: formBody(form) }));
+      setVersionId(started.version_id);
     } catch (err) {
       if (err instanceof ApiError && err.code === 'invalid_images') {
         const details = err.details as PhotoProblems & { findings?: Finding[] };
@@ -259,7 +259,7 @@ function PhotoItem({ photo, issues, findings, onRemove }: { photo: Photo; issues
 
 /** The payment to train with: one made in this browser, or any payment id pasted. */
 function PaymentChoice({ value, onChange }: { value: string; onChange: (id: string) => void }) {
-  const payments = useLoad(() => Promise.all(rememberedPayments().map((id) => api<Payment>(`/payments/${id}`).catch(() => undefined))), []);
+  const payments = useLoad(() => Promise.all(rememberedPayments().map((id) => call(client.GET('/api/v1/payments/{payment_id}', { params: { path: { payment_id: id } } })).catch(() => undefined))), []);
   const usable = (payments.data ?? []).filter((p): p is Payment => p !== undefined && p.status === 'paid' && p.plan.is_init);
   return (
     <>
@@ -291,8 +291,8 @@ function TrainingView({ versionId }: { versionId: string }) {
   useEffect(
     () =>
       watch<Version>({
-        eventsPath: `/versions/${versionId}/events`,
-        read: () => api<Version>(`/versions/info/${versionId}`),
+        events: (signal) => answer(client.GET('/api/v1/versions/{version_id}/events', { params: { path: { version_id: versionId } }, parseAs: 'stream', signal })),
+        read: () => call(client.GET('/api/v1/versions/info/{version_id}', { params: { path: { version_id: versionId } } })),
         onUpdate: setVersion,
         onError: setError,
       }),

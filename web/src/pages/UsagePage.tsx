@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { api, type Page, type UsageEntry } from '../api';
+import { call, client, type UsageEntry } from '../api';
 import { ErrorMessage, formatDate, Link, StatusBadge } from '../ui';
 
 /** GET /usage: every job with its model, status and the credits it cost, newest first. */
@@ -9,7 +9,7 @@ export function UsagePage() {
   const [error, setError] = useState<unknown>();
   const load = async (after?: string) => {
     try {
-      const page = await api<Page<UsageEntry>>('/usage', { query: { limit: 20, cursor: after } });
+      const page = await call(client.GET('/api/v1/usage', { params: { query: { limit: 20, cursor: after } } }));
       setItems((current) => (after ? [...current, ...page.items] : page.items));
       setCursor(page.next_cursor);
     } catch (err) {
