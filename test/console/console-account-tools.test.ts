@@ -1,0 +1,204 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { startReceiver } from '../events/webhook-receiver';
+import { CHROMIUM_ARGS, findChromium } from '../helpers/chromium';
+import { fundedUser } from '../helpers/factories';
+import { eventually } from '../helpers/http';
+import { loudSkip } from '../helpers/skip';
+import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
+
+/**
+ * The console's tools for developers, in a real headless Chromium against the real API and
+ * worker: API keys (create, name, budget, rotate, revoke), sync runs with a spend cap, and
+ * webhook deliveries.
+ */
+
+const ROOT = path.resolve(__dirname, '../..');
+const MODEL = 'black-forest-labs/flux-schnell';
+
+const chromiumAvailable = findChromium();
+if (!chromiumAvailable.ok) loudSkip('the web console browser tests (keys, sync runs, webhooks)', chromiumAvailable.reason);
+
+let env: TestEnv;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+/** Content-Security-Policy violations and page errors: the console must cause none. */
+const pageProblems: string[] = [];
+
+(chromiumAvailable.ok ? describe : describe.skip)('the web console: keys, sync runs and webhooks', () => {
+  beforeAll(async () => {
+    execFileSync('node', ['scripts/build-web.mjs'], { cwd: ROOT, stdio: 'inherit' });
+    env = await startTestEnv({ knobs: { latency_ms: 300 } });
+    receiver = await startReceiver();
+    browser = await chromium.launch({ executablePath: chromiumAvailable.ok ? chromiumAvailable.path : undefined, args: CHROMIUM_ARGS, headless: true });
+  }, 300_000);
+  afterAll(async () => {
+    await browser?.close();
+    await receiver?.close();
+    await env?.stop();
+  });
+  beforeEach(async () => {
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageProblems.push(m.text());
+    });
+    page.on('pageerror', (err) => pageProblems.push(err.message));
+    pageProblems.length = 0;
+  });
+  afterEach(async () => {
+    await context?.close();
+    expect(pageProblems).toEqual([]);
+  });
+
+  it('when a user creates a named key with a budget, changes the budget, rotates and revokes it, then the API holds each change and the revoked key stops working', async () => {
+    const user = await fundedUser(env, 100);
+    await signInWithKey(user.apiKey);
+    await openPage('API keys');
+
+    await page.getByLabel('Name', { exact: true }).fill('ci-pipeline');
+    await page.getByLabel('Monthly credit budget (optional)').fill('50');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const created = (await page.getByTestId('shown-api-key').textContent())!;
+    expect(created).toMatch(/^igk_/);
+    const row = page.locator('tr[data-key-name="ci-pipeline"]');
+    await expectValue(row.getByLabel('Monthly credit budget of ci-pipeline'), '50');
+    expect(await keyNamed(user, 'ci-pipeline')).toMatchObject({ status: 'active', monthly_credit_budget: 50, credits_spent_this_month: 0 });
+
+    // The new key works, and what its jobs cost shows as this month's spend.
+    const job = await env.api.post('/api/v1/generate').set({ Authorization: `Bearer ${created}` }).send({ model: MODEL, prompt: 'a lamp' }).expect(202);
+    await env.waitForJob({ ...user, apiKey: created, auth: { Authorization: `Bearer ${created}` } }, job.body.job_id);
+
+    // A budget under what was spent: the next job with the key is refused.
+    await row.getByLabel('Monthly credit budget of ci-pipeline').fill('1');
+    await row.getByRole('button', { name: 'Save' }).click();
+    await eventually(async () => (await keyNamed(user, 'ci-pipeline')).monthly_credit_budget === 1);
+    await expectText(row.getByTestId('spent'), /^[1-9]\d*$/);
+    const refused = await env.api.post('/api/v1/generate').set({ Authorization: `Bearer ${created}` }).send({ model: MODEL, prompt: 'a lamp' }).expect(402);
+    expect(refused.body.error.code).toBe('key_budget_exceeded');
+
+    await row.getByRole('button', { name: 'Rotate ci-pipeline' }).click();
+    await expectText(page.getByTestId('shown-key'), /^Rotated ci-pipeline\. .*keeps working until/s);
+    const rotated = (await page.getByTestId('shown-api-key').textContent())!;
+    expect(rotated).not.toBe(created);
+    const keys = (await env.api.get('/api/v1/keys').set(user.auth).expect(200)).body.items.filter((k: { name: string }) => k.name === 'ci-pipeline');
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatchObject({ status: 'active', expires_at: expect.any(String) });
+
+    // Revoke the new one: two steps, then it is refused at once.
+    const newRow = page.locator('tr[data-key-name="ci-pipeline"]').filter({ hasNot: page.locator('.hint', { hasText: 'until' }) });
+    await newRow.getByRole('button', { name: 'Revoke ci-pipeline' }).click();
+    await newRow.getByRole('button', { name: 'Confirm revoking ci-pipeline' }).click();
+    await page.locator('tr[data-key-name="ci-pipeline"][data-key-status="revoked"]').waitFor();
+    await env.api.get('/api/v1/balance').set({ Authorization: `Bearer ${rotated}` }).expect(401);
+  }, 120_000);
+
+  it('when a user rotates the key the console signed in with, then the console goes on with the new key', async () => {
+    const user = await env.createUser();
+    await signInWithKey(user.apiKey);
+    await openPage('API keys');
+    const own = page.locator('tr', { has: page.getByText('(this console)') });
+    const name = (await own.getAttribute('data-key-name'))!;
+    await own.getByRole('button', { name: `Rotate ${name}` }).click();
+    await expectText(page.getByTestId('shown-key'), /This console now uses the new key\.$/);
+    const rotated = (await page.getByTestId('shown-api-key').textContent())!;
+    expect(await page.evaluate("sessionStorage.getItem('imagegen.apiKey')")).toBe(rotated);
+    // Still signed in after a reload, and the new key is the one marked as the console's.
+    await page.reload();
+    await page.getByRole('navigation').waitFor();
+    await page.getByText('(this console)').waitFor();
+  }, 60_000);
+
+  it('when a user runs a model as a sync run, then the request holds until the job is final (201) and the page shows it succeeded; a spend cap below the price is refused with the quote', async () => {
+    const user = await fundedUser(env, 100);
+    await signInWithKey(user.apiKey);
+    const prefer: Array<string | undefined> = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/api/v1/generate')) prefer.push(r.headers()['prefer']);
+    });
+
+    await page.getByLabel('Model', { exact: true }).selectOption(MODEL);
+    await page.getByLabel('Prompt', { exact: true }).fill('a lighthouse at dusk');
+    await page.getByLabel('Spend cap (credits, optional)').fill('1');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await expectText(page.getByRole('alert'), /^This job costs up to \d+ credits, more than max_credits \(1\); nothing was reserved$/);
+    expect(await env.db.job.count({ where: { userId: user.id } })).toBe(0);
+
+    await page.getByLabel('Spend cap (credits, optional)').fill('');
+    await page.getByLabel(/Wait for the result in the request/).check();
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await expectText(page.getByTestId('sync-answer'), /^Sync run: the request answered with the finished job \(201\)\.$/, 60_000);
+    await expectText(page.getByTestId('job').getByRole('status'), /^succeeded$/);
+    expect(prefer).toEqual([undefined, 'wait=60']);
+  }, 120_000);
+
+  it('when a job was given a webhook URL, then its deliveries are listed with the answers the receiver gave, and the signing secret is shown on request', async () => {
+    const user = await fundedUser(env, 100);
+    receiver.failFirst('/console', 1);
+    await signInWithKey(user.apiKey);
+    await page.getByLabel('Model', { exact: true }).selectOption(MODEL);
+    await page.getByLabel('Prompt', { exact: true }).fill('a red kite');
+    await page.getByLabel('Webhook URL (optional)').fill(receiver.url('/console'));
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await expectText(page.getByTestId('job').getByRole('status'), /^succeeded$/, 60_000);
+    const jobId = new URL(page.url()).searchParams.get('job')!;
+    await eventually(() => env.db.webhookDelivery.findFirst({ where: { resourceId: jobId, event: 'completed', statusCode: 200 } }), 60_000, 100);
+
+    await page.getByRole('link', { name: 'Webhook deliveries of this job' }).click();
+    const list = page.getByTestId('deliveries');
+    await list.getByRole('table', { name: 'Delivery attempts' }).waitFor();
+    const answers = await list.getByTestId('answer').allTextContents();
+    // The first attempt failed (500) and was retried; every event ends delivered.
+    expect(answers[0]).toBe('500');
+    expect(answers.slice(1).every((a) => a === '200')).toBe(true);
+    expect(await list.locator('tr[data-event="completed"]').count()).toBe(1);
+    await expectText(page.getByTestId('endpoint-status'), /^active$/);
+
+    await page.getByRole('button', { name: 'Show the signing secret' }).click();
+    const secret = (await env.api.get('/api/v1/webhooks/secret').set(user.auth).expect(200)).body.key;
+    await expectText(page.getByTestId('webhook-secret'), new RegExp(`^${secret.replace(/[+/]/g, '\\$&')}$`));
+  }, 120_000);
+});
+
+async function keyNamed(user: TestUser, name: string): Promise<Record<string, unknown>> {
+  const items = (await env.api.get('/api/v1/keys').set(user.auth).expect(200)).body.items as Array<{ name: string }>;
+  return items.find((k) => k.name === name)!;
+}
+
+async function openPage(label: string): Promise<void> {
+  await page.getByRole('navigation').getByRole('link', { name: label }).click();
+}
+
+/** Signs in on the account page with an existing API key, as a returning user does. */
+async function signInWithKey(apiKey: string): Promise<void> {
+  await page.goto(`${env.baseUrl}/account`);
+  await page.getByLabel('API key', { exact: true }).fill(apiKey);
+  await page.getByRole('button', { name: 'Use this key' }).click();
+  await page.getByRole('navigation').waitFor();
+}
+
+async function expectValue(locator: Locator, value: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: string | null = null;
+  while (Date.now() < deadline) {
+    last = await locator.inputValue({ timeout: Math.max(1, deadline - Date.now()) }).catch(() => null);
+    if (last === value) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`expected the value ${value} within ${timeoutMs} ms; last seen: ${JSON.stringify(last)}`);
+}
+
+/** Waits until the element's whole text matches. */
+async function expectText(locator: Locator, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: string | null = null;
+  while (Date.now() < deadline) {
+    last = await locator.textContent({ timeout: Math.max(1, deadline - Date.now()) }).catch(() => null);
+    if (last !== null && pattern.test(last.trim())) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`expected text ${pattern} within ${timeoutMs} ms; last seen: ${JSON.stringify(last)}`);
+}

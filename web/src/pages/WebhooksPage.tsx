@@ -1,0 +1,166 @@
+import { useState, type FormEvent } from 'react';
+import { call, client, type OkBody, type WebhookEndpoint } from '../api';
+import { navigate, useLocation } from '../router';
+import { ErrorMessage, formatDate, useLoad } from '../ui';
+
+type Deliveries = OkBody<'listWebhookDeliveries'>;
+const KINDS = ['job', 'prompt', 'version', 'batch'] as const;
+
+/**
+ * Webhooks: the signing secret, and for one job, prompt, model or batch (`?resource=job:<id>`)
+ * every delivery attempt and the state of its endpoint, which a paused or disabled endpoint can
+ * be re-enabled from.
+ */
+export function WebhooksPage() {
+  const { query } = useLocation();
+  const resource = query.get('resource');
+  return (
+    <section aria-labelledby="webhooks-title">
+      <h1 id="webhooks-title">Webhooks</h1>
+      <p className="hint">
+        Give a job, prompt, training or batch a <code>webhook</code> URL and its events are posted there, signed (Standard Webhooks) with your secret.
+      </p>
+      <Secret />
+      <ResourcePicker current={resource} />
+      {resource && <DeliveryList key={resource} resource={resource} />}
+    </section>
+  );
+}
+
+function Secret() {
+  const [secret, setSecret] = useState<string>();
+  const [error, setError] = useState<unknown>();
+  const reveal = async () => {
+    setError(undefined);
+    try {
+      setSecret((await call(client.GET('/api/v1/webhooks/secret'))).key);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <div className="card">
+      <h2>Signing secret</h2>
+      {secret ? (
+        <p>
+          <code data-testid="webhook-secret">{secret}</code>
+        </p>
+      ) : (
+        <button type="button" onClick={() => void reveal()}>
+          Show the signing secret
+        </button>
+      )}
+      <ErrorMessage error={error} />
+    </div>
+  );
+}
+
+function ResourcePicker({ current }: { current: string | null }) {
+  const [kind, setKind] = useState<string>(current?.split(':')[0] ?? 'job');
+  const [id, setId] = useState(current?.split(':')[1] ?? '');
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    navigate(`/webhooks?resource=${kind}:${id.trim()}`);
+  };
+  return (
+    <form onSubmit={submit} className="card" aria-label="Show deliveries">
+      <h2>Deliveries</h2>
+      <div className="row">
+        <label>
+          Of a
+          <select value={kind} onChange={(e) => setKind(e.target.value)}>
+            {KINDS.map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Id
+          <input required value={id} onChange={(e) => setId(e.target.value)} placeholder="its id (a UUID)" size={38} />
+        </label>
+        <button type="submit">Show deliveries</button>
+      </div>
+    </form>
+  );
+}
+
+function DeliveryList({ resource }: { resource: string }) {
+  const list = useLoad(() => call(client.GET('/api/v1/webhooks/deliveries', { params: { query: { resource } } })), [resource]);
+  return (
+    <article aria-labelledby="deliveries-title" data-testid="deliveries">
+      <h2 id="deliveries-title">
+        Deliveries of <code>{resource}</code>{' '}
+        <button type="button" onClick={list.reload} disabled={list.loading}>
+          Refresh
+        </button>
+      </h2>
+      <ErrorMessage error={list.error} />
+      {list.data && <Endpoint endpoint={list.data.endpoint} onChanged={list.reload} />}
+      {list.data && <Attempts deliveries={list.data} />}
+    </article>
+  );
+}
+
+function Endpoint({ endpoint, onChanged }: { endpoint: WebhookEndpoint | null; onChanged: () => void }) {
+  const [error, setError] = useState<unknown>();
+  if (!endpoint) return <p className="hint">No delivery yet (or no webhook URL on it).</p>;
+  const reenable = async () => {
+    setError(undefined);
+    try {
+      await call(client.POST('/api/v1/webhooks/endpoints/reenable', { body: { url: endpoint.url } }));
+      onChanged();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <div className="notice" data-testid="endpoint">
+      <p>
+        Endpoint <code>{endpoint.url}</code>: <strong data-testid="endpoint-status">{endpoint.status}</strong>
+        {endpoint.status === 'paused' && ` until ${formatDate(endpoint.paused_until)}`}
+        {endpoint.consecutive_failures > 0 && ` · ${endpoint.consecutive_failures} failed attempts in a row`}
+        {endpoint.last_error && ` · last error: ${endpoint.last_error}`}
+      </p>
+      {endpoint.status !== 'active' && (
+        <button type="button" onClick={() => void reenable()}>
+          Re-enable this endpoint
+        </button>
+      )}
+      <ErrorMessage error={error} />
+    </div>
+  );
+}
+
+function Attempts({ deliveries }: { deliveries: Deliveries }) {
+  if (deliveries.items.length === 0) return <p>No attempts yet.</p>;
+  return (
+    <table aria-label="Delivery attempts">
+      <thead>
+        <tr>
+          <th scope="col">Event</th>
+          <th scope="col">Attempt</th>
+          <th scope="col">Answer</th>
+          <th scope="col">Time</th>
+          <th scope="col">Error</th>
+          <th scope="col">Next retry</th>
+          <th scope="col">Sent</th>
+        </tr>
+      </thead>
+      <tbody>
+        {deliveries.items.map((d) => (
+          <tr key={`${d.event_id}-${d.attempt}`} data-event={d.event}>
+            <td>{d.event}</td>
+            <td>{d.attempt}</td>
+            <td data-testid="answer">{d.status_code ?? '—'}</td>
+            <td>{d.duration_ms} ms</td>
+            <td>{d.error ?? ''}</td>
+            <td>{formatDate(d.next_retry_at)}</td>
+            <td>{formatDate(d.created_at)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
