@@ -18,7 +18,7 @@ import { REPO_ROOT } from '../../src/dev/paths';
 import { findFreePorts } from '../../src/dev/ports';
 import { makeTempDataDir, PG_PASSWORD, PG_USER } from '../../src/dev/stack';
 import { freeNodePortBase } from '../../src/dev/temporal-cluster';
-import { photos } from '../helpers/factories';
+import { samePersonSet } from '../fixtures/faces';
 import { readStackInfo } from '../helpers/stack-info';
 import { isAlive, killTree } from '../../src/dev/process-tree';
 
@@ -243,7 +243,8 @@ describe('npm run start:cluster', () => {
     expect(paid.status).toBe(200);
     const form = new FormData();
     form.append('trigger_word', 'CLU');
-    for (const [i, photo] of (await photos(10)).entries()) form.append('images', new Blob([new Uint8Array(photo)], { type: 'image/jpeg' }), `photo-${i + 1}.jpg`);
+    // Ten photos of one real person: the cluster's API inspects faces as production does.
+    for (const photo of await samePersonSet('a', 10)) form.append('images', new Blob([new Uint8Array(photo.buffer)], { type: 'image/jpeg' }), photo.filename);
     const training = await call(c, 'POST', `/api/v1/versions/train/${payment.body.payment_id}`, form, apiKey);
     expect(training.status).toBe(202);
 
