@@ -117,6 +117,7 @@ export async function f1Flood(ctx: BenchContext): Promise<RowResult> {
       other_p99_ms: round(during.summary.p99),
       other_max_ms: round(during.summary.max),
       other_p99_above_idle_ms: round(gap),
+      other_posts_resent: idleSent.resent + floodSent.resent,
       max_active_jobs_per_account: MAX_ACTIVE_JOBS,
       rate_limit_per_key_per_minute: RATE_LIMIT_PER_MINUTE,
       create_queue_rate_per_s: ctx.createRatePerSecond,
@@ -148,6 +149,7 @@ export async function f1Flood(ctx: BenchContext): Promise<RowResult> {
         `latency = POST sent → completed_at. The flooding account's share: its succeeded jobs per second from ${warmS} s to the end of the flood ` +
         `(${round(after.predictions_created - before.predictions_created)} provider creates in all, ${after.rate_limited_creates - before.rate_limited_creates} provider 429s retried).`,
     );
+    if (idleSent.resent + floodSent.resent) row.notes.push(`${idleSent.resent + floodSent.resent} of the other account's POSTs were answered 503 or lost and sent again after 1 s (same Idempotency-Key); their latency counts from the first send.`);
     if (misses.length) row.notes.push(`Missed: ${misses.join('; ')}.`);
     return row;
   } finally {

@@ -39,6 +39,7 @@ export async function f2SilentWebhooks(ctx: BenchContext): Promise<RowResult> {
     const [noisy, other] = await Promise.all([s.createUser(), s.createUser()]);
 
     /** The other account's jobs, each with a webhook (completed only) to the answering receiver. */
+    let resent = 0;
     const otherRun = async (phase: string, count = otherJobs) => {
       const sent = await submitPaced(s, other, count, OTHER_EVERY_MS, (i) => ({
         ...jobBody(`bench F2 ${phase} ${i}`),
@@ -47,6 +48,7 @@ export async function f2SilentWebhooks(ctx: BenchContext): Promise<RowResult> {
       }));
       const lat = await latenciesOf(ctx, s, sent, 120_000);
       const hooks = await webhookDelays(receiver, phase, sent, lat, ctx.quick ? 60_000 : 180_000);
+      resent += sent.resent;
       return { sent, lat, hooks };
     };
 
@@ -65,12 +67,14 @@ export async function f2SilentWebhooks(ctx: BenchContext): Promise<RowResult> {
       const due = t0 + i * interval;
       if (due > Date.now()) await sleep(due - Date.now());
       const sentAt = Date.now();
-      const res = await s.http.json('POST', '/api/v1/generate', { json: { ...jobBody(`bench F2 silent ${i}`), webhook: silent.url(`/silent/${i}`) }, headers: noisy.headers });
+      const res = await s.http
+        .json('POST', '/api/v1/generate', { json: { ...jobBody(`bench F2 silent ${i}`), webhook: silent.url(`/silent/${i}`) }, headers: noisy.headers })
+        .catch((err: Error) => ({ status: 0, body: err.message, ms: 0 }));
       if (res.status === 202) silentSent.push({ index: i, jobId: res.body.job_id, sentAt, postMs: res.ms });
       else {
         refused++;
         await sleep(1000);
-        i--; // a 429 (too many active jobs): wait and send the same job again
+        i--; // a 429 (too many active jobs), 503 or lost request: wait and send the same job again
         if (refused > silentJobs) throw new Error(`the silent account's jobs were refused ${refused} times (last: ${res.status} ${JSON.stringify(res.body).slice(0, 200)})`);
       }
     }
@@ -123,6 +127,7 @@ export async function f2SilentWebhooks(ctx: BenchContext): Promise<RowResult> {
       other_webhooks_received: during.hooks.received,
       clean_webhook_delay_p50_ms: round(clean.hooks.summary.p50),
       clean_webhook_delay_p99_ms: round(clean.hooks.summary.p99),
+      other_posts_resent: resent,
     };
     row.floor = { jobs: clean.lat.jobs, succeeded: clean.lat.succeeded, p50_ms: round(c.p50), p99_ms: round(c.p99), max_ms: round(c.max) };
     row.figureText =
@@ -139,13 +144,14 @@ export async function f2SilentWebhooks(ctx: BenchContext): Promise<RowResult> {
     row.pass = misses.length === 0;
     row.notes.push(
       `Model ${MODEL_LATENCY_MS / 1000} s, no provider limit in this row; create queue ${ctx.createRatePerSecond}/s. The silent account sent ${silentSent.length} jobs at ${SILENT_PER_SECOND}/s ` +
-        `(${refused} × 429 resent after 1 s), each webhook its own URL (an endpoint and breaker each) with every event; its jobs finished first, so the other account's jobs ` +
+        `(${refused} refused or lost and resent after 1 s), each webhook its own URL (an endpoint and breaker each) with every event; its jobs finished first, so the other account's jobs ` +
         `share the service with the hanging deliveries only, not with the silent account's generation work. The webhook worker: ${WEBHOOK_SLOTS} slots, ` +
         `3 s connect and 8 s attempt timeouts (defaults). The other account: ${otherJobs} jobs, one every ${OTHER_EVERY_MS} ms, clean first (the floor), then while the slots were held; ` +
         `latency = POST sent → completed_at. Its webhook delay (completed_at → its receiver got the completed event) is reported, not judged: its deliveries take turns with the ` +
         `silent ones on the same ${WEBHOOK_SLOTS} slots (fairness by account), and a slot held by a silent attempt frees only when the attempt times out. ` +
         `By the end ${silentAttempts} silent attempts had been made and ${pausedEndpoints} of ${endpoints} silent endpoints were paused by their breakers.`,
     );
+    if (resent) row.notes.push(`${resent} of the other account's POSTs were answered 503 or lost and sent again after 1 s (same Idempotency-Key); their latency counts from the first send.`);
     if (misses.length) row.notes.push(`Missed: ${misses.join('; ')}.`);
     return row;
   } finally {

@@ -3,11 +3,12 @@
  * job's latency from the moment its POST was sent to its `completed_at` (the database's clock,
  * the same machine's clock as the bench's), so no status polling adds load or noise.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { openLoop } from '../http-client';
 import type { BenchContext } from '../context';
 import type { BenchUser, Service } from '../service';
-import { summarize, type Summary } from '../stats';
+import { sleep, summarize, type Summary } from '../stats';
 import { waitAllFinal } from './common';
 
 export interface Sent {
@@ -19,22 +20,46 @@ export interface Sent {
   postMs: number;
 }
 
-/** `count` jobs of `user`, one every `everyMs` (on a fixed schedule); throws on a POST that is not 202. */
-export async function submitPaced(svc: Service, user: BenchUser, count: number, everyMs: number, body: (i: number) => unknown): Promise<Sent[]> {
-  if (count <= 0) return [];
-  const sent: Sent[] = [];
-  const run = await openLoop({
+/** A POST that failed for want of a resource (503, network error) is sent again after this, with the same Idempotency-Key. */
+const RESEND_AFTER_MS = 1000;
+const MAX_SENDS = 4;
+
+/**
+ * `count` jobs of `user`, one every `everyMs` (on a fixed schedule). A POST answered 503 or lost
+ * is sent again (same Idempotency-Key) as a client would, and its latency still counts from the
+ * first send; `resent` says how often. Throws on any other answer than 202.
+ */
+export async function submitPaced(svc: Service, user: BenchUser, count: number, everyMs: number, body: (i: number) => unknown): Promise<Sent[] & { resent: number }> {
+  const sent = Object.assign([] as Sent[], { resent: 0 });
+  if (count <= 0) return sent;
+  const errors: string[] = [];
+  await openLoop({
     ratePerSecond: 1000 / everyMs,
     durationMs: count * everyMs,
+    // never rejects: openLoop settles its calls only after the last one is sent
     send: async (i) => {
       const sentAt = Date.now();
-      const res = await svc.http.json('POST', '/api/v1/generate', { json: body(i), headers: user.headers });
-      if (res.status !== 202) throw new Error(`POST /api/v1/generate answered ${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`);
-      sent.push({ index: i, jobId: res.body.job_id, sentAt, postMs: res.ms });
+      const headers = { ...user.headers, 'idempotency-key': `bench-${randomUUID()}` };
+      for (let attempt = 1; ; attempt++) {
+        let last: string;
+        try {
+          const res = await svc.http.json('POST', '/api/v1/generate', { json: body(i), headers });
+          if (res.status === 202) {
+            sent.push({ index: i, jobId: res.body.job_id, sentAt, postMs: res.ms });
+            return;
+          }
+          last = `${res.status}: ${JSON.stringify(res.body).slice(0, 300)}`;
+          if (res.status !== 503) return void errors.push(last);
+        } catch (err) {
+          last = (err as Error).message;
+        }
+        if (attempt >= MAX_SENDS) return void errors.push(`${last} (after ${attempt} sends)`);
+        sent.resent++;
+        await sleep(RESEND_AFTER_MS);
+      }
     },
   });
-  const failed = run.results.find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  if (errors.length) throw new Error(`POST /api/v1/generate failed ${errors.length} times; first: ${errors[0]}`);
   return sent;
 }
 
