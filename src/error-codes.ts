@@ -31,6 +31,8 @@ export const ErrorCode = {
   apiKeyInactive: 'api_key_inactive',
   /** The account already has MAX_ACTIVE_API_KEYS keys that work: revoke one first. */
   tooManyApiKeys: 'too_many_api_keys',
+  /** The request's API key is an old key in its rotation grace: it cannot create or rotate keys (use the new key). */
+  apiKeyInGrace: 'api_key_in_grace',
   // Training and prompts
   invalidImages: 'invalid_images',
   paymentNotPaid: 'payment_not_paid',

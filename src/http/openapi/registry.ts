@@ -554,7 +554,7 @@ export const apiRoutes: ApiRoute[] = [
     description: 'The key is in the answer only; we keep its hash.',
     request: { json: createKeyBody },
     responses: { 201: { description: 'The new key', json: CreatedApiKey } },
-    errors: { 409: [ErrorCode.tooManyApiKeys] },
+    errors: { 409: [ErrorCode.tooManyApiKeys, ErrorCode.apiKeyInGrace] },
   },
   {
     method: 'get',
@@ -583,7 +583,7 @@ export const apiRoutes: ApiRoute[] = [
     summary: 'Replace an API key; the old one keeps working for a grace period',
     request: { params: keyIdParam },
     responses: { 201: { description: 'The new key, and when the old one stops working', json: RotatedApiKey } },
-    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.apiKeyInactive] },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.apiKeyInactive, ErrorCode.apiKeyInGrace] },
   },
   // -- src/http/routes/quote.ts -----------------------------------------------------------------
   {

@@ -1,7 +1,8 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { KeyVerifier } from '../../accounts/key-verifier';
 import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey, setKeyBudget, type CreatedKey, type ListedKey } from '../../accounts/keys';
+import { AppError, ErrorCode } from '../../errors';
 import { iso } from '../../shared/dates';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
@@ -85,11 +86,26 @@ function keyView(key: ListedKey, now: Date): z.infer<typeof ApiKey> {
   };
 }
 
+/**
+ * An old key in its rotation grace (expires_at set) stops working soon; it may not make keys
+ * that last (create, rotate), so a leaked old key cannot outlive the rotation that replaced it.
+ */
+function refuseKeyInGrace(req: Request): void {
+  const expiresAt = req.apiKey?.expiresAt;
+  if (!expiresAt) return;
+  throw AppError.conflict(
+    ErrorCode.apiKeyInGrace,
+    `This API key was rotated and stops working at ${expiresAt.toISOString()}; it cannot create or rotate keys. Use the key that replaced it`,
+    { expires_at: expiresAt.toISOString() },
+  );
+}
+
 export function createKeysRouter({ db, config }: Pick<AppDeps, 'db' | 'config'>, keys: KeyVerifier): Router {
   const router = Router();
 
   router.post('/keys', async (req, res) => {
     const { name, monthly_credit_budget } = parse(createKeyBody, req.body);
+    refuseKeyInGrace(req);
     res.status(201).json(createdView(await createApiKey(db, config.apiKeyPepper, currentUser(req).id, name, monthly_credit_budget ?? null)));
   });
 
@@ -112,6 +128,7 @@ export function createKeysRouter({ db, config }: Pick<AppDeps, 'db' | 'config'>,
 
   router.post('/keys/:key_id/rotate', async (req, res) => {
     const { key_id } = parse(keyIdParam, req.params, 'path');
+    refuseKeyInGrace(req);
     const request = { pepper: config.apiKeyPepper, userId: currentUser(req).id, keyId: key_id, graceSeconds: config.apiKeyRotationGraceSeconds };
     const rotated = await keys.changed(key_id, () => rotateApiKey(db, request));
     res.status(201).json({ ...createdView(rotated), replaces: { id: key_id, expires_at: rotated.oldExpiresAt.toISOString() } });
