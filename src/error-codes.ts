@@ -37,6 +37,8 @@ export const ErrorCode = {
   invalidImages: 'invalid_images',
   paymentNotPaid: 'payment_not_paid',
   paymentAlreadyUsed: 'payment_already_used',
+  /** The payment was refunded or is held by a dispute: it cannot start a training. */
+  paymentRefunded: 'payment_refunded',
   planNotTrainable: 'plan_not_trainable',
   trainingInProgress: 'training_in_progress',
   versionNotReady: 'version_not_ready',

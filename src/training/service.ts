@@ -133,6 +133,14 @@ async function checkPayment(db: Db, userId: string, paymentId: string) {
   if (payment.status !== 'paid') {
     throw AppError.conflict(ErrorCode.paymentNotPaid, `This payment is ${payment.status}; complete the checkout before training`, { status: payment.status });
   }
+  // Money Stripe gave back (a refund) or holds (an open or lost dispute) bought no training.
+  if (payment.refundedCents > 0 || payment.disputedCents > 0) {
+    const what = payment.refundedCents > 0 ? 'refunded' : 'disputed';
+    throw AppError.conflict(ErrorCode.paymentRefunded, `This payment was ${what}; it cannot start a training. Buy a new plan to train`, {
+      refunded_cents: payment.refundedCents,
+      disputed_cents: payment.disputedCents,
+    });
+  }
   const busy = await db.modelVersion.findFirst({ where: { paymentId, status: { notIn: ['failed', 'canceled'] } }, select: { id: true } });
   if (busy) throw await alreadyTrainingError(db, paymentId);
   return payment;

@@ -240,7 +240,7 @@ export const apiRoutes: ApiRoute[] = [
     errors: {
       400: [ErrorCode.invalidMultipart],
       404: [ErrorCode.notFound],
-      409: [ErrorCode.paymentNotPaid, ErrorCode.paymentAlreadyUsed, ErrorCode.trainingInProgress],
+      409: [ErrorCode.paymentNotPaid, ErrorCode.paymentAlreadyUsed, ErrorCode.trainingInProgress, ErrorCode.paymentRefunded],
       413: [ErrorCode.payloadTooLarge],
       415: [ErrorCode.unsupportedMediaType],
       422: [ErrorCode.invalidImages, ErrorCode.planNotTrainable],
