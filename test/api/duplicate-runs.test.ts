@@ -45,7 +45,9 @@ describe('when a retried create misses the earlier prediction and starts a secon
   let user: TestUser;
   beforeAll(async () => {
     env = await startTestEnv({
-      knobs: { latency_ms: 1500 },
+      // The stray must still be running when the workflow hears of it: it gets the retry's backoff
+      // (1 s) plus however long a loaded machine takes to dispatch the retry and the cancel.
+      knobs: { latency_ms: 6000 },
       // Both attempts create without looking (as when the provider's list lags behind): the
       // first one's answer is lost, so two predictions run for one job.
       activities: (real: Activities) => ({
