@@ -9,12 +9,14 @@ let env: TestEnv;
 let user: TestUser;
 
 beforeAll(async () => {
-  env = await startTestEnv({ knobs: { latency_ms: 4000 }, env: { MAX_ACTIVE_JOBS_PER_ACCOUNT: String(CAP) } });
+  env = await startTestEnv({ env: { MAX_ACTIVE_JOBS_PER_ACCOUNT: String(CAP) } });
   user = await fundedUser(env);
 });
 afterAll(() => env?.stop());
 
-const generate = (u: TestUser, prompt: string) => env.api.post('/api/v1/generate').set(u.auth).send({ model: MODEL, prompt });
+/** A job that stays running until it is canceled (the local provider's per-prediction latency knob). */
+const generate = (u: TestUser, prompt: string) => env.api.post('/api/v1/generate').set(u.auth).send({ model: MODEL, prompt, parameters: { fake_latency_ms: 600_000 } });
+const quick = (u: TestUser, prompt: string) => env.api.post('/api/v1/generate').set(u.auth).send({ model: MODEL, prompt });
 
 describe('the cap on an account’s active jobs', () => {
   it('when an account has the cap of jobs queued or running, then the next is refused with 429 too_many_active_jobs, Retry-After and the cap, and nothing is reserved or written', async () => {
@@ -39,11 +41,14 @@ describe('the cap on an account’s active jobs', () => {
     await generate(user, 'still capped').expect(429);
   });
 
-  it('when jobs finish, then the count goes back to what is really active', async () => {
-    const jobs = await env.db.job.findMany({ where: { userId: user.id }, select: { id: true } });
-    for (const { id } of jobs) await env.waitForJob(user, id, 60_000);
-    const balance = await env.db.creditBalance.findUniqueOrThrow({ where: { userId: user.id } });
-    expect(balance.activeJobs).toBe(0);
-    await generate(user, 'room again').expect(202);
-  }, 90_000);
+  it('when jobs end, canceled or succeeded, then the count goes back to what is really active', async () => {
+    const active = await env.db.job.findMany({ where: { userId: user.id, status: { in: ['queued', 'running'] } }, select: { id: true } });
+    for (const { id } of active) await env.api.delete(`/api/v1/jobs/${id}`).set(user.auth).expect(202);
+    for (const { id } of active) expect((await env.waitForJob(user, id, 60_000)).status).toBe('canceled');
+    expect((await env.db.creditBalance.findUniqueOrThrow({ where: { userId: user.id } })).activeJobs).toBe(0);
+
+    const done = (await quick(user, 'room again').expect(202)).body.job_id as string;
+    expect((await env.waitForJob(user, done, 60_000)).status).toBe('succeeded');
+    expect((await env.db.creditBalance.findUniqueOrThrow({ where: { userId: user.id } })).activeJobs).toBe(0);
+  }, 120_000);
 });
