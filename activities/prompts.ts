@@ -64,6 +64,35 @@ export function createPromptActivities(deps: EventDeps) {
     /** Records a failed or canceled prompt and releases its whole reservation. */
     async finishPrompt(req: { promptId: string; versionId: string; status: 'failed' | 'canceled'; code: string; message: string }): Promise<void> {
       await change(prompt(req.promptId), async (tx, emit) => {
+    /**
+     * The prompt's deadline passed before it was final: one whose provider run never started
+     * (still queued) ends `aborted`, one that was running ends `canceled`, both with error
+     * deadline_exceeded and the whole image reservation released. Returns the prompt's status now
+     * (a prompt that finished first keeps its own).
+     */
+    async endPromptAtDeadline(req: { promptId: string; versionId: string }): Promise<string> {
+      return change(prompt(req.promptId), async (tx, emit) => {
+        const now = await tx.prompt.findUnique({ where: { id: req.promptId }, select: { status: true, deadlineAt: true } });
+        if (!now) throw ApplicationFailure.nonRetryable(`Prompt ${req.promptId} does not exist`, ErrorCode.promptNotFound);
+        if (!(ACTIVE as readonly string[]).includes(now.status)) return now.status;
+        const status = now.status === 'queued' ? 'aborted' : 'canceled';
+        const deadline = now.deadlineAt?.toISOString() ?? null;
+        const message =
+          status === 'aborted'
+            ? `The deadline (${deadline}) passed before the model started; nothing ran and no image was used`
+            : `The deadline (${deadline}) passed before the prompt finished; the run was canceled and its images released`;
+        const { count } = await tx.prompt.updateMany({
+          where: { id: req.promptId, status: now.status },
+          data: { status, errorCode: ErrorCode.deadlineExceeded, errorMessage: message, completedAt: new Date() },
+        });
+        if (count === 0) return (await tx.prompt.findUniqueOrThrow({ where: { id: req.promptId }, select: { status: true } })).status;
+        await emit('completed', { status, error: { code: ErrorCode.deadlineExceeded, message }, deadline });
+        recordFinished('prompt', 'canceled');
+        await settleReservation(tx, { versionId: req.versionId, promptId: req.promptId, used: 0 });
+        return status;
+      });
+    },
+
         const { count } = await tx.prompt.updateMany({
           where: { id: req.promptId, status: { in: [...ACTIVE] } },
           data: { status: req.status, errorCode: req.code, errorMessage: req.message, completedAt: new Date() },

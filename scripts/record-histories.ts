@@ -195,6 +195,22 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+  {
+    // A prompt whose deadline passes while its prediction runs: canceled at the provider, images released (patch prompt-deadline).
+    name: 'generatePrompt-deadline',
+    async run(ctx) {
+      const version = await trainedVersion(ctx.env.db, ctx.user.id);
+      const res = await ctx.env.api
+        .post(`/api/v1/prompts/create/${version.id}`)
+        .set(ctx.user.auth)
+        .set('Cancel-After', '3s')
+        .send({ prompt: 'too slow', parameters: { fake_latency_ms: SLOW_MS } })
+        .expect(202);
+      expectStatus('the prompt', (await waitForPrompt(ctx, res.body.prompt_id)).status, 'canceled');
+      return `prompt-${version.id}`;
+    },
+    check: (h) => (scheduled(h, 'endPromptAtDeadline') === 1 && scheduled(h, 'cancelPrediction') === 1 ? undefined : 'expected the deadline to cancel the running prediction'),
+  },
     // An operator terminated a running job; the schedule's run completes it from the provider.
     name: 'reconcile-repaired',
     async run(ctx) {

@@ -1,4 +1,5 @@
-import { ApplicationFailure, CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
+import { deadlineOf, type Deadline } from './deadline';
 import { ErrorCode } from '../src/error-codes';
 import { describeFailure } from './failure';
 import { copyOutputs, predictionRunner, setStatus, workflowActivities } from './prediction-run';
@@ -35,7 +36,7 @@ export async function generationJob(job: GenerationJobInput): Promise<Generation
   const acts = workflowActivities();
   const runPrediction = predictionRunner(acts);
   let predictionId: string | undefined;
-  const deadline = deadlineOf(job);
+  const deadline = deadlineOf(job.deadlineMs, () => patched('job-deadline'));
 
   try {
     return await deadline.scope.run(() => runJob(job, acts, runPrediction, deadline, (id) => (predictionId = id)));
@@ -57,35 +58,6 @@ export async function generationJob(job: GenerationJobInput): Promise<Generation
     setStatus('failed');
     throw ApplicationFailure.nonRetryable(failure.message, failure.code);
   }
-}
-
-interface Deadline {
-  /** The scope the job's work runs in; the deadline cancels it. */
-  scope: CancellationScope;
-  /** The deadline canceled the work. */
-  expired: boolean;
-  /** The provider's run finished: what is left (storing and charging its outputs) is not canceled any more. */
-  providerDone: boolean;
-}
-
-/**
- * A job with a deadline races its work against a timer: if the timer wins while the provider's
- * run is not finished, it cancels the work, and the job ends canceled (aborted if its run never
- * started) with its credits released. Versioned (job-deadline): jobs without a deadline run the
- * commands they always did.
- */
-function deadlineOf(job: GenerationJobInput): Deadline {
-  const deadline: Deadline = { scope: new CancellationScope(), expired: false, providerDone: false };
-  if (job.deadlineMs === undefined || !patched('job-deadline')) return deadline;
-  // A canceled job (DELETE) cancels the timer too: nothing to do then.
-  void sleep(Math.max(1, job.deadlineMs - Date.now()))
-    .then(() => {
-      if (deadline.providerDone) return;
-      deadline.expired = true;
-      deadline.scope.cancel();
-    })
-    .catch(() => undefined);
-  return deadline;
 }
 
 async function runJob(

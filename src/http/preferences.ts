@@ -32,7 +32,7 @@ export const cancelAfterHeader = z
   .regex(/^(?:\d{1,9}|(?:\d{1,9}(?:\.\d{1,3})?(?:ms|s|m|h))+)$/, 'must be a duration such as 90s, 5m, 1h30m or a number of seconds')
   .optional()
   .meta({
-    description: 'The work must be final within this duration (`90s`, `5m`, `1h30m`, `500ms`, or plain seconds; 1 s to 24 h). Not final by then: canceled and its unused credits released; never started: `aborted`, costing nothing. The `deadline` field says the same as a time.',
+    description: 'The work must be final within this duration (`90s`, `5m`, `1h30m`, `500ms`, or plain seconds; 1 s to 24 h). Not final by then: canceled and what it reserved (unused credits, images) released; never started: `aborted`, costing nothing. The `deadline` field says the same as a time.',
     example: '5m',
   });
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { modelParameters } from '../catalog/parameters';
 import { webhookFields } from '../webhooks-out/request';
+import { deadlineField } from '../shared/deadline';
 
 /** Request and response schemas of the generic job API. The routes validate with these. */
 
@@ -32,10 +33,7 @@ export const generateBody = z.strictObject({
     .number().int().min(0).max(1_000_000)
     .optional()
     .meta({ description: 'The most this job may cost: a higher price is 402 `max_credits_exceeded` with the quote in `details`, before anything is reserved' }),
-  deadline: z.iso
-    .datetime({ offset: true, message: 'must be an RFC 3339 time, e.g. 2026-12-07T18:00:00Z' })
-    .optional()
-    .meta({ description: 'When the job must be final (at most 24 h ahead; or the Cancel-After header, not both): one still running is canceled, one that never started ends `aborted`, and unused credits are released' }),
+  deadline: deadlineField,
 });
 export type GenerateBody = z.output<typeof generateBody>;
 

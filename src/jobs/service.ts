@@ -5,6 +5,7 @@ import type { Db } from '../db/client';
 import { Prisma, type Job, type JobOutput } from '../generated/prisma/client';
 import { creditsFor, unitCredits } from '../catalog/service';
 import { jobQuote } from '../quotes/quote';
+import { resolveDeadline } from '../shared/deadline';
 import { reserveCreditsWithRow, settleCredits, type RowInsert } from '../credits/ledger';
 import { AppError, ErrorCode } from '../errors';
 import { afterCursor, decodeCursor, page } from '../shared/pagination';
@@ -40,8 +41,6 @@ export interface SubmitResult {
 
 export const FINISHED: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled', 'aborted']);
 
-/** The longest deadline a job may have (Cancel-After or `deadline`). */
-export const MAX_DEADLINE_MS = 24 * 3600 * 1000;
 
 /**
  * The exact input the model receives, less the input file (its presigned URL is made when
@@ -150,26 +149,9 @@ async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string)
   return { job, fileField: upload ? model.fileField : null };
 }
 
-/**
- * When the job must be final: a Cancel-After header (already a time) or the body's `deadline`,
- * not both; in the future and at most MAX_DEADLINE_MS away (422 otherwise).
- */
+/** When the job must be final (src/shared/deadline.ts); 422 for an invalid deadline. */
 function jobDeadline(req: SubmitRequest): Date | null {
-  const { deadline } = req.body;
-  if (deadline !== undefined && req.deadlineAt !== undefined) {
-    throw AppError.validation('Send either a Cancel-After header or a deadline field, not both', {
-      issues: [{ field: 'deadline', message: 'not both Cancel-After and deadline' }],
-    });
-  }
-  const at = req.deadlineAt ?? (deadline === undefined ? null : new Date(deadline));
-  if (at === null) return null;
-  const left = at.getTime() - Date.now();
-  if (left <= 0 || left > MAX_DEADLINE_MS) {
-    throw AppError.validation('The deadline must be in the future and at most 24 hours away', {
-      issues: [{ field: 'deadline', message: 'must be in the future and at most 24 hours away' }],
-    });
-  }
-  return at;
+  return resolveDeadline(req.body.deadline, req.deadlineAt);
 }
 
 /** The jobs row of a new job, column by column with its SQL type, for the accept statement. */

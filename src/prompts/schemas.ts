@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { numberSchema, type FieldSpec, type ModelContract } from '../catalog/contract';
 import { modelParameters } from '../catalog/parameters';
 import { webhookFields } from '../webhooks-out/request';
+import { deadlineField } from '../shared/deadline';
 
 const RESERVED = ['prompt', 'negative_prompt', 'num_outputs', 'seed', 'width', 'height'];
 
@@ -42,6 +43,7 @@ export const createPromptBody = z.strictObject({
   height: dimension.optional(),
   parameters: modelParameters(RESERVED, PARAMETERS_DESCRIPTION),
   ...webhookFields,
+  deadline: deadlineField,
 });
 export type CreatePromptBody = z.output<typeof createPromptBody>;
 

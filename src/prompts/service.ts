@@ -12,6 +12,7 @@ import { checkParameters } from '../catalog/contract';
 import { assertNoImageDebt } from '../quota/ledger';
 import { promptInput, TRAINED_MODEL_CONTRACT, type CreatePromptBody } from './schemas';
 import { webhookColumns } from '../webhooks-out/request';
+import { resolveDeadline } from '../shared/deadline';
 
 export interface PromptDeps {
   config: Config;
@@ -28,10 +29,11 @@ export interface PromptDeps {
  */
 export async function submitPrompt(
   deps: PromptDeps,
-  req: { userId: string; versionId: string; body: CreatePromptBody; requestId?: string },
+  req: { userId: string; versionId: string; body: CreatePromptBody; requestId?: string; deadlineAt?: Date },
 ): Promise<{ promptId: string }> {
   const { db, config } = deps;
   const { version, parameters } = await checkPromptRequest(deps, req);
+  const deadlineAt = resolveDeadline(req.body.deadline, req.deadlineAt);
   assertNoImageDebt(version);
   const left = version.imagesTotal - version.imagesUsed - version.imagesReserved;
   if (left < req.body.num_outputs) {
@@ -58,6 +60,7 @@ export async function submitPrompt(
       workflowId,
       requestId: req.requestId ?? null,
       ...webhookColumns(req.body, config),
+      deadlineAt,
     },
   });
   const { runId } = await startWorkflowFor<typeof generatePrompt>(
@@ -76,6 +79,7 @@ export async function submitPrompt(
           webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, workflowId),
           pollIntervalMs: config.jobs.pollIntervalMs,
           timeoutMs: config.jobs.timeoutMs,
+          ...(deadlineAt ? { deadlineMs: deadlineAt.getTime() } : {}),
         },
       ],
       memo: { promptId },

@@ -21,6 +21,7 @@ export async function promptView(storage: Storage, p: PromptWithImages) {
     created_at: p.createdAt.toISOString(),
     started_at: iso(p.startedAt),
     completed_at: iso(p.completedAt),
+    deadline: iso(p.deadlineAt),
     images: await Promise.all(
       p.images.map(async (i) => ({
         id: i.id,

@@ -1,5 +1,5 @@
 import { ledgerBalance } from '../../src/credits/ledger';
-import { fundedUser } from '../helpers/factories';
+import { fundedUser, trainedVersion } from '../helpers/factories';
 import { eventually } from '../helpers/http';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
@@ -94,6 +94,40 @@ describe('a deadline on a job that never started', () => {
     } finally {
       env.replicate.setKnobs({ create_rate_limit_per_minute: null, rate_limit_window_ms: 60_000 });
     }
+  });
+});
+
+describe('a deadline on a prompt', () => {
+  it('when Cancel-After passes while the prompt runs, then it is canceled with deadline_exceeded, its images are released, and GET shows its deadline', async () => {
+    const version = await trainedVersion(env.db, user.id);
+    const res = await env.api
+      .post(`/api/v1/prompts/create/${version.id}`)
+      .set(user.auth)
+      .set('Cancel-After', '2s')
+      .send({ prompt: 'TOK too slow', num_outputs: 2, parameters: { fake_latency_ms: 30_000 } })
+      .expect(202);
+    const prompt = await eventually(async () => {
+      const got = (await env.api.get(`/api/v1/prompts/${res.body.prompt_id}`).set(user.auth).expect(200)).body;
+      return ['succeeded', 'failed', 'canceled', 'aborted'].includes(got.status) ? got : undefined;
+    }, 30_000, 100);
+    expect(prompt).toMatchObject({ status: 'canceled', error: { code: 'deadline_exceeded' }, images: [] });
+    expect(Date.parse(prompt.deadline)).toBeGreaterThan(Date.parse(prompt.created_at));
+    const info = (await env.api.get(`/api/v1/versions/info/${version.id}`).set(user.auth).expect(200)).body;
+    expect(info).toMatchObject({ images_used: 0, images_reserved: 0 });
+  });
+
+  it('when a prompt finishes before its deadline field, then it succeeds as usual', async () => {
+    const version = await trainedVersion(env.db, user.id);
+    const deadline = new Date(Date.now() + 60_000).toISOString();
+    const res = await env.api.post(`/api/v1/prompts/create/${version.id}`).set(user.auth).set('Prefer', 'wait=30').send({ prompt: 'TOK quick', deadline }).expect(201);
+    expect(res.body).toMatchObject({ status: 'succeeded', deadline });
+  });
+
+  it('when a prompt has a junk Cancel-After, then 422 and no prompt is written', async () => {
+    const version = await trainedVersion(env.db, user.id);
+    const res = await env.api.post(`/api/v1/prompts/create/${version.id}`).set(user.auth).set('Cancel-After', 'later').send({ prompt: 'TOK' });
+    expect([res.status, res.body.error.code]).toEqual([422, 'validation_failed']);
+    expect(await env.db.prompt.count({ where: { versionId: version.id } })).toBe(0);
   });
 });
 

@@ -303,7 +303,8 @@ export const apiRoutes: ApiRoute[] = [
     summary: 'Generate images with a trained model',
     description:
       'One prompt runs per model at a time. The images are reserved from the model quota and charged when they are delivered. ' +
-      'With `Prefer: wait[=N]` the answer waits until the prompt is final (201 with it and its images) or N seconds passed (202 with the prompt as it is).',
+      'With `Prefer: wait[=N]` the answer waits until the prompt is final (201 with it and its images) or N seconds passed (202 with the prompt as it is). ' +
+      '`Cancel-After` or `deadline` cancels the prompt if it is not final in time (`aborted` if it never started), releasing its images.',
     request: { params: versionIdParam, json: createPromptBody, headers: promptHeaders },
     responses: {
       201: {

@@ -398,6 +398,9 @@ export const Prompt = z
     completed_at: timestamp.nullable(),
     images: z.array(PromptImage),
     queue: QueuePosition.optional().meta({ description: 'While queued (GET of this one resource): where it stands' }),
+    deadline: timestamp.nullable().meta({
+      description: 'When the prompt must be final (Cancel-After or `deadline`); one not final by then is canceled, or `aborted` if it never started, with error `deadline_exceeded`',
+    }),
   })
   .meta({ id: 'Prompt' });
 

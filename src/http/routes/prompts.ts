@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { holdUntilFinal } from '../hold';
-import { preferHeader, waitSeconds } from '../preferences';
+import { cancelAfterDeadline, cancelAfterHeader, preferHeader, waitSeconds } from '../preferences';
+import { MAX_DEADLINE_MS } from '../../shared/deadline';
 import { cancelPrompt, getOwnPrompt, listPrompts, submitPrompt } from '../../prompts/service';
 import { createPromptBody, listPromptsQuery, promptIdParam } from '../../prompts/schemas';
 import { listedPromptView, promptView } from '../../prompts/views';
@@ -12,8 +13,8 @@ import type { QueueBoard } from '../../queue/board';
 import { versionIdParam } from '../../training/schemas';
 
 /** The headers POST /prompts/create reads, by their HTTP names (the OpenAPI document lists these). */
-export const promptHeaders = z.object({ Prefer: preferHeader });
-const PROMPT_FINISHED: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled']);
+export const promptHeaders = z.object({ Prefer: preferHeader, 'Cancel-After': cancelAfterHeader });
+const PROMPT_FINISHED: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled', 'aborted']);
 
 export function createPromptsRouter(deps: AppDeps, queue: QueueBoard): Router {
   const { db, storage } = deps;
@@ -22,10 +23,11 @@ export function createPromptsRouter(deps: AppDeps, queue: QueueBoard): Router {
   router.post('/prompts/create/:version_id', async (req, res) => {
     const { version_id } = parse(versionIdParam, req.params, 'path');
     const body = parse(createPromptBody, req.body);
-    const { Prefer } = parse(promptHeaders, { Prefer: req.get('prefer') }, 'header');
-    const wait = waitSeconds(Prefer);
+    const headers = parse(promptHeaders, { Prefer: req.get('prefer'), 'Cancel-After': req.get('cancel-after') }, 'header');
+    const wait = waitSeconds(headers.Prefer);
+    const deadlineAt = cancelAfterDeadline(headers['Cancel-After'], MAX_DEADLINE_MS);
     const userId = currentUser(req).id;
-    const { promptId } = await submitPrompt(deps, { userId, versionId: version_id, body, requestId: String(req.id) });
+    const { promptId } = await submitPrompt(deps, { userId, versionId: version_id, body, requestId: String(req.id), deadlineAt });
     res.location(`/api/v1/prompts/${promptId}`);
     if (wait === null) {
       res.status(202).json({ prompt_id: promptId, status: 'queued' });
