@@ -61,9 +61,6 @@ export function createPromptActivities(deps: EventDeps) {
       });
     },
 
-    /** Records a failed or canceled prompt and releases its whole reservation. */
-    async finishPrompt(req: { promptId: string; versionId: string; status: 'failed' | 'canceled'; code: string; message: string }): Promise<void> {
-      await change(prompt(req.promptId), async (tx, emit) => {
     /**
      * The prompt's deadline passed before it was final: one whose provider run never started
      * (still queued) ends `aborted`, one that was running ends `canceled`, both with error
@@ -93,6 +90,9 @@ export function createPromptActivities(deps: EventDeps) {
       });
     },
 
+    /** Records a failed or canceled prompt and releases its whole reservation. */
+    async finishPrompt(req: { promptId: string; versionId: string; status: 'failed' | 'canceled'; code: string; message: string }): Promise<void> {
+      await change(prompt(req.promptId), async (tx, emit) => {
         const { count } = await tx.prompt.updateMany({
           where: { id: req.promptId, status: { in: [...ACTIVE] } },
           data: { status: req.status, errorCode: req.code, errorMessage: req.message, completedAt: new Date() },

@@ -195,7 +195,6 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
-  {
     // A prompt whose deadline passes while its prediction runs: canceled at the provider, images released (patch prompt-deadline).
     name: 'generatePrompt-deadline',
     async run(ctx) {
@@ -211,6 +210,7 @@ const SCENARIOS: Scenario[] = [
     },
     check: (h) => (scheduled(h, 'endPromptAtDeadline') === 1 && scheduled(h, 'cancelPrediction') === 1 ? undefined : 'expected the deadline to cancel the running prediction'),
   },
+  {
     // An operator terminated a running job; the schedule's run completes it from the provider.
     name: 'reconcile-repaired',
     async run(ctx) {
