@@ -7,6 +7,8 @@ import { FILTER_OF, type EventType, type ResourceRef } from '../src/events/types
 import { resourceHead } from '../src/webhooks-out/resource';
 
 export type Emit = (type: EventType, data?: Record<string, unknown>) => Promise<void>;
+/** Names another resource whose events the change recorded (a batch its job completed): its webhook is woken too. */
+export type AlsoWake = (ref: ResourceRef) => void;
 export type EventDeps = { db: Db; temporalClient: () => Promise<Client> };
 
 /**
@@ -16,12 +18,18 @@ export type EventDeps = { db: Db; temporalClient: () => Promise<Client> };
  * again, so a lost wake-up never strands an event.
  */
 export function changeWithEvents({ db, temporalClient }: EventDeps) {
-  return async function change<T>(ref: ResourceRef, fn: (tx: Tx, emit: Emit) => Promise<T>): Promise<T> {
-    const { result, owner } = await db.$transaction(async (tx) => {
-      const result = await fn(tx, (type, data) => recordEvent(tx, ref, type, data));
-      return { result, owner: await webhookOwner(tx, ref) };
+  return async function change<T>(ref: ResourceRef, fn: (tx: Tx, emit: Emit, alsoWake: AlsoWake) => Promise<T>): Promise<T> {
+    const { result, wake } = await db.$transaction(async (tx) => {
+      const others: ResourceRef[] = [];
+      const result = await fn(tx, (type, data) => recordEvent(tx, ref, type, data), (other) => others.push(other));
+      const wake: Array<{ ref: ResourceRef; owner: string }> = [];
+      for (const r of [ref, ...others]) {
+        const owner = await webhookOwner(tx, r);
+        if (owner) wake.push({ ref: r, owner });
+      }
+      return { result, wake };
     });
-    if (owner) await wakeWebhookDelivery(await temporalClient(), activityInfo().taskQueue, ref, owner);
+    for (const w of wake) await wakeWebhookDelivery(await temporalClient(), activityInfo().taskQueue, w.ref, w.owner);
     return result;
   };
 }

@@ -3,6 +3,7 @@ import { createEventActivities } from './events';
 import { createInputActivities } from './inputs';
 import { createJobActivities } from './jobs';
 import { createOutputActivities } from './outputs';
+import { createOutputExpiryActivities } from './outputs-expiry';
 import { createPromptActivities } from './prompts';
 import { createProviderActivities } from './provider';
 import { createReconcileActivities } from './reconcile';
@@ -36,7 +37,7 @@ export function createActivityGroups(deps: ActivityDeps) {
   const { createPrediction, ...providerReads } = provider;
 
   return {
-    database: { ...jobs, ...prompts, ...trainingState, ...createInputActivities(deps), ...createEventActivities(deps), ...reconcile },
+    database: { ...jobs, ...prompts, ...trainingState, ...createInputActivities(deps), ...createEventActivities(deps), ...reconcile, ...createOutputExpiryActivities(deps) },
     outputs: createOutputActivities(deps),
     images: { buildTrainingZip },
     stripe: { syncCheckoutSession },

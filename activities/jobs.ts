@@ -3,10 +3,21 @@ import { creditsFor } from '../src/catalog/service';
 import { settleCredits } from '../src/credits/ledger';
 import { ErrorCode } from '../src/error-codes';
 import { recordFinished } from '../src/metrics/business';
-import { changeWithEvents, type EventDeps } from './events';
+import { completeBatchOfJob } from '../src/batches/service';
+import type { Tx } from '../src/db/transaction';
+import { changeWithEvents, type AlsoWake, type EventDeps } from './events';
 import { outputColumns, type CopiedOutput } from './outputs';
 
 const ACTIVE = ['queued', 'running'] as const;
+
+/** Fallback retention of a job accepted before retention existed (the configured default then). */
+const LEGACY_RETENTION_SECONDS = 30 * 24 * 3600;
+
+/** A job became final: if it was its batch's last item, the batch completes (its event, its webhook). */
+async function settleBatch(tx: Tx, jobId: string, alsoWake: AlsoWake): Promise<void> {
+  const batch = await completeBatchOfJob(tx, jobId);
+  if (batch) alsoWake(batch);
+}
 
 /**
  * Job state in Postgres. Every step is idempotent: a retried activity finds the work
@@ -48,7 +59,7 @@ export function createJobActivities(deps: EventDeps) {
       metrics: Record<string, unknown> | null;
       providerCompletedAt: string | null;
     }): Promise<void> {
-      await change(job(req.jobId), async (tx, emit) => {
+      await change(job(req.jobId), async (tx, emit, alsoWake) => {
         const claimed = await tx.job.updateMany({
           where: { id: req.jobId, status: { in: [...ACTIVE] } },
           data: {
@@ -64,9 +75,11 @@ export function createJobActivities(deps: EventDeps) {
           }
           return;
         }
-        const job = await tx.job.findUniqueOrThrow({ where: { id: req.jobId }, select: { priceUnit: true, priceCredits: true } });
+        const job = await tx.job.findUniqueOrThrow({ where: { id: req.jobId }, select: { priceUnit: true, priceCredits: true, retentionSeconds: true } });
+        // Each output is kept for the job's retention from now, when it is recorded as stored.
+        const expiresAt = new Date(Date.now() + (job.retentionSeconds ?? LEGACY_RETENTION_SECONDS) * 1000);
         await tx.jobOutput.createMany({
-          data: req.outputs.map((o) => ({ ...outputColumns(o), jobId: req.jobId, sourceUrl: o.sourceUrl })),
+          data: req.outputs.map((o) => ({ ...outputColumns(o), jobId: req.jobId, sourceUrl: o.sourceUrl, expiresAt })),
           skipDuplicates: true,
         });
         // A job from before credits has no price and no reservation: settling it does nothing.
@@ -76,12 +89,13 @@ export function createJobActivities(deps: EventDeps) {
         for (const o of req.outputs) await emit('output', { index: o.index });
         await emit('completed', { status: 'succeeded', error: null });
         recordFinished('generation', 'succeeded', req.outputs);
+        await settleBatch(tx, req.jobId, alsoWake);
       });
     },
 
     /** Records the failure and releases the whole reservation. */
     async failJob(req: { jobId: string; code: string; message: string }): Promise<void> {
-      await change(job(req.jobId), async (tx, emit) => {
+      await change(job(req.jobId), async (tx, emit, alsoWake) => {
         const { count } = await tx.job.updateMany({
           where: { id: req.jobId, status: { in: [...ACTIVE] } },
           data: { status: 'failed', errorCode: req.code, errorMessage: req.message, completedAt: new Date(), creditsSpent: 0 },
@@ -91,6 +105,7 @@ export function createJobActivities(deps: EventDeps) {
           recordFinished('generation', 'failed');
         }
         await settleCredits(tx, { jobId: req.jobId, used: 0 });
+        await settleBatch(tx, req.jobId, alsoWake);
       });
     },
 
@@ -101,7 +116,7 @@ export function createJobActivities(deps: EventDeps) {
      * that finished first keeps its own).
      */
     async endJobAtDeadline(req: { jobId: string }): Promise<string> {
-      return change(job(req.jobId), async (tx, emit) => {
+      return change(job(req.jobId), async (tx, emit, alsoWake) => {
         const now = await tx.job.findUnique({ where: { id: req.jobId }, select: { status: true, deadlineAt: true } });
         if (!now) throw ApplicationFailure.nonRetryable(`Job ${req.jobId} does not exist`, ErrorCode.jobNotFound);
         if (!(ACTIVE as readonly string[]).includes(now.status)) return now.status;
@@ -118,13 +133,14 @@ export function createJobActivities(deps: EventDeps) {
         await emit('completed', { status, error: { code: ErrorCode.deadlineExceeded, message }, deadline: now.deadlineAt?.toISOString() ?? null });
         recordFinished('generation', 'canceled');
         await settleCredits(tx, { jobId: req.jobId, used: 0 });
+        await settleBatch(tx, req.jobId, alsoWake);
         return status;
       });
     },
 
     /** Records the cancellation and releases the whole reservation. */
     async cancelJob(req: { jobId: string }): Promise<void> {
-      await change(job(req.jobId), async (tx, emit) => {
+      await change(job(req.jobId), async (tx, emit, alsoWake) => {
         const { count } = await tx.job.updateMany({
           where: { id: req.jobId, status: { in: [...ACTIVE] } },
           data: { status: 'canceled', errorCode: ErrorCode.predictionCanceled, errorMessage: 'Canceled by request', completedAt: new Date(), creditsSpent: 0 },
@@ -134,6 +150,7 @@ export function createJobActivities(deps: EventDeps) {
           recordFinished('generation', 'canceled');
         }
         await settleCredits(tx, { jobId: req.jobId, used: 0 });
+        await settleBatch(tx, req.jobId, alsoWake);
       });
     },
   };

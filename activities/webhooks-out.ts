@@ -8,10 +8,10 @@ import type { Storage } from '../src/storage/s3';
 import { resourceBody, resourceHead } from '../src/webhooks-out/resource';
 import { webhookSecret } from '../src/webhooks-out/secret';
 import { admitDelivery, recordFailure, recordSuccess } from '../src/webhooks-out/endpoints';
-import { postWebhook, WebhookUrlRefused } from '../src/webhooks-out/send';
+import { postWebhook, redirectMessage, WebhookUrlRefused } from '../src/webhooks-out/send';
 import { WEBHOOK_RETRY } from '../workflows/activity-options';
 
-const NOT_FOUND = { job: ErrorCode.jobNotFound, prompt: ErrorCode.promptNotFound, version: ErrorCode.versionNotFound } as const;
+const NOT_FOUND = { job: ErrorCode.jobNotFound, prompt: ErrorCode.promptNotFound, version: ErrorCode.versionNotFound, batch: ErrorCode.batchNotFound } as const;
 
 /** Outbound webhooks (webhooks group, on the webhooks task queue, webhookDelivery preset). */
 export function createWebhookActivities({ db, storage, production, webhooks }: { db: Db; storage: Storage; production: boolean; webhooks: WebhookSettings }) {
@@ -24,7 +24,7 @@ export function createWebhookActivities({ db, storage, production, webhooks }: {
      * is paused nothing is posted and the attempt fails at once, due again when the pause ends;
      * once it is disabled the delivery is given up and recorded.
      */
-    async deliverWebhook(req: ResourceRef & { eventId: string; type: EventType }): Promise<{ status: number }> {
+    async deliverWebhook(req: ResourceRef & { eventId: string; type: EventType; redelivery?: boolean }): Promise<{ status: number }> {
       const head = await resourceHead(db, req);
       if (!head?.webhook) throw ApplicationFailure.nonRetryable(`The ${req.resourceType} ${req.resourceId} or its webhook is gone`, NOT_FOUND[req.resourceType]);
       const url = head.webhook;
@@ -32,12 +32,20 @@ export function createWebhookActivities({ db, storage, production, webhooks }: {
       const started = Date.now();
       let status: number | null = null;
       let error: string | null = null;
+      let responseExcerpt: string | null = null;
+      let redirectLocation: string | null = null;
 
       const { endpoint, admission } = await admitDelivery(db, head.userId, url, webhooks.breaker, webhooks.timeoutMs + 2_000);
       if (admission.action === 'disabled') {
         error = disabledMessage(admission.since);
         await record(null);
         throw ApplicationFailure.nonRetryable(error, ErrorCode.webhookEndpointDisabled);
+      }
+      if (admission.action === 'wait' && req.redelivery) {
+        // A redelivery makes one attempt: recorded, so its owner sees why nothing was sent.
+        error = `The webhook endpoint is paused after repeated failures until ${admission.until.toISOString()}; nothing was sent`;
+        await record(null);
+        throw ApplicationFailure.nonRetryable(error, ErrorCode.webhookEndpointPaused);
       }
       if (admission.action === 'wait') {
         // Not recorded as an attempt: nothing was sent (the deliveries list shows the pause).
@@ -51,8 +59,12 @@ export function createWebhookActivities({ db, storage, production, webhooks }: {
       const body = JSON.stringify(await resourceBody(db, storage, req, head.userId).catch(notFound(req)));
       const secret = await webhookSecret(db, head.userId);
       try {
-        status = (await postWebhook({ url, id: `evt_${req.eventId}`, body, secret, production, connectTimeoutMs: webhooks.connectTimeoutMs, timeoutMs: webhooks.timeoutMs })).status;
-        if (status < 200 || status >= 300) error = `The receiver answered ${status}`;
+        const answer = await postWebhook({ url, id: `evt_${req.eventId}`, body, secret, production, connectTimeoutMs: webhooks.connectTimeoutMs, timeoutMs: webhooks.timeoutMs });
+        status = answer.status;
+        responseExcerpt = answer.bodyExcerpt;
+        redirectLocation = answer.redirectLocation;
+        if (status >= 300 && status < 400) error = redirectMessage(status, redirectLocation);
+        else if (status < 200 || status >= 300) error = `The receiver answered ${status}`;
       } catch (err) {
         error = (err as Error).message;
         if (err instanceof WebhookUrlRefused) {
@@ -71,7 +83,7 @@ export function createWebhookActivities({ db, storage, production, webhooks }: {
         await record(null);
         throw ApplicationFailure.nonRetryable(error, ErrorCode.webhookEndpointDisabled);
       }
-      const policyRetry = nextRetryAt(attempt);
+      const policyRetry = req.redelivery ? null : nextRetryAt(attempt);
       const pausedUntil = after.pausedUntil && after.pausedUntil.getTime() > Date.now() ? after.pausedUntil : null;
       const nextRetry = pausedUntil && policyRetry && pausedUntil > policyRetry ? pausedUntil : policyRetry;
       await record(nextRetry);
@@ -95,6 +107,9 @@ export function createWebhookActivities({ db, storage, production, webhooks }: {
             durationMs: Date.now() - started,
             error,
             nextRetryAt: nextRetry,
+            responseExcerpt,
+            redirectLocation,
+            redelivery: req.redelivery ?? false,
           },
         });
       }

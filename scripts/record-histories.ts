@@ -11,7 +11,7 @@
  * history from production can be added next to them).
  *
  * Histories are kept per release: `npm run record-histories -- --release=<name>` (default: today's
- * date, UTC) records every scenario into test/histories/<name>/, so the code of each release is
+ * date, UTC) records every scenario into test/histories/<name>/ (`--only=<name prefix>,…` only those), so the code of each release is
  * replayed by every later one. Run it for each release whose workflow code changed (a new
  * workflow, a new `patched()` id: the replay test fails until some history takes that path). It
  * writes only the histories missing from that release's folder and never touches an existing file. Record from the code that runs in production (a `git worktree` of the deployed
@@ -28,6 +28,7 @@ import type { temporal } from '@temporalio/proto';
 import { REPO_ROOT } from '../src/dev/paths';
 import { generateWav } from '../src/replicate-local/audio-media';
 import { ensureReconcileSchedule } from '../src/temporal/schedules';
+import { taskQueues } from '../src/temporal/names';
 import { prepareStack } from '../test/global-setup';
 import { fundedUser, paidPayment, photos, trainedVersion } from '../test/helpers/factories';
 import { eventually } from '../test/helpers/http';
@@ -257,6 +258,43 @@ const SCENARIOS: Scenario[] = [
     },
     check: (h) => (scheduled(h, 'deliverWebhook') === 1 ? undefined : 'expected the start delivery only'),
   },
+  {
+    // The expiry schedule's workflow over a job whose two outputs expired, one output per page: three pages.
+    name: 'expireOutputs-deleted',
+    async run(ctx) {
+      const jobId = await generate(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'short-lived', num_outputs: 2, retention: 1 });
+      expectStatus('the job', (await ctx.env.waitForJob(ctx.user, jobId, 60_000)).status, 'succeeded');
+      await eventually(async () => (await ctx.env.db.jobOutput.count({ where: { jobId, expiresAt: { lt: new Date() } } })) === 2, 10_000, 100);
+      const workflowId = `expire-outputs-record-${jobId}`;
+      await ctx.env.temporal.workflow.execute('expireOutputs', {
+        workflowId,
+        taskQueue: taskQueues(ctx.env.config.temporal.taskQueue).main,
+        args: [{ pageSize: 1, maxPages: 5 }],
+      });
+      return workflowId;
+    },
+    check: (h) => (scheduled(h, 'expireOutputsPage') === 3 ? undefined : 'expected two pages of one output and an empty one'),
+  },
+  {
+    // A redelivery asked for through the API of a job's delivered `completed` event.
+    name: 'redeliverWebhook-delivered',
+    async run(ctx) {
+      const receiver = await startReceiver();
+      try {
+        const jobId = await generate(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'a gong', webhook: receiver.url('/again'), webhook_events_filter: ['completed'] });
+        expectStatus('the job', (await ctx.env.waitForJob(ctx.user, jobId, 60_000)).status, 'succeeded');
+        await ctx.env.temporal.workflow.getHandle(`webhooks-job-${jobId}`).result();
+        const delivery = await ctx.env.db.webhookDelivery.findFirstOrThrow({ where: { resourceId: jobId } });
+        await ctx.env.api.post(`/api/v1/webhooks/deliveries/${delivery.id}/redeliver`).set(ctx.user.auth).expect(202);
+        const workflowId = `webhook-redeliver-${delivery.eventId}`;
+        await ctx.env.temporal.workflow.getHandle(workflowId).result();
+        return workflowId;
+      } finally {
+        await receiver.close();
+      }
+    },
+    check: (h) => (scheduled(h, 'deliverWebhook') === 1 ? undefined : 'expected one delivery attempt'),
+  },
 ];
 
 /** The status of the job's prediction at the (local) provider. */
@@ -299,6 +337,12 @@ async function record(ctx: Context, scenario: Scenario, file: string): Promise<v
   console.log(`recorded ${path.relative(REPO_ROOT, file)} (${history.events?.length} events, ${Date.now() - started} ms)`);
 }
 
+/** `--only=<prefix>[,<prefix>]`: record only the scenarios whose names start with one of these (e.g. a new workflow's). */
+function onlyPrefixes(argv: string[]): string[] | null {
+  const given = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  return given ? given.split(',').map((p) => p.trim()).filter(Boolean) : null;
+}
+
 /** `--release=<name>`: the folder under test/histories; default today's date (UTC). */
 function releaseName(argv: string[]): string {
   const given = argv.find((a) => a.startsWith('--release='))?.slice('--release='.length);
@@ -309,7 +353,10 @@ function releaseName(argv: string[]): string {
 
 async function main(): Promise<void> {
   const dir = path.join(HISTORIES_DIR, releaseName(process.argv.slice(2)));
-  const missing = SCENARIOS.map((s) => ({ scenario: s, file: path.join(dir, `${s.name}.json`) })).filter((m) => !fs.existsSync(m.file));
+  const only = onlyPrefixes(process.argv.slice(2));
+  const missing = SCENARIOS.filter((s) => !only || only.some((p) => s.name.startsWith(p)))
+    .map((s) => ({ scenario: s, file: path.join(dir, `${s.name}.json`) }))
+    .filter((m) => !fs.existsSync(m.file));
   if (missing.length === 0) {
     console.log(`every scenario already has its history in ${path.relative(REPO_ROOT, dir)}; nothing to record`);
     return;

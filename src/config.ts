@@ -194,6 +194,18 @@ const schema = z.object({
   WEBHOOK_PAUSE_MAX_MS: positiveInt.default(60 * 60_000),
   /** An endpoint whose attempts have all failed for this long is disabled until its owner re-enables it. */
   WEBHOOK_DISABLE_AFTER_MS: positiveInt.default(3 * 24 * 60 * 60_000),
+  /** POST /webhooks/test requests per minute per API key (each is an outbound request on the caller's behalf). */
+  WEBHOOK_TEST_PER_MINUTE: positiveInt.default(10),
+
+  // Output retention (src/jobs/outputs.ts): how long job outputs stay in the bucket, and the expiry schedule
+  /** The retention of a job that asks for none. */
+  OUTPUT_RETENTION_DEFAULT_SECONDS: positiveInt.default(30 * 24 * 3600),
+  /** The longest `retention` a job may ask for (422 beyond it). */
+  OUTPUT_RETENTION_MAX_SECONDS: positiveInt.default(30 * 24 * 3600),
+  /** How often the expiry schedule (expire-outputs-<task queue>) deletes expired outputs. */
+  OUTPUT_EXPIRY_INTERVAL_MS: positiveInt.default(10 * 60_000),
+  /** Outputs one expiry activity deletes (one S3 DeleteObjects and one update); a run takes up to 20 pages. */
+  OUTPUT_EXPIRY_PAGE_SIZE: positiveInt.max(1000).default(200),
 
   // Workflow waits (configurable so tests need no time-skipping server)
   JOB_POLL_INTERVAL_MS: positiveInt.default(10_000),
@@ -220,6 +232,7 @@ export interface Config {
   replicate: { apiToken: string; baseUrl: string; webhookSecret?: string; createRatePerSecond: number; callRatePerSecond: number; outputHosts: string[] };
   webhookToleranceSeconds: number;
   webhooks: WebhookSettings;
+  outputs: { retentionDefaultSeconds: number; retentionMaxSeconds: number; expiryIntervalMs: number; expiryPageSize: number };
   jobs: { pollIntervalMs: number; timeoutMs: number };
   reconcile: { intervalMs: number; graceMs: number; batchLimit: number };
   stripe: { secretKey: string; webhookSecret: string; apiBase?: string; webhookToleranceSeconds: number; successUrl: string; cancelUrl: string };
@@ -262,6 +275,8 @@ export interface FaceCheckSettings {
 /** Outbound webhook deliveries: worker slots, timeouts and the per-endpoint circuit breaker. */
 export interface WebhookSettings {
   workerConcurrency: number;
+  /** POST /webhooks/test per minute per API key. */
+  testPerMinute: number;
   connectTimeoutMs: number;
   timeoutMs: number;
   breaker: { failures: number; pauseMinMs: number; pauseMaxMs: number; disableAfterMs: number };
@@ -342,6 +357,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     webhookToleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
     webhooks: {
       workerConcurrency: e.WEBHOOK_WORKER_CONCURRENCY,
+      testPerMinute: e.WEBHOOK_TEST_PER_MINUTE,
       connectTimeoutMs: e.WEBHOOK_CONNECT_TIMEOUT_MS,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       breaker: {
@@ -350,6 +366,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
         pauseMaxMs: Math.max(e.WEBHOOK_PAUSE_MAX_MS, e.WEBHOOK_PAUSE_MIN_MS),
         disableAfterMs: e.WEBHOOK_DISABLE_AFTER_MS,
       },
+    },
+    outputs: {
+      retentionMaxSeconds: e.OUTPUT_RETENTION_MAX_SECONDS,
+      // A default above the maximum would refuse nothing yet keep outputs longer than allowed.
+      retentionDefaultSeconds: Math.min(e.OUTPUT_RETENTION_DEFAULT_SECONDS, e.OUTPUT_RETENTION_MAX_SECONDS),
+      expiryIntervalMs: e.OUTPUT_EXPIRY_INTERVAL_MS,
+      expiryPageSize: e.OUTPUT_EXPIRY_PAGE_SIZE,
     },
     jobs: { pollIntervalMs: e.JOB_POLL_INTERVAL_MS, timeoutMs: e.JOB_TIMEOUT_MS },
     reconcile: { intervalMs: e.RECONCILE_INTERVAL_MS, graceMs: e.RECONCILE_GRACE_MS, batchLimit: e.RECONCILE_BATCH_LIMIT },

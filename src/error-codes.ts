@@ -16,6 +16,12 @@ export const ErrorCode = {
   emailTaken: 'email_taken',
   idempotencyKeyReused: 'idempotency_key_reused',
   jobAlreadyFinished: 'job_already_finished',
+  /** DELETE /jobs/{id}/outputs of a job still queued or running: its outputs are not stored yet. */
+  jobNotFinished: 'job_not_finished',
+  /** Cancel of a batch whose every item is already final. */
+  batchAlreadyFinished: 'batch_already_finished',
+  /** A redelivery of this webhook event is already running: wait for it (the deliveries list shows it). */
+  redeliveryInProgress: 'redelivery_in_progress',
   /** Cancel of a prompt that already finished. */
   promptAlreadyFinished: 'prompt_already_finished',
   /** A multipart/form-data body that cannot be read (broken boundaries, an unexpected file field). */
@@ -99,6 +105,7 @@ export const ErrorCode = {
   jobNotFound: 'job_not_found',
   promptNotFound: 'prompt_not_found',
   versionNotFound: 'version_not_found',
+  batchNotFound: 'batch_not_found',
   /** A job's uploaded input file is gone before the provider could be handed it. */
   inputFileMissing: 'input_file_missing',
   workflowLost: 'workflow_lost',

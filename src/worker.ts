@@ -15,7 +15,7 @@ import { collectProcessMetrics } from './metrics/registry';
 import { startMetricsServer } from './metrics/server';
 import { createRuntime, type Runtime } from './runtime';
 import { taskQueues } from './temporal/names';
-import { ensureReconcileSchedule } from './temporal/schedules';
+import { ensureOutputExpirySchedule, ensureReconcileSchedule } from './temporal/schedules';
 import sharp from 'sharp';
 import { requestIdActivityInterceptor, WORKFLOW_INTERCEPTOR_MODULES } from './temporal/request-id';
 
@@ -191,6 +191,7 @@ async function main(): Promise<void> {
   const runtime = createRuntime(config);
   const workers = await createWorkers({ config, runtime, workflowBundlePath: config.worker.workflowBundlePath });
   const reconcileSchedule = await ensureReconcileSchedule(await runtime.temporalClient(), config);
+  const outputExpirySchedule = await ensureOutputExpirySchedule(await runtime.temporalClient(), config);
   const stop = (signal: string) => {
     logger.info({ signal, graceMs: config.worker.shutdownGraceMs }, 'draining: no new tasks, finishing in-flight activities, then exiting');
     void workers.shutdown();
@@ -201,6 +202,7 @@ async function main(): Promise<void> {
     {
       taskQueues: taskQueues(config.temporal.taskQueue),
       reconcileSchedule,
+      outputExpirySchedule,
       metrics: {
         sdk: workerSdkPort > 0 ? `http://${host}:${workerSdkPort}/metrics` : 'off',
         app: metricsServer ? `http://${host}:${metricsServer.port}/metrics` : 'off',

@@ -143,5 +143,34 @@ export const WEBHOOK_RETRY = {
   initialInterval: 1000,
   backoffCoefficient: 2,
   maximumInterval: 600_000,
-  nonRetryableErrorTypes: [ErrorCode.webhookUrlRefused, ErrorCode.webhookEndpointDisabled, ErrorCode.jobNotFound, ErrorCode.promptNotFound, ErrorCode.versionNotFound],
+  nonRetryableErrorTypes: [ErrorCode.webhookUrlRefused, ErrorCode.webhookEndpointDisabled, ErrorCode.jobNotFound, ErrorCode.promptNotFound, ErrorCode.versionNotFound, ErrorCode.batchNotFound],
 } satisfies ActivityOptions['retry'];
+
+/**
+ * A redelivery asked for by the resource's owner (POST /webhooks/deliveries/{id}/redeliver): one
+ * attempt, now, recorded in the deliveries list like any other; the owner decides whether to ask
+ * again. The same slots and timeouts as webhookDelivery.
+ */
+export function webhookRedelivery(queues: TaskQueues): ActivityOptions {
+  return {
+    taskQueue: queues.webhooks,
+    startToCloseTimeout: '12 seconds',
+    scheduleToCloseTimeout: '5 minutes',
+    retry: { maximumAttempts: 1, nonRetryableErrorTypes: WEBHOOK_RETRY.nonRetryableErrorTypes },
+  };
+}
+
+/**
+ * One page of output expiry: a select, one S3 DeleteObjects and one update, in a transaction of
+ * at most 9 s. Retried like a database step; a page that failed half-way is found again.
+ */
+export const outputExpiry: ActivityOptions = {
+  startToCloseTimeout: '10 seconds',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    nonRetryableErrorTypes: [],
+  },
+};

@@ -1,6 +1,8 @@
 // The workflow bundle's entry: deterministic workflow code only.
 export { deliverWebhooks } from './deliver-webhooks';
-export { generationJob } from './generation-job';
+export { expireOutputs } from './expire-outputs';
 export { generatePrompt } from './generate-prompt';
+export { generationJob } from './generation-job';
 export { reconcile } from './reconcile';
+export { redeliverWebhook } from './redeliver-webhook';
 export { trainModel } from './train-model';

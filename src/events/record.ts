@@ -8,6 +8,7 @@ const TABLE: Record<ResourceType, Prisma.Sql> = {
   job: Prisma.raw('"jobs"'),
   prompt: Prisma.raw('"prompts"'),
   version: Prisma.raw('"model_versions"'),
+  batch: Prisma.raw('"batches"'),
 };
 
 /**

@@ -147,6 +147,8 @@ export const isFinalStatus = (status: string) => FINAL_STATUSES.has(status);
 export async function ownResourceStatus(db: Db, ref: ResourceRef, userId: string): Promise<{ status: string; createdAt: Date }> {
   const where = { id: ref.resourceId, userId };
   const select = { status: true, createdAt: true } as const;
+  // A batch has no status column and no event stream of its own (GET /batches/{id}).
+  if (ref.resourceType === 'batch') throw AppError.notFound(NAMES.batch);
   const row =
     ref.resourceType === 'job'
       ? await db.job.findFirst({ where, select })
@@ -157,7 +159,7 @@ export async function ownResourceStatus(db: Db, ref: ResourceRef, userId: string
   return row;
 }
 
-const NAMES = { job: 'Job', prompt: 'Prompt', version: 'Model' } as const;
+const NAMES = { job: 'Job', prompt: 'Prompt', version: 'Model', batch: 'Batch' } as const;
 
 /**
  * Whether the resource has no event after `after`; for a final resource such a stream has nothing to

@@ -7,8 +7,10 @@
  *   progress    { progress }   (training)     logs
  *   output      { index }      (each stored)  output
  *   completed   { status, error }             completed
+ *
+ * A batch (POST /batches) has one event: `completed` { status, counts } when every item is final.
  */
-export const RESOURCE_TYPES = ['job', 'prompt', 'version'] as const;
+export const RESOURCE_TYPES = ['job', 'prompt', 'version', 'batch'] as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
 
 export const EVENT_TYPES = ['status', 'progress', 'output', 'completed'] as const;

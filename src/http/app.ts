@@ -10,6 +10,7 @@ import { errorHandler, notFoundHandler } from './errors';
 import { corsPolicy, rateLimits, securityHeaders } from './hardening';
 import { createDocsRouter } from './openapi/router';
 import { createConsoleConfigRouter, createDevRouters } from './routes/console';
+import { createBatchesRouter } from './routes/batches';
 import { createCreditsRouter } from './routes/credits';
 import { createEventsRouter } from './routes/events';
 import { createHealthRouter } from './routes/health';
@@ -76,6 +77,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1', requireApiKey(), createJobsRouter(deps, queue), createPaymentsRouter(deps), createVersionsRouter(deps, queue), createPromptsRouter(deps, queue), createCreditsRouter(deps));
   app.use('/api/v1', requireApiKey(), createEventsRouter(deps, keys, queue), createWebhookDeliveriesRouter(deps));
   app.use('/api/v1', requireApiKey(), createKeysRouter(deps, keys), createQuoteRouter(deps));
+  app.use('/api/v1', requireApiKey(), createBatchesRouter(deps));
   // Outside production only: completing local test checkouts for the web console.
   app.use('/api/v1', requireApiKey(), ...createDevRouters(deps));
   // The web console (web/), after every API route: it answers only what they did not.

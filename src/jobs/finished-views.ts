@@ -5,12 +5,16 @@
  * JSON serialization. Keyed by the caller and the job, so an entry answers only its owner. The
  * output URLs inside stay good: the presign cache hands out URLs with at least half their
  * lifetime left (src/storage/presign-cache.ts), far more than the few seconds an entry lives.
+ * The one later change, deleting its outputs (on request or expiry), drops this process's entry;
+ * another process may show the deleted outputs' URLs for the few seconds its entry has left.
  */
 export interface FinishedViews {
   /** The serialized view, if this caller's finished job is cached and fresh. */
   get(userId: string, jobId: string): string | undefined;
   /** Remembers a finished job's serialized view. */
   set(userId: string, jobId: string, body: string): void;
+  /** Drops a job's view (its outputs were deleted). */
+  forget(userId: string, jobId: string): void;
 }
 
 const DEFAULT_TTL_MS = 10_000;
@@ -37,6 +41,9 @@ export function createFinishedViews(opts: { ttlMs?: number; maxEntries?: number;
       views.delete(key);
       views.set(key, { body, until: now() + ttlMs });
       if (views.size > maxEntries) views.delete(views.keys().next().value!);
+    },
+    forget(userId, jobId) {
+      views.delete(id(userId, jobId));
     },
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { modelParameters } from '../catalog/parameters';
 import { webhookFields } from '../webhooks-out/request';
 import { deadlineField } from '../shared/deadline';
+import { retentionField } from './retention';
 
 /** Request and response schemas of the generic job API. The routes validate with these. */
 
@@ -34,6 +35,7 @@ export const generateBody = z.strictObject({
     .optional()
     .meta({ description: 'The most this job may cost: a higher price is 402 `max_credits_exceeded` with the quote in `details`, before anything is reserved' }),
   deadline: deadlineField,
+  retention: retentionField,
 });
 export type GenerateBody = z.output<typeof generateBody>;
 

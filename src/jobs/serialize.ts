@@ -31,12 +31,15 @@ export async function jobView(storage: Storage, job: JobWithOutputs) {
     outputs: await Promise.all(
       job.outputs.map(async (o) => ({
         index: o.index,
-        url: await presignedGet(storage, o.s3Key),
+        // A deleted output (expired, or DELETE /jobs/{id}/outputs) keeps its metadata, not its file.
+        url: o.deletedAt ? null : await presignedGet(storage, o.s3Key),
         content_type: o.contentType,
         size_bytes: Number(o.sizeBytes),
         ...(o.width === null ? {} : { width: o.width }),
         ...(o.height === null ? {} : { height: o.height }),
         sha256: o.sha256,
+        expires_at: iso(o.expiresAt),
+        deleted_at: iso(o.deletedAt),
       })),
     ),
   };

@@ -13,6 +13,7 @@ import { replicateWebhookUrl, workflowIds } from '../temporal/names';
 import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
 import type { generationJob } from '../../workflows/generation-job';
 import { checkModelInput } from './model-input';
+import { retentionSeconds } from './retention';
 import type { GenerateBody } from './schemas';
 import { webhookColumns } from '../webhooks-out/request';
 import { Phases } from '../shared/phases';
@@ -31,7 +32,7 @@ export type JobStart = Pick<
 
 /** The row an accepted job starts with, as the accept statement writes it. */
 type NewJob = JobStart &
-  Pick<Job, 'status' | 'priceUnit' | 'priceCredits' | 'webhook' | 'webhookEventsFilter' | 'idempotencyKey' | 'requestHash' | 'apiKeyId'>;
+  Pick<Job, 'status' | 'priceUnit' | 'priceCredits' | 'webhook' | 'webhookEventsFilter' | 'idempotencyKey' | 'requestHash' | 'apiKeyId' | 'retentionSeconds' | 'batchId' | 'batchIndex'>;
 
 export interface SubmitResult {
   job: Pick<Job, 'id' | 'status'>;
@@ -66,6 +67,8 @@ type SubmitRequest = {
   apiKeyId?: string;
   /** From a Cancel-After header (the route turns it into a time); the body's `deadline` is the other way. */
   deadlineAt?: Date;
+  /** The batch (POST /batches) the job is an item of, and its index there. */
+  batch?: { id: string; index: number };
 };
 
 /**
@@ -105,6 +108,7 @@ async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string)
   const { body } = req;
   const { model, upload, parameters } = await checkModelInput(deps.db, req.userId, body, { devKnobs: deps.config.env !== 'production' });
   const deadlineAt = jobDeadline(req);
+  const retention = retentionSeconds(body.retention, deps.config.outputs);
   const maxCost = creditsFor(model, body.num_outputs, parameters);
   if (body.max_credits !== undefined && maxCost > body.max_credits) {
     throw new AppError(402, ErrorCode.maxCreditsExceeded, `This job costs up to ${maxCost} credits, more than max_credits (${body.max_credits}); nothing was reserved`, {
@@ -134,6 +138,9 @@ async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string)
     workflowId: workflowIds.generationJob(id),
     deadlineAt,
     apiKeyId: req.apiKeyId ?? null,
+    retentionSeconds: retention,
+    batchId: req.batch?.id ?? null,
+    batchIndex: req.batch?.index ?? null,
   };
   const reservation = await reserveCreditsWithRow(
     deps.db,
@@ -180,6 +187,9 @@ function jobRow(j: NewJob): RowInsert {
       workflow_id: sql`${j.workflowId}::text`,
       deadline_at: sql`${j.deadlineAt?.toISOString() ?? null}::timestamptz`,
       api_key_id: sql`${j.apiKeyId}::uuid`,
+      retention_seconds: sql`${j.retentionSeconds}::int`,
+      batch_id: sql`${j.batchId}::uuid`,
+      batch_index: sql`${j.batchIndex}::int`,
     },
   };
 }
@@ -295,6 +305,9 @@ interface JobRow {
   webhook_events_filter: string[] | null;
   deadline_at: Date | null;
   api_key_id: string | null;
+  retention_seconds: number | null;
+  batch_id: string | null;
+  batch_index: number | null;
   outputs: {
     id: string;
     job_id: string;
@@ -307,6 +320,8 @@ interface JobRow {
     height: number | null;
     source_url: string;
     created_at: string;
+    expires_at: string | null;
+    deleted_at: string | null;
   }[];
 }
 
@@ -345,6 +360,9 @@ function jobFromRow(r: JobRow): JobWithOutputs {
     webhookEventsFilter: r.webhook_events_filter ?? [],
     deadlineAt: r.deadline_at,
     apiKeyId: r.api_key_id,
+    retentionSeconds: r.retention_seconds,
+    batchId: r.batch_id,
+    batchIndex: r.batch_index,
     outputs: r.outputs.map((o) => ({
       id: o.id,
       jobId: o.job_id,
@@ -357,6 +375,8 @@ function jobFromRow(r: JobRow): JobWithOutputs {
       height: o.height,
       sourceUrl: o.source_url,
       createdAt: new Date(o.created_at),
+      expiresAt: o.expires_at === null ? null : new Date(o.expires_at),
+      deletedAt: o.deleted_at === null ? null : new Date(o.deleted_at),
     })),
   };
 }

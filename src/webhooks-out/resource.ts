@@ -7,6 +7,7 @@ import { promptView } from '../prompts/views';
 import { getOwnPrompt } from '../prompts/service';
 import type { Storage } from '../storage/s3';
 import { versionView } from '../training/views';
+import { batchView, getOwnBatch } from '../batches/service';
 
 export interface ResourceHead {
   userId: string;
@@ -23,6 +24,7 @@ export async function resourceHead(db: Db, ref: ResourceRef, userId?: string): P
   const select = { userId: true, webhook: true, webhookEventsFilter: true } as const;
   if (ref.resourceType === 'job') return db.job.findFirst({ where, select });
   if (ref.resourceType === 'prompt') return db.prompt.findFirst({ where, select });
+  if (ref.resourceType === 'batch') return db.batch.findFirst({ where, select });
   return db.modelVersion.findFirst({ where, select });
 }
 
@@ -32,12 +34,13 @@ export async function ownResourceHead(db: Db, ref: ResourceRef, userId: string):
   return head;
 }
 
-const NAMES = { job: 'Job', prompt: 'Prompt', version: 'Model' } as const;
+const NAMES = { job: 'Job', prompt: 'Prompt', version: 'Model', batch: 'Batch' } as const;
 
 /** The resource as its owner's GET returns it: what a webhook delivery posts. */
 export async function resourceBody(db: Db, storage: Storage, ref: ResourceRef, userId: string): Promise<object> {
   if (ref.resourceType === 'job') return jobView(storage, await getOwnJob(db, userId, ref.resourceId));
   if (ref.resourceType === 'prompt') return promptView(storage, await getOwnPrompt(db, userId, ref.resourceId));
+  if (ref.resourceType === 'batch') return batchView(await getOwnBatch(db, userId, ref.resourceId));
   const version = await db.modelVersion.findFirst({ where: { id: ref.resourceId, userId } });
   if (!version) throw AppError.notFound('Model');
   return versionView(version);

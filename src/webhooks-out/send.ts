@@ -9,7 +9,10 @@ import { isPublicAddress } from '../provider/output-fetch';
  * Sends one signed webhook POST, the one place the worker posts to a URL a user gave. Like
  * output fetching (src/provider/output-fetch.ts): in production only https and only public
  * addresses (every address DNS gives is checked, and the connection goes to the checked one);
- * elsewhere plain http to loopback. Redirects are not followed. Signed the Standard Webhooks
+ * elsewhere plain http to loopback. Redirects are not followed: a 3xx is the receiver's answer,
+ * reported with its Location (a redirect would take the signed body somewhere nobody checked).
+ * The first EXCERPT_BYTES of the answer's body are kept for the deliveries list; the rest is
+ * read and dropped, within the same timeout. Signed the Standard Webhooks
  * way, as Replicate signs its own: `webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`.
  */
 
@@ -34,7 +37,18 @@ export class WebhookUrlRefused extends Error {
   }
 }
 
-export async function postWebhook(p: WebhookPost): Promise<{ status: number }> {
+/** How much of a receiver's answer is kept (as text) for the deliveries list and the test event. */
+export const EXCERPT_BYTES = 200;
+
+export interface WebhookAnswer {
+  status: number;
+  /** The first EXCERPT_BYTES of the body, as UTF-8 text (empty for an empty body). */
+  bodyExcerpt: string;
+  /** The Location header of a 3xx answer (not followed), or null. */
+  redirectLocation: string | null;
+}
+
+export async function postWebhook(p: WebhookPost): Promise<WebhookAnswer> {
   const url = new URL(p.url);
   const target = await checkTarget(url, p.production);
   const timestamp = Math.floor(Date.now() / 1000);
@@ -71,10 +85,19 @@ export async function postWebhook(p: WebhookPost): Promise<{ status: number }> {
       reject(err);
     });
     req.once('response', (res) => {
-      res.resume();
+      const status = res.statusCode ?? 0;
+      const location = status >= 300 && status < 400 ? (res.headers.location ?? null) : null;
+      const head: Buffer[] = [];
+      let kept = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (kept >= EXCERPT_BYTES) return;
+        const part = chunk.subarray(0, EXCERPT_BYTES - kept);
+        head.push(part);
+        kept += part.length;
+      });
       res.once('end', () => {
         done();
-        resolve({ status: res.statusCode ?? 0 });
+        resolve({ status, bodyExcerpt: excerpt(Buffer.concat(head)), redirectLocation: location === null ? null : location.slice(0, 2000) });
       });
       res.once('error', (err) => {
         done();
@@ -101,4 +124,14 @@ async function checkTarget(url: URL, production: boolean): Promise<{ address: st
     if (url.protocol === 'http:' && !isLoopback(a.address)) throw new WebhookUrlRefused(`Plain http webhooks go only to loopback outside production (${host} is not)`);
   }
   return addresses[0]!;
+}
+
+/** Bytes as text for people: invalid UTF-8 (or a character cut at the end) becomes U+FFFD, control characters but newline and tab go. */
+function excerpt(bytes: Buffer): string {
+  return bytes.toString('utf8').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+}
+
+/** What a delivery or test reports when the receiver answered a redirect. */
+export function redirectMessage(status: number, location: string | null): string {
+  return `The receiver answered ${status}, a redirect${location ? ` to ${location}` : ' without a Location'}; redirects are not followed, so the event was not delivered: give the final URL`;
 }

@@ -14,7 +14,9 @@ import { promptHeaders } from '../routes/prompts';
 import { Quote } from '../routes/quote';
 import { createUserBody } from '../routes/users';
 import { quoteBody } from '../../quotes/quote';
-import { deliveriesQuery, reenableEndpointBody, WebhookEndpoint } from '../routes/webhook-deliveries';
+import { deliveriesQuery, deliveryIdParam, reenableEndpointBody, testWebhookBody, WebhookEndpoint } from '../routes/webhook-deliveries';
+import { batchHeaders } from '../routes/batches';
+import { batchIdParam, createBatchBody, MAX_BATCH_ITEMS } from '../../batches/schemas';
 import { WEBHOOK_FILTERS } from '../../events/types';
 import { listVersionsQuery, paymentIdParam as trainPaymentIdParam, versionIdParam } from '../../training/schemas';
 import * as R from './responses';
@@ -165,6 +167,19 @@ export const apiRoutes: ApiRoute[] = [
       202: { description: 'Cancellation requested; the job becomes `canceled`', json: R.JobCancelRequested, location: 'The job status: /api/v1/status/{job_id}' },
     },
     errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.jobAlreadyFinished] },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/jobs/{job_id}/outputs',
+    operationId: 'deleteJobOutputs',
+    tag: 'Jobs',
+    summary: "Delete a finished job's output files now",
+    description:
+      'Removes the files from our bucket before their `expires_at`. The job, its outputs\' metadata (size, sha256, dimensions) and ' +
+      'what it cost stay; each output shows `deleted_at` and `url: null`, and its download is 404. Deleting again changes nothing.',
+    request: { params: jobIdParam },
+    responses: { 200: { description: 'The job, its outputs marked deleted', json: R.Job } },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.jobNotFinished], 503: [ErrorCode.serviceUnavailable] },
   },
   {
     method: 'get',
@@ -514,19 +529,7 @@ export const apiRoutes: ApiRoute[] = [
         description: 'Attempts, oldest first',
         json: z.object({
           endpoint: WebhookEndpoint.nullable(),
-          items: z.array(
-            z.object({
-              event_id: z.string(),
-              event: z.string(),
-              url: z.string(),
-              attempt: z.number().int(),
-              status_code: z.number().int().nullable(),
-              duration_ms: z.number().int(),
-              error: z.string().nullable(),
-              next_retry_at: z.string().nullable(),
-              created_at: z.string(),
-            }),
-          ),
+          items: z.array(R.WebhookDelivery),
         }),
       },
     },
@@ -544,6 +547,39 @@ export const apiRoutes: ApiRoute[] = [
     request: { json: reenableEndpointBody },
     responses: { 200: { description: 'The endpoint, active again', json: WebhookEndpoint } },
     errors: { 404: [ErrorCode.notFound] },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/test',
+    operationId: 'testWebhook',
+    tag: 'Notifications',
+    summary: 'Send a signed test event to a URL and see what it answered',
+    description:
+      'Posts `{"type":"test","id":…,"created_at":…,"message":…}` now, signed with your webhook secret like every webhook, through the ' +
+      'same address guard and timeouts as deliveries (WEBHOOK_CONNECT_TIMEOUT_MS, WEBHOOK_TIMEOUT_MS). The answer says what the ' +
+      'receiver answered: its status, the latency, the first 200 bytes of its body, and for a redirect its Location (redirects are ' +
+      'not followed). No answer at all is still 200, with `delivered: false` and the reason. Nothing is recorded and no circuit breaker ' +
+      'counts it. Limited to WEBHOOK_TEST_PER_MINUTE (10) a minute per API key.',
+    request: { json: testWebhookBody },
+    responses: { 200: { description: 'What the receiver answered', json: R.WebhookTestResult } },
+    errors: { 422: [ErrorCode.webhookUrlRefused], 429: [ErrorCode.rateLimited] },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/deliveries/{delivery_id}/redeliver',
+    operationId: 'redeliverWebhook',
+    tag: 'Notifications',
+    summary: "Send a delivery's event to its webhook again",
+    description:
+      'One more attempt, now, of the event of that delivery (any attempt of it: `id` in the deliveries list), to the resource\'s webhook, ' +
+      'with the resource as it is today, the same `webhook-id` (receivers deduplicate by it) and a fresh signature. It goes through the ' +
+      'endpoint\'s circuit breaker like any delivery; the attempt appears in the deliveries list with `redelivery: true`. One ' +
+      'redelivery of an event runs at a time.',
+    request: { params: deliveryIdParam },
+    responses: {
+      202: { description: 'The redelivery started', json: R.RedeliveryRequested, location: 'The deliveries list of the resource: /api/v1/webhooks/deliveries?resource=<type>:<id>' },
+    },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.redeliveryInProgress], 503: [ErrorCode.serviceUnavailable] },
   },
   // -- src/http/routes/keys.ts ------------------------------------------------------------------
   {
@@ -585,6 +621,53 @@ export const apiRoutes: ApiRoute[] = [
     request: { params: keyIdParam },
     responses: { 201: { description: 'The new key, and when the old one stops working', json: RotatedApiKey } },
     errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.apiKeyInactive, ErrorCode.apiKeyInGrace] },
+  },
+  // -- src/http/routes/batches.ts ---------------------------------------------------------------
+  {
+    method: 'post',
+    path: '/api/v1/batches',
+    operationId: 'createBatch',
+    tag: 'Jobs',
+    summary: `Start up to ${MAX_BATCH_ITEMS} generation jobs in one request`,
+    description:
+      'Each item is the body of POST /api/v1/generate and becomes an ordinary job of your account, accepted exactly as that route ' +
+      'accepts one (credits reserved, the active-jobs cap, the key\'s budget, the same queue turns: no lane of its own). An item that ' +
+      'is refused (402, 422, 429 `too_many_active_jobs`, 503) is reported in `items` with its error and `http_status`; the others ' +
+      'go on, and the batch is still 202. With an Idempotency-Key a retry returns the same batch and creates no job twice (an item ' +
+      'never becomes two jobs: its own key is `batch:<batch_id>:<index>`); a retry after the batch was submitted submits nothing, so ' +
+      'send refused items in a new batch. `webhook` receives the batch once, when every created item is final. Prompts on a trained ' +
+      'model are not batched: a model runs one prompt at a time (409 `version_busy`), so send them one after another.',
+    request: { json: createBatchBody, headers: batchHeaders },
+    responses: {
+      202: {
+        description: 'The batch, every item tried: created jobs with their status, refused items with their error',
+        json: R.Batch,
+        location: 'The batch: /api/v1/batches/{batch_id}',
+        headers: { 'Idempotent-Replayed': '`true` when an earlier request with the same Idempotency-Key made this batch' },
+      },
+    },
+    errors: { 422: [ErrorCode.idempotencyKeyReused] },
+  },
+  {
+    method: 'get',
+    path: '/api/v1/batches/{batch_id}',
+    operationId: 'getBatch',
+    tag: 'Jobs',
+    summary: 'A batch: its counts and every item',
+    request: { params: batchIdParam },
+    responses: { 200: { description: 'The batch', json: R.Batch } },
+    errors: { 404: [ErrorCode.notFound] },
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/batches/{batch_id}',
+    operationId: 'cancelBatch',
+    tag: 'Jobs',
+    summary: 'Cancel every item of a batch that is not final',
+    description: 'Each like DELETE /api/v1/jobs/{job_id}: canceled items release their credits; finished ones keep their outputs.',
+    request: { params: batchIdParam },
+    responses: { 202: { description: 'Cancellation requested', json: R.BatchCancelRequested, location: 'The batch: /api/v1/batches/{batch_id}' } },
+    errors: { 404: [ErrorCode.notFound], 409: [ErrorCode.batchAlreadyFinished] },
   },
   // -- src/http/routes/quote.ts -----------------------------------------------------------------
   {

@@ -123,12 +123,14 @@ export const QueuePosition = z
 export const JobOutput = z
   .object({
     index: int,
-    url: presignedUrl,
+    url: presignedUrl.nullable().meta({ description: 'Time-limited presigned URL of our bucket; null once the file was deleted (expired or DELETE /api/v1/jobs/{job_id}/outputs)' }),
     content_type: z.string().meta({ example: 'image/png' }),
     size_bytes: int,
     width: int.optional(),
     height: int.optional(),
     sha256: z.string(),
+    expires_at: timestamp.nullable().meta({ description: "When the file is deleted from our bucket: the job's `retention` from when it was stored" }),
+    deleted_at: timestamp.nullable().meta({ description: 'When the file was deleted (on expiry or by request); its metadata stays' }),
   })
   .meta({ id: 'JobOutput' });
 
@@ -428,3 +430,104 @@ export const WebhookReceipt = z
     ignored: z.literal(true).optional().meta({ description: 'Recorded, but nothing to act on' }),
   })
   .meta({ id: 'WebhookReceipt' });
+
+// ---------------------------------------------------------------------------------------------
+// Batches (src/batches/service.ts)
+
+const itemError = z
+  .object({
+    code: z.string().meta({ example: 'insufficient_credits' }),
+    message: z.string(),
+    http_status: int.optional().meta({ description: 'For a refused item: the status POST /api/v1/generate would have answered' }),
+    details: z.unknown().optional(),
+  })
+  .meta({ id: 'BatchItemError' });
+
+export const Batch = z
+  .object({
+    batch_id: uuid,
+    kind: z.literal('job'),
+    status: z.enum(['submitting', 'running', 'completed']).meta({
+      description: '`submitting`: items are still being created; `running`: every item was tried and some are queued or running; `completed`: every created item is final',
+    }),
+    size: int,
+    counts: z
+      .object({
+        queued: int,
+        running: int,
+        succeeded: int,
+        failed: int,
+        canceled: int,
+        aborted: int,
+        created: int.meta({ description: 'Items that became jobs' }),
+        rejected: int.meta({ description: 'Items refused when the batch was sent (each with its error)' }),
+        final: int.meta({ description: 'Created items that are final' }),
+      })
+      .meta({ id: 'BatchCounts' }),
+    webhook: z.string().nullable(),
+    created_at: timestamp,
+    submitted_at: timestamp.nullable(),
+    completed_at: timestamp.nullable(),
+    items: z.array(
+      z
+        .object({
+          index: int,
+          job_id: uuid.nullable().meta({ description: 'The job (GET /api/v1/status/{job_id}); null when the item was refused or is not created yet' }),
+          status: z.enum([...Object.values(JobStatus), 'rejected', 'pending']).meta({
+            description: 'The job\'s status; `rejected`: refused when sent (see `error`); `pending`: not created yet (the batch is `submitting`)',
+          }),
+          error: itemError.nullable(),
+          credits_spent: int.nullable(),
+        })
+        .meta({ id: 'BatchItem' }),
+    ),
+  })
+  .meta({ id: 'Batch' });
+
+export const BatchCancelRequested = z
+  .object({ batch_id: uuid, cancel_requested: int.meta({ description: 'Items whose cancellation was requested (those not final yet)' }) })
+  .meta({ id: 'BatchCancelRequested' });
+
+// ---------------------------------------------------------------------------------------------
+// Webhook tools (src/http/routes/webhook-deliveries.ts)
+
+export const WebhookTestResult = z
+  .object({
+    webhook_id: z.string().meta({ description: 'The `webhook-id` header the test event was sent with', example: 'evt_test_4b0c…' }),
+    delivered: z.boolean().meta({ description: 'The receiver answered 2xx within WEBHOOK_TIMEOUT_MS' }),
+    status_code: int.nullable().meta({ description: 'What the receiver answered; null when it did not answer (see `error`)' }),
+    latency_ms: int,
+    body_excerpt: z.string().nullable().meta({ description: 'The first 200 bytes of its answer, as text' }),
+    redirect_location: z.string().nullable().meta({ description: 'For a 3xx answer: its Location. Redirects are not followed; use the final URL' }),
+    error: z.string().nullable().meta({ description: 'Why it was not delivered, in words' }),
+  })
+  .meta({ id: 'WebhookTestResult' });
+
+export const WebhookDelivery = z
+  .object({
+    id: z.string().meta({ description: 'The attempt; POST /api/v1/webhooks/deliveries/{id}/redeliver sends its event again' }),
+    event_id: z.string(),
+    event: z.string(),
+    url: z.string(),
+    attempt: int,
+    status_code: int.nullable().meta({ description: 'What the receiver answered; null when it did not answer or nothing was sent' }),
+    duration_ms: int.meta({ description: 'Latency of the attempt, from the start of the attempt to the end of the answer' }),
+    error: z.string().nullable().meta({ description: 'Why the attempt failed; a redirect says so plainly, with its Location' }),
+    response_excerpt: z.string().nullable().meta({ description: 'The first 200 bytes of the receiver\'s answer, as text' }),
+    redirect_location: z.string().nullable().meta({ description: 'The Location of a 3xx answer (redirects are not followed)' }),
+    redelivery: z.boolean().meta({ description: 'An attempt asked for with redeliver' }),
+    next_retry_at: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+export const RedeliveryRequested = z
+  .object({
+    delivery_id: z.string(),
+    event_id: z.string(),
+    event: z.string(),
+    resource: z.string().meta({ example: 'job:6f1c…' }),
+    url: z.string().meta({ description: "The resource's webhook, where the event goes" }),
+    redelivery_requested: z.literal(true),
+  })
+  .meta({ id: 'RedeliveryRequested' });

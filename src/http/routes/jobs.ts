@@ -1,10 +1,11 @@
 import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
-import { AppError } from '../../errors';
+import { AppError, ErrorCode } from '../../errors';
 import { z } from 'zod';
 import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery } from '../../jobs/schemas';
 import { jobMetadata, jobView } from '../../jobs/serialize';
 import { createFinishedViews } from '../../jobs/finished-views';
+import { deleteJobOutputs } from '../../jobs/outputs';
 import { cancelJob, FINISHED, getOwnJob, listJobs, submitJob } from '../../jobs/service';
 import { MAX_DEADLINE_MS } from '../../shared/deadline';
 import { holdUntilFinal } from '../hold';
@@ -80,12 +81,22 @@ export function createJobsRouter(deps: AppDeps, queue: QueueBoard): Router {
     res.status(202).location(`/api/v1/status/${job.id}`).json({ job_id: job.id, status: job.status, cancel_requested: true });
   });
 
+  // The files go from our bucket; the job, its outputs' metadata and its ledger rows stay.
+  router.delete('/jobs/:job_id/outputs', async (req, res) => {
+    const { job_id } = parse(jobIdParam, req.params, 'path');
+    const userId = currentUser(req).id;
+    const job = await deleteJobOutputs(deps, userId, job_id);
+    finished.forget(userId, job_id);
+    res.json(await jobView(storage, job));
+  });
+
   router.get('/download/:job_id', async (req, res) => {
     const { job_id } = parse(jobIdParam, req.params, 'path');
     const { index } = parse(downloadQuery, req.query, 'query');
     const job = await getOwnJob(db, currentUser(req).id, job_id);
     const output = job.outputs.find((o) => o.index === index);
     if (!output) throw AppError.notFound(`Output ${index} of this job`);
+    if (output.deletedAt) throw new AppError(404, ErrorCode.notFound, `Output ${index} of this job was deleted at ${output.deletedAt.toISOString()} (expired or by request)`);
     const object = await storage.getStream(output.s3Key);
     if (!object) throw AppError.notFound(`Output ${index} of this job`);
     const filename = `${job.id}-${index}.${output.s3Key.split('.').pop()}`;
