@@ -160,6 +160,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/{job_id}/outputs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a finished job's output files now
+         * @description Removes the files from our bucket before their `expires_at`. The job, its outputs' metadata (size, sha256, dimensions) and what it cost stay; each output shows `deleted_at` and `url: null`, and its download is 404. Deleting again changes nothing.
+         */
+        delete: operations["deleteJobOutputs"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/download/{job_id}": {
         parameters: {
             query?: never;
@@ -299,7 +319,7 @@ export interface paths {
         put?: never;
         /**
          * Generate images with a trained model
-         * @description One prompt runs per model at a time. The images are reserved from the model quota and charged when they are delivered. With `Prefer: wait[=N]` the answer waits until the prompt is final (201 with it and its images) or N seconds passed (202 with the prompt as it is).
+         * @description One prompt runs per model at a time. The images are reserved from the model quota and charged when they are delivered. With `Prefer: wait[=N]` the answer waits until the prompt is final (201 with it and its images) or N seconds passed (202 with the prompt as it is). `Cancel-After` or `deadline` cancels the prompt if it is not final in time (`aborted` if it never started), releasing its images.
          */
         post: operations["createPrompt"];
         delete?: never;
@@ -622,6 +642,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a signed test event to a URL and see what it answered
+         * @description Posts `{"type":"test","id":…,"created_at":…,"message":…}` now, signed with your webhook secret like every webhook, through the same address guard and timeouts as deliveries (WEBHOOK_CONNECT_TIMEOUT_MS, WEBHOOK_TIMEOUT_MS). The answer says what the receiver answered: its status, the latency, the first 200 bytes of its body, and for a redirect its Location (redirects are not followed). No answer at all is still 200, with `delivered: false` and the reason. Nothing is recorded and no circuit breaker counts it. Limited to WEBHOOK_TEST_PER_MINUTE (10) a minute per API key.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery's event to its webhook again
+         * @description One more attempt, now, of the event of that delivery (any attempt of it: `id` in the deliveries list), to the resource's webhook, with the resource as it is today, the same `webhook-id` (receivers deduplicate by it) and a fresh signature. It goes through the endpoint's circuit breaker like any delivery; the attempt appears in the deliveries list with `redelivery: true`. One redelivery of an event runs at a time.
+         */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/keys": {
         parameters: {
             query?: never;
@@ -679,6 +739,47 @@ export interface paths {
         /** Replace an API key; the old one keeps working for a grace period */
         post: operations["rotateApiKey"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start up to 100 generation jobs in one request
+         * @description Each item is the body of POST /api/v1/generate and becomes an ordinary job of your account, accepted exactly as that route accepts one (credits reserved, the active-jobs cap, the key's budget, the same queue turns: no lane of its own). An item that is refused (402, 422, 429 `too_many_active_jobs`, 503) is reported in `items` with its error and `http_status`; the others go on, and the batch is still 202. With an Idempotency-Key a retry returns the same batch and creates no job twice (an item never becomes two jobs: its own key is `batch:<batch_id>:<index>`); a retry after the batch was submitted submits nothing, so send refused items in a new batch. `webhook` receives the batch once, when every created item is final. Prompts on a trained model are not batched: a model runs one prompt at a time (409 `version_busy`), so send them one after another.
+         */
+        post: operations["createBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/batches/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A batch: its counts and every item */
+        get: operations["getBatch"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel every item of a batch that is not final
+         * @description Each like DELETE /api/v1/jobs/{job_id}: canceled items release their credits; finished ones keep their outputs.
+         */
+        delete: operations["cancelBatch"];
         options?: never;
         head?: never;
         patch?: never;
@@ -890,15 +991,27 @@ export interface components {
             index: number;
             /**
              * Format: uri
-             * @description Time-limited presigned URL of our bucket
+             * @description Time-limited presigned URL of our bucket; null once the file was deleted (expired or DELETE /api/v1/jobs/{job_id}/outputs)
              */
-            url: string;
+            url: string | null;
             /** @example image/png */
             content_type: string;
             size_bytes: number;
             width?: number;
             height?: number;
             sha256: string;
+            /**
+             * Format: date-time
+             * @description When the file is deleted from our bucket: the job's `retention` from when it was stored
+             * @example 2025-01-01T12:00:00.000Z
+             */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the file was deleted (on expiry or by request); its metadata stays
+             * @example 2025-01-01T12:00:00.000Z
+             */
+            deleted_at: string | null;
         };
         JobAccepted: {
             /** Format: uuid */
@@ -1169,6 +1282,12 @@ export interface components {
              * @example 2025-01-01T12:00:00.000Z
              */
             completed_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the prompt must be final (Cancel-After or `deadline`); one not final by then is canceled, or `aborted` if it never started, with error `deadline_exceeded`
+             * @example 2025-01-01T12:00:00.000Z
+             */
+            deadline: string | null;
             images: components["schemas"]["PromptImage"][];
             /** @description While queued (GET of this one resource): where it stands */
             queue?: {
@@ -1432,6 +1551,57 @@ export interface components {
             /** Format: date-time */
             last_success_at: string | null;
         } | null;
+        WebhookDelivery: {
+            /** @description The attempt; POST /api/v1/webhooks/deliveries/{id}/redeliver sends its event again */
+            id: string;
+            event_id: string;
+            event: string;
+            url: string;
+            attempt: number;
+            /** @description What the receiver answered; null when it did not answer or nothing was sent */
+            status_code: number | null;
+            /** @description Latency of the attempt, from the start of the attempt to the end of the answer */
+            duration_ms: number;
+            /** @description Why the attempt failed; a redirect says so plainly, with its Location */
+            error: string | null;
+            /** @description The first 200 bytes of the receiver's answer, as text */
+            response_excerpt: string | null;
+            /** @description The Location of a 3xx answer (redirects are not followed) */
+            redirect_location: string | null;
+            /** @description An attempt asked for with redeliver */
+            redelivery: boolean;
+            next_retry_at: string | null;
+            created_at: string;
+        };
+        WebhookTestResult: {
+            /**
+             * @description The `webhook-id` header the test event was sent with
+             * @example evt_test_4b0c…
+             */
+            webhook_id: string;
+            /** @description The receiver answered 2xx within WEBHOOK_TIMEOUT_MS */
+            delivered: boolean;
+            /** @description What the receiver answered; null when it did not answer (see `error`) */
+            status_code: number | null;
+            latency_ms: number;
+            /** @description The first 200 bytes of its answer, as text */
+            body_excerpt: string | null;
+            /** @description For a 3xx answer: its Location. Redirects are not followed; use the final URL */
+            redirect_location: string | null;
+            /** @description Why it was not delivered, in words */
+            error: string | null;
+        };
+        RedeliveryRequested: {
+            delivery_id: string;
+            event_id: string;
+            event: string;
+            /** @example job:6f1c… */
+            resource: string;
+            /** @description The resource's webhook, where the event goes */
+            url: string;
+            /** @enum {boolean} */
+            redelivery_requested: true;
+        };
         CreatedApiKey: {
             /** Format: uuid */
             id: string;
@@ -1515,6 +1685,82 @@ export interface components {
                 expires_at: string;
             };
         };
+        Batch: {
+            /** Format: uuid */
+            batch_id: string;
+            /** @enum {string} */
+            kind: "job";
+            /**
+             * @description `submitting`: items are still being created; `running`: every item was tried and some are queued or running; `completed`: every created item is final
+             * @enum {string}
+             */
+            status: "submitting" | "running" | "completed";
+            size: number;
+            counts: components["schemas"]["BatchCounts"];
+            webhook: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC
+             * @example 2025-01-01T12:00:00.000Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC
+             * @example 2025-01-01T12:00:00.000Z
+             */
+            submitted_at: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC
+             * @example 2025-01-01T12:00:00.000Z
+             */
+            completed_at: string | null;
+            items: components["schemas"]["BatchItem"][];
+        };
+        BatchCounts: {
+            queued: number;
+            running: number;
+            succeeded: number;
+            failed: number;
+            canceled: number;
+            aborted: number;
+            /** @description Items that became jobs */
+            created: number;
+            /** @description Items refused when the batch was sent (each with its error) */
+            rejected: number;
+            /** @description Created items that are final */
+            final: number;
+        };
+        BatchItem: {
+            index: number;
+            /**
+             * Format: uuid
+             * @description The job (GET /api/v1/status/{job_id}); null when the item was refused or is not created yet
+             */
+            job_id: string | null;
+            /**
+             * @description The job's status; `rejected`: refused when sent (see `error`); `pending`: not created yet (the batch is `submitting`)
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled" | "aborted" | "rejected" | "pending";
+            error: components["schemas"]["BatchItemError"];
+            credits_spent: number | null;
+        };
+        BatchItemError: {
+            /** @example insufficient_credits */
+            code: string;
+            message: string;
+            /** @description For a refused item: the status POST /api/v1/generate would have answered */
+            http_status?: number;
+            details?: unknown;
+        } | null;
+        BatchCancelRequested: {
+            /** Format: uuid */
+            batch_id: string;
+            /** @description Items whose cancellation was requested (those not final yet) */
+            cancel_requested: number;
+        };
         Quote: {
             /** @enum {string} */
             kind: "job";
@@ -1585,7 +1831,7 @@ export interface components {
             max_credits?: number;
             /**
              * Format: date-time
-             * @description When the job must be final (at most 24 h ahead; or the Cancel-After header, not both): one still running is canceled, one that never started ends `aborted`, and unused credits are released
+             * @description When the work must be final (at most 24 h ahead; or the Cancel-After header, not both): still running then, it is canceled; never started, it ends `aborted`; what it reserved is released
              */
             deadline?: string;
             /**
@@ -1614,6 +1860,11 @@ export interface components {
             webhook?: string;
             /** @description Which events are sent to `webhook`: start, output, logs, completed (default: all). */
             webhook_events_filter?: ("start" | "output" | "logs" | "completed")[];
+            /**
+             * Format: date-time
+             * @description When the work must be final (at most 24 h ahead; or the Cancel-After header, not both): still running then, it is canceled; never started, it ends `aborted`; what it reserved is released
+             */
+            deadline?: string;
             /** @enum {string} */
             kind: "prompt";
             /** Format: uuid */
@@ -1852,7 +2103,7 @@ export interface operations {
                 "Idempotency-Key"?: string;
                 /** @description `wait` or `wait=N` (1 to 60 s, default 60): hold the answer until the work is final (201 with it) or N s have passed (202 with it as it is now, and Location). Other preferences are ignored. */
                 Prefer?: string;
-                /** @description The work must be final within this duration (`90s`, `5m`, `1h30m`, `500ms`, or plain seconds; 1 s to 24 h). Not final by then: canceled and its unused credits released; never started: `aborted`, costing nothing. The `deadline` field says the same as a time. */
+                /** @description The work must be final within this duration (`90s`, `5m`, `1h30m`, `500ms`, or plain seconds; 1 s to 24 h). Not final by then: canceled and what it reserved (unused credits, images) released; never started: `aborted`, costing nothing. The `deadline` field says the same as a time. */
                 "Cancel-After"?: string;
             };
             path?: never;
@@ -1885,7 +2136,7 @@ export interface operations {
                     max_credits?: number;
                     /**
                      * Format: date-time
-                     * @description When the job must be final (at most 24 h ahead; or the Cancel-After header, not both): one still running is canceled, one that never started ends `aborted`, and unused credits are released
+                     * @description When the work must be final (at most 24 h ahead; or the Cancel-After header, not both): still running then, it is canceled; never started, it ends `aborted`; what it reserved is released
                      */
                     deadline?: string;
                     /**
@@ -2332,6 +2583,102 @@ export interface operations {
             };
         };
     };
+    deleteJobOutputs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job, its outputs marked deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Bad request. `error.code`: `invalid_path` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. `error.code`: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours). `error.code`: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. `error.code`: `job_not_finished` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request. `error.code`: `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded (per API key, or per client address without one); retry after Retry-After seconds. `error.code`: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error. `error.code`: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Temporarily unavailable; nothing was started, retry later. `error.code`: `service_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     downloadJobOutput: {
         parameters: {
             query?: {
@@ -2694,7 +3041,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflict with the current state. `error.code`: `payment_not_paid`, `payment_already_used`, `training_in_progress` */
+            /** @description Conflict with the current state. `error.code`: `payment_not_paid`, `payment_already_used`, `training_in_progress`, `payment_refunded` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3016,6 +3363,8 @@ export interface operations {
             header?: {
                 /** @description `wait` or `wait=N` (1 to 60 s, default 60): hold the answer until the work is final (201 with it) or N s have passed (202 with it as it is now, and Location). Other preferences are ignored. */
                 Prefer?: string;
+                /** @description The work must be final within this duration (`90s`, `5m`, `1h30m`, `500ms`, or plain seconds; 1 s to 24 h). Not final by then: canceled and what it reserved (unused credits, images) released; never started: `aborted`, costing nothing. The `deadline` field says the same as a time. */
+                "Cancel-After"?: string;
             };
             path: {
                 version_id: string;
@@ -3043,6 +3392,11 @@ export interface operations {
                     webhook?: string;
                     /** @description Which events are sent to `webhook`: start, output, logs, completed (default: all). */
                     webhook_events_filter?: ("start" | "output" | "logs" | "completed")[];
+                    /**
+                     * Format: date-time
+                     * @description When the work must be final (at most 24 h ahead; or the Cancel-After header, not both): still running then, it is canceled; never started, it ends `aborted`; what it reserved is released
+                     */
+                    deadline?: string;
                 };
             };
         };
@@ -4422,7 +4776,7 @@ export interface operations {
     listWebhookDeliveries: {
         parameters: {
             query: {
-                /** @description The resource whose webhook deliveries to list: `job:<id>`, `prompt:<id>` or `version:<id>`. */
+                /** @description The resource whose webhook deliveries to list: `job:<id>`, `prompt:<id>`, `version:<id>` or `batch:<id>`. */
                 resource: string;
             };
             header?: never;
@@ -4439,17 +4793,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         endpoint: components["schemas"]["WebhookEndpoint"];
-                        items: {
-                            event_id: string;
-                            event: string;
-                            url: string;
-                            attempt: number;
-                            status_code: number | null;
-                            duration_ms: number;
-                            error: string | null;
-                            next_retry_at: string | null;
-                            created_at: string;
-                        }[];
+                        items: components["schemas"]["WebhookDelivery"][];
                     };
                 };
             };
@@ -4581,6 +4925,206 @@ export interface operations {
             };
         };
     };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uri
+                     * @description Where to post the test event: https (plain http only to a loopback host outside production), as a job's `webhook`.
+                     */
+                    url: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What the receiver answered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookTestResult"];
+                };
+            };
+            /** @description Bad request. `error.code`: `invalid_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. `error.code`: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large. `error.code`: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type or encoding. `error.code`: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request. `error.code`: `validation_failed`, `webhook_url_refused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded (per API key, or per client address without one); retry after Retry-After seconds. `error.code`: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error. `error.code`: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The redelivery started */
+            202: {
+                headers: {
+                    /** @description The deliveries list of the resource: /api/v1/webhooks/deliveries?resource=<type>:<id> */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedeliveryRequested"];
+                };
+            };
+            /** @description Bad request. `error.code`: `invalid_json`, `invalid_path` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. `error.code`: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours). `error.code`: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. `error.code`: `redelivery_in_progress` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large. `error.code`: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type or encoding. `error.code`: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request. `error.code`: `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error. `error.code`: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Temporarily unavailable; nothing was started, retry later. `error.code`: `service_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listApiKeys: {
         parameters: {
             query?: never;
@@ -4671,6 +5215,15 @@ export interface operations {
             };
             /** @description Missing or invalid API key. `error.code`: `unauthorized` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. `error.code`: `too_many_api_keys`, `api_key_in_grace` */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4965,7 +5518,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Conflict with the current state. `error.code`: `api_key_inactive` */
+            /** @description Conflict with the current state. `error.code`: `api_key_inactive`, `api_key_in_grace` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4985,6 +5538,310 @@ export interface operations {
             };
             /** @description Unsupported media type or encoding. `error.code`: `unsupported_media_type` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request. `error.code`: `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded (per API key, or per client address without one); retry after Retry-After seconds. `error.code`: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error. `error.code`: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key and body returns the same batch and creates no job twice; the same key with another body is 422 `idempotency_key_reused`. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description 1 to 100 bodies of POST /api/v1/generate; each becomes one job (its index is its place here) */
+                    jobs: {
+                        model: string;
+                        prompt?: string;
+                        /** @default 1 */
+                        num_outputs?: number;
+                        seed?: number;
+                        /** @enum {string} */
+                        output_format?: "png" | "jpg" | "webp";
+                        /** Format: uuid */
+                        input_file?: string;
+                        /**
+                         * @description Model input fields, each one the model's input contract offers (GET /api/v1/models: `input.parameters`, with types, ranges and enums). Anything else, or a field the service sets (`input.fixed`), is 422 `validation_failed` naming it.
+                         * @default {}
+                         */
+                        parameters?: {
+                            [key: string]: unknown;
+                        };
+                        /** Format: uri */
+                        webhook?: string;
+                        /** @description Which events are sent to `webhook`: start, output, logs, completed (default: all). */
+                        webhook_events_filter?: ("start" | "output" | "logs" | "completed")[];
+                        /** @description The most this job may cost: a higher price is 402 `max_credits_exceeded` with the quote in `details`, before anything is reserved */
+                        max_credits?: number;
+                        /**
+                         * Format: date-time
+                         * @description When the work must be final (at most 24 h ahead; or the Cancel-After header, not both): still running then, it is canceled; never started, it ends `aborted`; what it reserved is released
+                         */
+                        deadline?: string;
+                        /**
+                         * @description How long the outputs are kept in our bucket once stored: seconds, or an ISO 8601 duration such as `P7D` or `PT12H`; at most the service's maximum (`OUTPUT_RETENTION_MAX_SECONDS`, 30 days by default). Each output shows its `expires_at`; expired outputs are deleted, their metadata stays.
+                         * @example P7D
+                         */
+                        retention?: number | string;
+                    }[];
+                    /**
+                     * Format: uri
+                     * @description Receives the batch (as GET /api/v1/batches/{batch_id} shows it) once, when every item is final
+                     */
+                    webhook?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The batch, every item tried: created jobs with their status, refused items with their error */
+            202: {
+                headers: {
+                    /** @description The batch: /api/v1/batches/{batch_id} */
+                    Location?: string;
+                    /** @description `true` when an earlier request with the same Idempotency-Key made this batch */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description Bad request. `error.code`: `invalid_json` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. `error.code`: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large. `error.code`: `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type or encoding. `error.code`: `unsupported_media_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request. `error.code`: `validation_failed`, `idempotency_key_reused` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded (per API key, or per client address without one); retry after Retry-After seconds. `error.code`: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error. `error.code`: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The batch */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description Bad request. `error.code`: `invalid_path` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. `error.code`: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours). `error.code`: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid request. `error.code`: `validation_failed` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limit exceeded (per API key, or per client address without one); retry after Retry-After seconds. `error.code`: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error. `error.code`: `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancellation requested */
+            202: {
+                headers: {
+                    /** @description The batch: /api/v1/batches/{batch_id} */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchCancelRequested"];
+                };
+            };
+            /** @description Bad request. `error.code`: `invalid_path` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or invalid API key. `error.code`: `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not yours). `error.code`: `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict with the current state. `error.code`: `batch_already_finished` */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

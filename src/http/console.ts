@@ -19,7 +19,7 @@ const NOT_CONSOLE = /^\/(api|docs|openapi\.json|health|metrics)(\/|$)/;
  * buyers back to). Any other path stays a JSON 404, so a typo is not a blank 200 page;
  * test/api/console.test.ts keeps this list in step with App.tsx.
  */
-export const CONSOLE_PAGES = /^\/(billing|train|models|usage|keys|webhooks|account|checkout\/(success|cancel))?\/?$/;
+export const CONSOLE_PAGES = /^\/(billing|batches|train|models|usage|keys|webhooks|account|checkout\/(success|cancel))?\/?$/;
 
 /**
  * The web console at `/`: its built files, and index.html for a GET of one of its pages, so a

@@ -10,8 +10,8 @@ import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
 /**
  * The console's tools for developers, in a real headless Chromium against the real API and
- * worker: API keys (create, name, budget, rotate, revoke), sync runs with a spend cap, and
- * webhook deliveries.
+ * worker: API keys (create, name, budget, rotate, revoke), sync runs with a spend cap, webhook
+ * deliveries (test events, redelivery), batches and output deletion.
  */
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -160,6 +160,67 @@ const pageProblems: string[] = [];
     await page.getByRole('button', { name: 'Show the signing secret' }).click();
     const secret = (await env.api.get('/api/v1/webhooks/secret').set(user.auth).expect(200)).body.key;
     await expectText(page.getByTestId('webhook-secret'), new RegExp(`^${secret.replace(/[+/]/g, '\\$&')}$`));
+  }, 120_000);
+
+  it('when a user sends a test event and redelivers a delivered event, then the page shows what the receiver answered and the redelivery appears among the attempts', async () => {
+    const user = await fundedUser(env, 100);
+    await signInWithKey(user.apiKey);
+    await openPage('Webhooks');
+    await page.getByLabel('Webhook URL', { exact: true }).fill(receiver.url('/test-event'));
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await expectText(page.getByTestId('test-result'), /^Delivered: answered 200 in \d+ ms$/);
+    const tested = receiver.at('/test-event');
+    expect(tested).toHaveLength(1);
+    expect(tested[0]!.json).toMatchObject({ type: 'test' });
+
+    const job = await env.api.post('/api/v1/generate').set(user.auth).send({ model: MODEL, prompt: 'a kite', webhook: receiver.url('/redeliver') }).expect(202);
+    const jobId = job.body.job_id;
+    await eventually(() => env.db.webhookDelivery.findFirst({ where: { resourceId: jobId, event: 'completed', statusCode: 200 } }), 60_000, 100);
+    await page.goto(`${env.baseUrl}/webhooks?resource=job:${jobId}`);
+    const list = page.getByTestId('deliveries');
+    await list.getByRole('button', { name: 'Redeliver the completed event' }).click();
+    await list.locator('tr[data-event="completed"][data-redelivery="true"]').waitFor({ timeout: 30_000 });
+    await expectText(list.locator('tr[data-event="completed"][data-redelivery="true"]').getByTestId('answer'), /^200$/);
+    const completed = receiver.at('/redeliver').filter((r) => r.json?.status === 'succeeded');
+    // The same event again, under the same webhook-id.
+    expect(completed.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(completed.map((r) => r.headers['webhook-id'])).size).toBeLessThan(completed.length);
+  }, 120_000);
+
+  it('when a user starts a batch of three prompts, then the page follows it to completed with every item succeeded, and its jobs are the user\'s', async () => {
+    const user = await fundedUser(env, 100);
+    await signInWithKey(user.apiKey);
+    await openPage('Batches');
+    await page.getByLabel('Model', { exact: true }).selectOption(MODEL);
+    await page.getByLabel(/^Prompts, one a line/).fill('a red kite\na blue kite\n\na green kite');
+    await page.getByRole('button', { name: 'Start 3 jobs' }).click();
+    const batch = page.getByTestId('batch');
+    await expectText(batch.getByRole('status'), /^completed$/, 60_000);
+    await expectText(page.getByTestId('batch-counts'), /^3 succeeded, 0 failed, 0 canceled, 0 waiting or running, 0 refused · 3 items$/);
+    const batchId = new URL(page.url()).searchParams.get('batch')!;
+    const body = (await env.api.get(`/api/v1/batches/${batchId}`).set(user.auth).expect(200)).body;
+    expect(body.items.map((i: { status: string }) => i.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    await expect(batch.getByRole('table', { name: 'Batch items' }).getByRole('link').count()).resolves.toBe(3);
+    // It is remembered in this browser.
+    await page.getByTestId('recent-batches').getByRole('link', { name: batchId.slice(0, 8) }).waitFor();
+  }, 120_000);
+
+  it('when a user deletes a finished job\'s output files, then the page shows them deleted and the download is gone', async () => {
+    const user = await fundedUser(env, 100);
+    await signInWithKey(user.apiKey);
+    await page.getByLabel('Model', { exact: true }).selectOption(MODEL);
+    await page.getByLabel('Prompt', { exact: true }).fill('a tidal pool');
+    await page.getByLabel('Keep the outputs for (optional)').fill('P7D');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await expectText(page.getByTestId('job').getByRole('status'), /^succeeded$/, 60_000);
+    await page.getByText(/^Kept until /).waitFor();
+    await page.getByRole('button', { name: 'Delete the output files' }).click();
+    await page.getByRole('button', { name: 'Delete the files now' }).click();
+    await expectText(page.getByTestId('output-deleted'), /^Output 1 of job \w+: deleted /);
+    expect(await page.getByRole('button', { name: /^Download output/ }).count()).toBe(0);
+    const jobId = new URL(page.url()).searchParams.get('job')!;
+    const job = (await env.api.get(`/api/v1/status/${jobId}`).set(user.auth).expect(200)).body;
+    expect(job.outputs[0]).toMatchObject({ url: null, deleted_at: expect.any(String) });
   }, 120_000);
 });
 

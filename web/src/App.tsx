@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { AccountPage } from './pages/AccountPage';
+import { BatchesPage } from './pages/BatchesPage';
 import { BillingPage } from './pages/BillingPage';
 import { CheckoutReturnPage } from './pages/CheckoutReturnPage';
 import { GeneratePage } from './pages/GeneratePage';
@@ -14,6 +15,7 @@ import { Link } from './ui';
 
 const PAGES: Array<{ path: string; label: string; page: () => ReactNode }> = [
   { path: '/', label: 'Run a model', page: () => <GeneratePage /> },
+  { path: '/batches', label: 'Batches', page: () => <BatchesPage /> },
   { path: '/billing', label: 'Credits & plans', page: () => <BillingPage /> },
   { path: '/train', label: 'Train a model', page: () => <TrainPage /> },
   { path: '/models', label: 'My models', page: () => <ModelsPage /> },

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { answer, call, client, formBody, type CatalogModel, type FieldSpec, type Job, type JobOutput } from '../api';
 import { navigate, useLocation } from '../router';
 import { useSession } from '../session';
-import { ErrorMessage, formatBytes, Link, StatusBadge, useLoad } from '../ui';
+import { ErrorMessage, formatBytes, formatDate, Link, StatusBadge, useLoad } from '../ui';
 import { watch } from '../watch';
 
 type ParameterValues = Record<string, string>;
@@ -36,6 +36,7 @@ function GenerateForm({ models, onStarted }: { models: CatalogModel[]; onStarted
   const [sync, setSync] = useState(false);
   const [maxCredits, setMaxCredits] = useState('');
   const [webhook, setWebhook] = useState('');
+  const [retention, setRetention] = useState('');
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
   const model = models.find((m) => m.name === modelName);
@@ -57,6 +58,7 @@ function GenerateForm({ models, onStarted }: { models: CatalogModel[]; onStarted
             ...(inputFile ? { input_file: inputFile } : {}),
             ...(maxCredits ? { max_credits: Number(maxCredits) } : {}),
             ...(webhook.trim() ? { webhook: webhook.trim() } : {}),
+            ...(retention.trim() ? { retention: /^\d+$/.test(retention.trim()) ? Number(retention.trim()) : retention.trim() } : {}),
             parameters: typedParameters(model.input.parameters, parameters),
           },
         }),
@@ -130,6 +132,13 @@ function GenerateForm({ models, onStarted }: { models: CatalogModel[]; onStarted
       <div className="field">
         <label htmlFor="webhook">Webhook URL (optional)</label>
         <input id="webhook" type="url" value={webhook} onChange={(e) => setWebhook(e.target.value)} placeholder="https://example.com/hooks/imagegen" />
+      </div>
+      <div className="field">
+        <label htmlFor="retention">Keep the outputs for (optional)</label>
+        <input id="retention" value={retention} onChange={(e) => setRetention(e.target.value)} placeholder="P7D, PT12H or seconds" aria-describedby="retention-hint" />
+        <small id="retention-hint" className="hint">
+          After that the files are deleted from our bucket; the job and the outputs&apos; metadata stay.
+        </small>
       </div>
       <label className="check">
         <input type="checkbox" checked={sync} onChange={(e) => setSync(e.target.checked)} /> Wait for the result in the request (sync run, <code>Prefer: wait</code>)
@@ -260,17 +269,59 @@ export function JobView({ jobId, sync }: { jobId: string; sync?: string | null }
             {job.outputs.map((o) => (
               <li key={o.index}>
                 <OutputPreview output={o} label={`Output ${o.index + 1} of job ${jobId.slice(0, 8)}`} />
-                <DownloadButton jobId={jobId} output={o} />
+                {o.url !== null && <DownloadButton jobId={jobId} output={o} />}
+                {o.url !== null && o.expires_at && <small className="hint">Kept until {formatDate(o.expires_at)}</small>}
               </li>
             ))}
           </ul>
+          {job.outputs.some((o) => o.url !== null) && <DeleteOutputs jobId={jobId} onDeleted={setJob} />}
         </>
       )}
     </article>
   );
 }
 
+/** DELETE /jobs/{id}/outputs: the files go from our bucket now; the job and the outputs' metadata stay. */
+function DeleteOutputs({ jobId, onDeleted }: { jobId: string; onDeleted: (job: Job) => void }) {
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const remove = async () => {
+    setError(undefined);
+    try {
+      onDeleted(await call(client.DELETE('/api/v1/jobs/{job_id}/outputs', { params: { path: { job_id: jobId } } })));
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <div className="row">
+      {confirming ? (
+        <>
+          <button type="button" onClick={() => void remove()}>
+            Delete the files now
+          </button>
+          <button type="button" onClick={() => setConfirming(false)}>
+            Keep them
+          </button>
+        </>
+      ) : (
+        <button type="button" onClick={() => setConfirming(true)}>
+          Delete the output files
+        </button>
+      )}
+      <ErrorMessage error={error} />
+    </div>
+  );
+}
+
 function OutputPreview({ output, label }: { output: JobOutput; label: string }) {
+  if (output.url === null) {
+    return (
+      <p className="hint" data-testid="output-deleted">
+        {label}: deleted {formatDate(output.deleted_at)}
+      </p>
+    );
+  }
   if (output.content_type.startsWith('image/')) return <img src={output.url} alt={label} width={output.width} height={output.height} />;
   if (output.content_type.startsWith('audio/')) return <audio controls src={output.url} aria-label={label} />;
   return <p>{label}</p>;

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { call, client, type OkBody, type WebhookEndpoint } from '../api';
+import { call, client, type OkBody, type Schemas, type WebhookEndpoint } from '../api';
 import { navigate, useLocation } from '../router';
 import { ErrorMessage, formatDate, useLoad } from '../ui';
 
@@ -21,6 +21,7 @@ export function WebhooksPage() {
         Give a job, prompt, training or batch a <code>webhook</code> URL and its events are posted there, signed (Standard Webhooks) with your secret.
       </p>
       <Secret />
+      <TestEvent />
       <ResourcePicker current={resource} />
       {resource && <DeliveryList key={resource} resource={resource} />}
     </section>
@@ -52,6 +53,50 @@ function Secret() {
       )}
       <ErrorMessage error={error} />
     </div>
+  );
+}
+
+/** POST /webhooks/test: a signed test event to a URL, and what the receiver answered. */
+function TestEvent() {
+  const [url, setUrl] = useState('');
+  const [result, setResult] = useState<Schemas['WebhookTestResult']>();
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    setResult(undefined);
+    try {
+      setResult(await call(client.POST('/api/v1/webhooks/test', { body: { url: url.trim() } })));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={(e) => void submit(e)} className="card" aria-label="Send a test event">
+      <h2>Send a test event</h2>
+      <div className="row">
+        <label>
+          Webhook URL
+          <input type="url" required value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://example.com/hooks/imagegen" size={50} />
+        </label>
+        <button type="submit" disabled={busy}>
+          Send test event
+        </button>
+      </div>
+      <ErrorMessage error={error} />
+      {result && (
+        <p role="status" data-testid="test-result" className={result.delivered ? 'hint' : 'error'}>
+          {result.delivered ? 'Delivered' : 'Not delivered'}: {result.status_code !== null ? `answered ${result.status_code}` : 'no answer'} in {result.latency_ms} ms
+          {result.redirect_location ? ` · redirects to ${result.redirect_location} (not followed)` : ''}
+          {result.error ? ` · ${result.error}` : ''}
+          {result.body_excerpt ? ` · “${result.body_excerpt}”` : ''}
+        </p>
+      )}
+    </form>
   );
 }
 
@@ -98,7 +143,7 @@ function DeliveryList({ resource }: { resource: string }) {
       </h2>
       <ErrorMessage error={list.error} />
       {list.data && <Endpoint endpoint={list.data.endpoint} onChanged={list.reload} />}
-      {list.data && <Attempts deliveries={list.data} />}
+      {list.data && <Attempts deliveries={list.data} onRedelivered={list.reload} />}
     </article>
   );
 }
@@ -133,9 +178,32 @@ function Endpoint({ endpoint, onChanged }: { endpoint: WebhookEndpoint | null; o
   );
 }
 
-function Attempts({ deliveries }: { deliveries: Deliveries }) {
+function Attempts({ deliveries, onRedelivered }: { deliveries: Deliveries; onRedelivered: () => void }) {
+  const [error, setError] = useState<unknown>();
+  const [sent, setSent] = useState<string>();
   if (deliveries.items.length === 0) return <p>No attempts yet.</p>;
+  const redeliver = async (id: string) => {
+    setError(undefined);
+    setSent(undefined);
+    try {
+      const r = await call(client.POST('/api/v1/webhooks/deliveries/{delivery_id}/redeliver', { params: { path: { delivery_id: id } } }));
+      setSent(`The ${r.event} event is being sent again to ${r.url}.`);
+      // The attempt is recorded when it is made: read the list again a moment later.
+      setTimeout(onRedelivered, 1000);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  // One redeliver button per event, on its last attempt.
+  const lastOfEvent = new Map(deliveries.items.map((d) => [d.event_id, d.id]));
   return (
+    <>
+    <ErrorMessage error={error} />
+    {sent && (
+      <p role="status" className="hint">
+        {sent}
+      </p>
+    )}
     <table aria-label="Delivery attempts">
       <thead>
         <tr>
@@ -146,21 +214,36 @@ function Attempts({ deliveries }: { deliveries: Deliveries }) {
           <th scope="col">Error</th>
           <th scope="col">Next retry</th>
           <th scope="col">Sent</th>
+          <th scope="col" />
         </tr>
       </thead>
       <tbody>
         {deliveries.items.map((d) => (
-          <tr key={`${d.event_id}-${d.attempt}`} data-event={d.event}>
-            <td>{d.event}</td>
+          <tr key={d.id} data-event={d.event} data-redelivery={d.redelivery}>
+            <td>
+              {d.event}
+              {d.redelivery && <span className="hint"> (redelivery)</span>}
+            </td>
             <td>{d.attempt}</td>
             <td data-testid="answer">{d.status_code ?? '—'}</td>
             <td>{d.duration_ms} ms</td>
-            <td>{d.error ?? ''}</td>
+            <td>
+              {d.error ?? ''}
+              {d.response_excerpt ? <span className="hint"> “{d.response_excerpt}”</span> : null}
+            </td>
             <td>{formatDate(d.next_retry_at)}</td>
             <td>{formatDate(d.created_at)}</td>
+            <td>
+              {lastOfEvent.get(d.event_id) === d.id && (
+                <button type="button" onClick={() => void redeliver(d.id)} aria-label={`Redeliver the ${d.event} event`}>
+                  Redeliver
+                </button>
+              )}
+            </td>
           </tr>
         ))}
       </tbody>
     </table>
+    </>
   );
 }
