@@ -21,6 +21,9 @@ export function createPromptActivities(deps: EventDeps) {
       if (result === 'insufficient') {
         throw ApplicationFailure.nonRetryable(`Not enough images left on this model for ${req.images} more`, ErrorCode.quotaExceeded);
       }
+      if (typeof result === 'object') {
+        throw ApplicationFailure.nonRetryable(`A refund or dispute left ${result.inDebt.owed} ${result.inDebt.unit} owed; nothing more can be spent until it is paid`, ErrorCode.accountInDebt);
+      }
     },
 
     async markPromptRunning(req: { promptId: string; predictionId: string }): Promise<void> {

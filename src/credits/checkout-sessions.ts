@@ -2,6 +2,7 @@ import type { Tx } from '../db/transaction';
 import type { CreditPurchase, PaymentStatus } from '../generated/prisma/client';
 import { sessionPaymentIntentId, type ApplyResult, type CheckoutOutcome } from '../payments/session-outcome';
 import type { Stripe } from '../stripe/client';
+import { applyKeptChargeEvents } from '../payments/refunds';
 import { topUp } from './ledger';
 
 /** `metadata.kind` of our credit-pack Checkout Sessions; sessions without it are plan payments. */
@@ -38,7 +39,11 @@ export async function applyCreditPackSession(tx: Tx, session: Stripe.Checkout.Se
         ...(purchase.checkoutSessionId === null && session.id ? { checkoutSessionId: session.id } : {}),
       },
     });
-    if (moved.count === 1) await topUp(tx, { userId: purchase.userId, purchaseId: purchase.id, credits: purchase.credits });
+    if (moved.count === 1) {
+      await topUp(tx, { userId: purchase.userId, purchaseId: purchase.id, credits: purchase.credits });
+      // Refunds and disputes that came before the purchase was paid take their share now.
+      await applyKeptChargeEvents(tx, { kind: 'credit_purchase', id: purchase.id }, sessionPaymentIntentId(session));
+    }
     return result(moved.count === 1, 'paid');
   }
   if (outcome === 'pending') return result(false, purchase.status);

@@ -23,9 +23,11 @@ import { accountInDebtError, takeBackTarget } from '../payments/take-back';
  *   owe        the rest, already spent                           owed += n - k
  *   giveback   a dispute was won: its n credits come back, the   credits += n - f
  *   forgive    part still owed (f) is simply no longer owed      owed -= f
- *   debt_paid  a later top-up pays what is owed first: d         credits -= d, owed -= d
+ *   debt_paid  a later top-up, or credits a job's reservation     credits -= d, owed -= d
+ *              releases later, pay what is owed first: d
  *
- * While anything is owed, no job can reserve credits (402 account_in_debt).
+ * While anything is owed, here or on any of the user's models (quota_ledger), no job can
+ * reserve credits (402 account_in_debt).
  */
 type Movement = 'topup' | 'reserve' | 'commit' | 'release' | 'takeback' | 'owe' | 'giveback' | 'forgive' | 'debt_paid';
 
@@ -57,7 +59,7 @@ export async function topUp(tx: Tx, req: { userId: string; purchaseId: string; c
   await tx.$executeRaw`
     INSERT INTO credit_balances (user_id, credits) VALUES (${req.userId}::uuid, ${req.credits})
     ON CONFLICT (user_id) DO UPDATE SET credits = credit_balances.credits + EXCLUDED.credits, updated_at = now()`;
-  await payDebt(tx, { userId: req.userId, purchaseId: req.purchaseId });
+  await payDebt(tx, { userId: req.userId, key: `debt-paid:${req.purchaseId}`, purchaseId: req.purchaseId });
   return true;
 }
 
@@ -68,12 +70,15 @@ async function lockBalance(tx: Tx, userId: string): Promise<{ credits: number; o
   return rows[0] ?? { credits: 0, owed: 0 };
 }
 
-/** Pays what the user owes from the credits a purchase just added, as far as they go. */
-async function payDebt(tx: Tx, req: { userId: string; purchaseId: string }): Promise<void> {
+/**
+ * Pays what the user owes from their credits, as far as they go: after a purchase added some, or
+ * a job's reservation released some (credits that were reserved when a refund took the rest).
+ */
+async function payDebt(tx: Tx, req: { userId: string; key: string; purchaseId?: string; jobId?: string }): Promise<void> {
   const balance = await lockBalance(tx, req.userId);
   const paid = Math.min(balance.owed, balance.credits);
   if (paid <= 0) return;
-  if (!(await record(tx, { key: `debt-paid:${req.purchaseId}`, movement: 'debt_paid', userId: req.userId, purchaseId: req.purchaseId, credits: paid }))) return;
+  if (!(await record(tx, { key: req.key, movement: 'debt_paid', userId: req.userId, purchaseId: req.purchaseId, jobId: req.jobId, credits: paid }))) return;
   await tx.$executeRaw`
     UPDATE credit_balances SET credits = credits - ${paid}, owed = owed - ${paid}, updated_at = now() WHERE user_id = ${req.userId}::uuid`;
 }
@@ -194,11 +199,13 @@ async function reserveOnce(
          AND (k.monthly_credit_budget IS NULL OR ${monthSpent} + ${req.credits}::int <= k.monthly_credit_budget)
          AND EXISTS (SELECT 1 FROM credit_balances b
                       WHERE b.user_id = ${req.userId}::uuid AND b.credits >= ${req.credits} AND b.owed = 0 AND b.active_jobs < ${req.maxActive})
+         AND ${noImageDebt(req.userId)}
       RETURNING k.id
     ), reserved AS (
       UPDATE credit_balances
          SET credits = credits - ${req.credits}, reserved = reserved + ${req.credits}, active_jobs = active_jobs + 1, updated_at = now()
        WHERE user_id = ${req.userId}::uuid AND credits >= ${req.credits} AND owed = 0 AND active_jobs < ${req.maxActive}
+         AND ${noImageDebt(req.userId)}
          AND (${apiKeyId}::uuid IS NULL OR EXISTS (SELECT 1 FROM key_month))
       RETURNING user_id
     ), ledger AS (
@@ -217,12 +224,23 @@ async function reserveOnce(
   }
   const balance = await db.creditBalance.findUnique({ where: { userId: req.userId }, select: { credits: true, owed: true, activeJobs: true } });
   if (balance && balance.owed > 0) throw accountInDebtError('credits', balance.owed);
+  const imagesOwed = await userImagesOwed(db, req.userId);
+  if (imagesOwed > 0) throw accountInDebtError('images', imagesOwed);
   if (balance && balance.activeJobs >= req.maxActive) throw tooManyActiveJobs(balance.activeJobs, req.maxActive);
   if (apiKeyId) {
     const spend = await keyMonthSpend(db, apiKeyId);
     if (spend && spend.budget !== null && spend.spent + req.credits > spend.budget) throw keyBudgetExceeded(spend.budget, spend.spent, req.credits);
   }
   return { reserved: false, available: balance?.credits ?? 0 };
+}
+
+/** No model of the user owes images (a partial index finds one that does). */
+const noImageDebt = (userId: string) => Prisma.sql`NOT EXISTS (SELECT 1 FROM model_versions v WHERE v.user_id = ${userId}::uuid AND v.images_owed > 0)`;
+
+/** Images the user's models owe after refunds or disputes (0 if none). */
+export async function userImagesOwed(db: DbOrTx, userId: string): Promise<number> {
+  const sum = await db.modelVersion.aggregate({ where: { userId, imagesOwed: { gt: 0 } }, _sum: { imagesOwed: true } });
+  return sum._sum.imagesOwed ?? 0;
 }
 
 /** Postgres' division_by_zero (SQLSTATE 22012), as a raw statement's error carries it. */
@@ -266,6 +284,8 @@ export async function settleCredits(tx: Tx, req: { jobId: string; used: number }
     UPDATE credit_balances
        SET reserved = reserved - ${reserved.credits}, credits = credits + ${released}, active_jobs = active_jobs - 1, updated_at = now()
      WHERE user_id = ${userId}::uuid`;
+  // Credits released while something is owed pay it first (a refund took what it could meanwhile).
+  if (released > 0) await payDebt(tx, { userId, key: `debt-paid:release:${req.jobId}`, jobId: req.jobId });
   // The key's month counted the whole reservation: what was released no longer counts (only
   // while the key still counts the month the job was accepted in).
   if (released > 0) {

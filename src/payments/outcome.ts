@@ -3,6 +3,7 @@ import { inTransaction } from '../db/transaction';
 import type { Payment } from '../generated/prisma/client';
 import { applyCreditPackSession, isCreditPackSession } from '../credits/checkout-sessions';
 import { grantImages } from '../quota/ledger';
+import { applyKeptChargeEvents } from './refunds';
 import type { Stripe } from '../stripe/client';
 import { checkoutOutcome, sessionPaymentIntentId, type ApplyResult, type TransitionResult } from './session-outcome';
 
@@ -56,6 +57,8 @@ export async function markPaid(db: DbOrTx, paymentId: string, details: PaidDetai
       const granted = await grantImages(tx, { versionId: payment.versionId, paymentId, images: payment.plan.images });
       if (granted) imagesGranted = payment.plan.images;
     }
+    // Refunds and disputes that came before the payment was paid hold their share now.
+    await applyKeptChargeEvents(tx, { kind: 'payment', id: paymentId }, details.paymentIntentId);
     return { changed: true, status: 'paid', imagesGranted };
   });
 }

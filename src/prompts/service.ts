@@ -9,7 +9,7 @@ import { replicateWebhookUrl, workflowIds } from '../temporal/names';
 import { startWorkflowFor } from '../temporal/start-workflow';
 import type { generatePrompt } from '../../workflows/generate-prompt';
 import { checkParameters } from '../catalog/contract';
-import { assertNoImageDebt } from '../quota/ledger';
+import { assertNoDebt } from '../quota/ledger';
 import { promptInput, TRAINED_MODEL_CONTRACT, type CreatePromptBody } from './schemas';
 import { webhookColumns } from '../webhooks-out/request';
 import { resolveDeadline } from '../shared/deadline';
@@ -34,7 +34,7 @@ export async function submitPrompt(
   const { db, config } = deps;
   const { version, parameters } = await checkPromptRequest(deps, req);
   const deadlineAt = resolveDeadline(req.body.deadline, req.deadlineAt);
-  assertNoImageDebt(version);
+  await assertNoDebt(db, version);
   const left = version.imagesTotal - version.imagesUsed - version.imagesReserved;
   if (left < req.body.num_outputs) {
     throw new AppError(402, ErrorCode.quotaExceeded, `This model has ${left} image${left === 1 ? '' : 's'} left and the prompt asks for ${req.body.num_outputs}; buy an add-on plan for more`, {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Tx } from '../db/transaction';
+import type { DbOrTx, Tx } from '../db/transaction';
 import { countLedgerMovement } from '../metrics/business';
 import { accountInDebtError, takeBackTarget } from '../payments/take-back';
 
@@ -20,9 +20,11 @@ import { accountInDebtError, takeBackTarget } from '../payments/take-back';
  *   owe        the rest, already used or reserved                 owed += n - k
  *   giveback   a dispute was won: its n images come back, the     total += n - f
  *   forgive    part still owed (f) is simply no longer owed       owed -= f
- *   debt_paid  a later grant pays what is owed first: d           total -= d, owed -= d
+ *   debt_paid  a later grant, or images a prompt's reservation    total -= d, owed -= d
+ *              releases later, pay what is owed first: d
  *
- * While a model owes images, no prompt can reserve any (402 account_in_debt).
+ * While any of the user's models owes images, or the user owes credits (credit_ledger), no
+ * prompt can reserve any (402 account_in_debt).
  */
 type Movement = 'grant' | 'reserve' | 'commit' | 'release' | 'takeback' | 'owe' | 'giveback' | 'forgive' | 'debt_paid';
 
@@ -49,7 +51,7 @@ export async function grantImages(tx: Tx, req: { versionId: string; paymentId: s
   if (!(await record(tx, { key: `grant:${req.paymentId}`, movement: 'grant', ...req }))) return false;
   await tx.$executeRaw`UPDATE model_versions SET images_total = images_total + ${req.images}, updated_at = now() WHERE id = ${req.versionId}::uuid`;
   await syncPaymentTakeBack(tx, { paymentId: req.paymentId, key: `grant-takeback:${req.paymentId}` });
-  await payImageDebt(tx, { versionId: req.versionId, paymentId: req.paymentId });
+  await payImageDebt(tx, { versionId: req.versionId, key: `debt-paid:${req.paymentId}`, paymentId: req.paymentId });
   return true;
 }
 
@@ -60,12 +62,15 @@ async function lockVersion(tx: Tx, versionId: string): Promise<{ free: number; o
   return rows[0] ?? { free: 0, owed: 0 };
 }
 
-/** Pays what a model owes from the images a payment just granted, as far as they go. */
-async function payImageDebt(tx: Tx, req: { versionId: string; paymentId: string }): Promise<void> {
+/**
+ * Pays what a model owes from its free images, as far as they go: after a payment granted some,
+ * or a prompt's reservation released some (images that were reserved when a refund took the rest).
+ */
+async function payImageDebt(tx: Tx, req: { versionId: string; key: string; paymentId?: string; promptId?: string }): Promise<void> {
   const v = await lockVersion(tx, req.versionId);
   const paid = Math.min(v.owed, v.free);
   if (paid <= 0) return;
-  if (!(await record(tx, { key: `debt-paid:${req.paymentId}`, movement: 'debt_paid', versionId: req.versionId, paymentId: req.paymentId, images: paid }))) return;
+  if (!(await record(tx, { key: req.key, movement: 'debt_paid', versionId: req.versionId, paymentId: req.paymentId, promptId: req.promptId, images: paid }))) return;
   await tx.$executeRaw`
     UPDATE model_versions SET images_total = images_total - ${paid}, images_owed = images_owed - ${paid}, updated_at = now() WHERE id = ${req.versionId}::uuid`;
 }
@@ -121,25 +126,47 @@ async function giveBackImages(tx: Tx, req: { versionId: string; paymentId: strin
   return true;
 }
 
-/** 402 account_in_debt for a model that owes images: a new prompt waits until they are paid. */
-export function assertNoImageDebt(version: { imagesOwed: number }): void {
+/**
+ * 402 account_in_debt while the user owes anything, on any ledger: this model's images, another
+ * model's, or credits. A new prompt waits until they are paid.
+ */
+export async function assertNoDebt(db: DbOrTx, version: { userId: string; imagesOwed: number }): Promise<void> {
   if (version.imagesOwed > 0) throw accountInDebtError('images', version.imagesOwed);
+  const debt = await userDebt(db, version.userId);
+  if (debt) throw accountInDebtError(debt.unit, debt.owed);
 }
 
-export type ReserveResult = 'reserved' | 'already_reserved' | 'insufficient';
+/** What the user owes, credits first, or null. */
+async function userDebt(db: DbOrTx, userId: string): Promise<{ unit: 'credits' | 'images'; owed: number } | null> {
+  const rows = await db.$queryRaw<{ credits: number; images: number }[]>`
+    SELECT COALESCE((SELECT owed FROM credit_balances WHERE user_id = ${userId}::uuid), 0)::int AS credits,
+           COALESCE((SELECT sum(images_owed) FROM model_versions WHERE user_id = ${userId}::uuid AND images_owed > 0), 0)::int AS images`;
+  const { credits, images } = rows[0] ?? { credits: 0, images: 0 };
+  if (credits > 0) return { unit: 'credits', owed: credits };
+  return images > 0 ? { unit: 'images', owed: images } : null;
+}
 
-/** Reserves images for a prompt in one conditional update: never below zero, under any concurrency, never while images are owed. */
+export type ReserveResult = 'reserved' | 'already_reserved' | 'insufficient' | { inDebt: { unit: 'credits' | 'images'; owed: number } };
+
+/**
+ * Reserves images for a prompt in one conditional update: never below zero, under any
+ * concurrency, never while the user owes images (on any model) or credits.
+ */
 export async function reserveImages(tx: Tx, req: { versionId: string; promptId: string; images: number }): Promise<ReserveResult> {
   const updated = await tx.$executeRaw`
     UPDATE model_versions
        SET images_reserved = images_reserved + ${req.images}, updated_at = now()
      WHERE id = ${req.versionId}::uuid
        AND images_total - images_used - images_reserved >= ${req.images}
-       AND images_owed = 0
+       AND NOT EXISTS (SELECT 1 FROM model_versions o WHERE o.user_id = model_versions.user_id AND o.images_owed > 0)
+       AND NOT EXISTS (SELECT 1 FROM credit_balances b WHERE b.user_id = model_versions.user_id AND b.owed > 0)
        AND NOT EXISTS (SELECT 1 FROM quota_ledger WHERE key = ${`reserve:${req.promptId}`})`;
   if (updated === 0) {
     const already = await tx.quotaLedger.findUnique({ where: { key: `reserve:${req.promptId}` }, select: { id: true } });
-    return already ? 'already_reserved' : 'insufficient';
+    if (already) return 'already_reserved';
+    const owner = await tx.modelVersion.findUnique({ where: { id: req.versionId }, select: { userId: true } });
+    const debt = owner ? await userDebt(tx, owner.userId) : null;
+    return debt ? { inDebt: debt } : 'insufficient';
   }
   await record(tx, { key: `reserve:${req.promptId}`, movement: 'reserve', ...req });
   return 'reserved';
@@ -161,6 +188,8 @@ export async function settleReservation(tx: Tx, req: { versionId: string; prompt
     UPDATE model_versions
        SET images_reserved = images_reserved - ${reserved.images}, images_used = images_used + ${used}, updated_at = now()
      WHERE id = ${req.versionId}::uuid`;
+  // Images released while the model owes some pay it first (a refund took what it could meanwhile).
+  if (released > 0) await payImageDebt(tx, { versionId: req.versionId, key: `debt-paid:release:${req.promptId}`, promptId: req.promptId });
 }
 
 /** Sums the ledger, to prove the counters equal it. */
