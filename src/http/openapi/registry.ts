@@ -588,7 +588,7 @@ export const apiRoutes: ApiRoute[] = [
     operationId: 'createApiKey',
     tag: 'Accounts',
     summary: 'Create a named API key',
-    description: 'The key is in the answer only; we keep its hash.',
+    description: 'The key is in the answer only; we keep its hash. `monthly_credit_budget` caps what the jobs sent with it may cost per UTC month.',
     request: { json: createKeyBody },
     responses: { 201: { description: 'The new key', json: CreatedApiKey } },
     errors: { 409: [ErrorCode.tooManyApiKeys, ErrorCode.apiKeyInGrace] },
