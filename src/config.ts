@@ -194,8 +194,8 @@ const schema = z.object({
   WEBHOOK_PAUSE_MAX_MS: positiveInt.default(60 * 60_000),
   /** An endpoint whose attempts have all failed for this long is disabled until its owner re-enables it. */
   WEBHOOK_DISABLE_AFTER_MS: positiveInt.default(3 * 24 * 60 * 60_000),
-  /** POST /webhooks/test requests per minute per API key (each is an outbound request on the caller's behalf). */
-  WEBHOOK_TEST_PER_MINUTE: positiveInt.default(10),
+  /** POST /webhooks/test requests per minute per API key (each is an outbound request on the caller's behalf); 0 = no limit. */
+  WEBHOOK_TEST_PER_MINUTE: z.coerce.number().int().min(0).default(10),
 
   // Output retention (src/jobs/outputs.ts): how long job outputs stay in the bucket, and the expiry schedule
   /** The retention of a job that asks for none. */

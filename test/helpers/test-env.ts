@@ -184,6 +184,7 @@ export function serviceEnv(
     RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE: '0',
     RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '0',
     RATE_LIMIT_WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE: '0',
+    WEBHOOK_TEST_PER_MINUTE: '0',
     WORKER_METRICS_PORT: '0',
     WORKER_APP_METRICS_PORT: '0',
     // Most suites and bench rows upload generated shapes, not faces: the training upload's face

@@ -109,7 +109,8 @@ export function createWebhookDeliveriesRouter(deps: AppDeps): Router {
    * answered. Not a delivery of any resource: nothing is recorded and no breaker counts it. Each
    * is a request we make on the caller's behalf, so each API key may send WEBHOOK_TEST_PER_MINUTE.
    */
-  router.post('/webhooks/test', perKeyLimit(deps, 'webhook-test', webhooks.testPerMinute), async (req, res) => {
+  const testLimit = webhooks.testPerMinute > 0 ? [perKeyLimit(deps, 'webhook-test', webhooks.testPerMinute)] : [];
+  router.post('/webhooks/test', ...testLimit, async (req, res) => {
     const { url } = parse(testWebhookBody, req.body, 'body');
     const target = webhookColumns({ webhook: url }, deps.config).webhook!;
     const userId = currentUser(req).id;
@@ -186,7 +187,8 @@ const view = (endpoint: Parameters<typeof endpointView>[0]): z.infer<typeof Webh
 
 /**
  * A per-API-key limit of one route, counted in Postgres like the service-wide limits
- * (src/http/hardening.ts): 429 rate_limited with Retry-After beyond it.
+ * (src/http/hardening.ts): 429 rate_limited with Retry-After beyond it. Refused requests (a bad
+ * URL, the 429 itself) are taken back: only the test events that were sent count.
  */
 function perKeyLimit(deps: AppDeps, name: string, perMinute: number) {
   return rateLimit({
@@ -196,6 +198,7 @@ function perKeyLimit(deps: AppDeps, name: string, perMinute: number) {
     legacyHeaders: false,
     store: new PostgresRateLimitStore(deps.db, `${name}:`),
     passOnStoreError: true,
+    skipFailedRequests: true,
     keyGenerator: (req: Request) => req.apiKey?.keyId ?? req.user?.id ?? 'anonymous',
     validate: { xForwardedForHeader: false },
     handler: (req, _res, next) => {
