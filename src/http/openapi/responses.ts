@@ -327,9 +327,9 @@ export const PhotoInspection = z
       }),
     ),
     findings: z.array(PhotoFinding).meta({ description: 'Every finding: photo by photo, then those about the whole set' }),
+    training_refuses_errors: z.boolean().meta({ description: 'The training upload refuses a set with an error (FACE_CHECK_TRAINING=enforce)' }),
   })
   .meta({ id: 'PhotoInspection' });
-    training_refuses_errors: z.boolean().meta({ description: 'The training upload refuses a set with an error (FACE_CHECK_TRAINING=enforce)' }),
 
 export const TrainingAccepted = z
   .object({ version_id: uuid, status: z.literal(VersionStatus.queued) })
@@ -398,11 +398,11 @@ export const Prompt = z
     created_at: timestamp,
     started_at: timestamp.nullable(),
     completed_at: timestamp.nullable(),
-    images: z.array(PromptImage),
-    queue: QueuePosition.optional().meta({ description: 'While queued (GET of this one resource): where it stands' }),
     deadline: timestamp.nullable().meta({
       description: 'When the prompt must be final (Cancel-After or `deadline`); one not final by then is canceled, or `aborted` if it never started, with error `deadline_exceeded`',
     }),
+    images: z.array(PromptImage),
+    queue: QueuePosition.optional().meta({ description: 'While queued (GET of this one resource): where it stands' }),
   })
   .meta({ id: 'Prompt' });
 
