@@ -33,7 +33,8 @@ export async function f2SilentWebhooks(ctx: BenchContext): Promise<RowResult> {
   const [receiver, silent] = await Promise.all([startReceiver(), startSilentReceiver()]);
   let svc: Service | undefined;
   try {
-    svc = await startService(ctx, 'f2', { WEBHOOK_WORKER_CONCURRENCY: String(WEBHOOK_SLOTS) });
+    // the receivers are on loopback over plain http: allowed only with WEBHOOK_ALLOW_LOOPBACK (never in production)
+    svc = await startService(ctx, 'f2', { WEBHOOK_WORKER_CONCURRENCY: String(WEBHOOK_SLOTS), WEBHOOK_ALLOW_LOOPBACK: 'true' });
     const s = svc;
     ctx.replicate.setKnobs({ latency_ms: MODEL_LATENCY_MS, failure_rate: 0, create_rate_limit_per_minute: null });
     const [noisy, other] = await Promise.all([s.createUser(), s.createUser()]);
