@@ -14,7 +14,7 @@ import { WEBHOOK_RETRY } from '../workflows/activity-options';
 const NOT_FOUND = { job: ErrorCode.jobNotFound, prompt: ErrorCode.promptNotFound, version: ErrorCode.versionNotFound, batch: ErrorCode.batchNotFound } as const;
 
 /** Outbound webhooks (webhooks group, on the webhooks task queue, webhookDelivery preset). */
-export function createWebhookActivities({ db, storage, production, webhooks }: { db: Db; storage: Storage; production: boolean; webhooks: WebhookSettings }) {
+export function createWebhookActivities({ db, storage, webhooks }: { db: Db; storage: Storage; webhooks: WebhookSettings }) {
   return {
     /**
      * Posts the resource as its GET shows it now to its webhook, signed with the owner's
@@ -59,7 +59,7 @@ export function createWebhookActivities({ db, storage, production, webhooks }: {
       const body = JSON.stringify(await resourceBody(db, storage, req, head.userId).catch(notFound(req)));
       const secret = await webhookSecret(db, head.userId);
       try {
-        const answer = await postWebhook({ url, id: `evt_${req.eventId}`, body, secret, production, connectTimeoutMs: webhooks.connectTimeoutMs, timeoutMs: webhooks.timeoutMs });
+        const answer = await postWebhook({ url, id: `evt_${req.eventId}`, body, secret, allowLoopback: webhooks.allowLoopback, connectTimeoutMs: webhooks.connectTimeoutMs, timeoutMs: webhooks.timeoutMs });
         status = answer.status;
         responseExcerpt = answer.bodyExcerpt;
         redirectLocation = answer.redirectLocation;

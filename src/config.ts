@@ -187,6 +187,8 @@ const schema = z.object({
   WEBHOOK_CONNECT_TIMEOUT_MS: positiveInt.default(3_000),
   /** A webhook attempt (connect, send, answer) gives up after this; below the activity's 12 s start-to-close. */
   WEBHOOK_TIMEOUT_MS: positiveInt.max(10_000, 'WEBHOOK_TIMEOUT_MS must be at most 10000 (the delivery activity has 12 s)').default(8_000),
+  /** Webhooks may go to loopback addresses (and plain http to them): local development and tests only; refused in production. */
+  WEBHOOK_ALLOW_LOOPBACK: bool.default(false),
   /** Consecutive failed attempts to one endpoint (account + URL) that pause it. */
   WEBHOOK_BREAKER_FAILURES: positiveInt.default(5),
   /** The first pause of a failing endpoint; each further failed attempt after a pause doubles it, up to WEBHOOK_PAUSE_MAX_MS. */
@@ -279,6 +281,8 @@ export interface WebhookSettings {
   testPerMinute: number;
   connectTimeoutMs: number;
   timeoutMs: number;
+  /** WEBHOOK_ALLOW_LOOPBACK: deliveries may go to loopback (local development, tests). */
+  allowLoopback: boolean;
   breaker: { failures: number; pauseMinMs: number; pauseMaxMs: number; disableAfterMs: number };
 }
 
@@ -296,6 +300,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)),
     ...(set.NODE_ENV === 'production' ? productionSecretProblems(set) : []),
+    ...(set.NODE_ENV === 'production' && ['true', '1'].includes(set.WEBHOOK_ALLOW_LOOPBACK ?? '') ? ['WEBHOOK_ALLOW_LOOPBACK: must not be true in production'] : []),
   ];
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
@@ -360,6 +365,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       testPerMinute: e.WEBHOOK_TEST_PER_MINUTE,
       connectTimeoutMs: e.WEBHOOK_CONNECT_TIMEOUT_MS,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      allowLoopback: e.WEBHOOK_ALLOW_LOOPBACK,
       breaker: {
         failures: e.WEBHOOK_BREAKER_FAILURES,
         pauseMinMs: e.WEBHOOK_PAUSE_MIN_MS,

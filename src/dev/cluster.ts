@@ -144,6 +144,7 @@ async function appEnv(
     ...(env.STRIPE_SECRET_KEY ? {} : { STRIPE_API_BASE: `http://${stack.stripe.host}:${stack.stripe.port}` }),
     // The console's test checkout, as npm start has it.
     DEV_ROUTES: env.DEV_ROUTES || 'true',
+    WEBHOOK_ALLOW_LOOPBACK: env.WEBHOOK_ALLOW_LOOPBACK || 'true',
   };
   if (!env.REPLICATE_API_TOKEN) {
     const replicate = await startLocalReplicate({

@@ -88,6 +88,8 @@ async function main(): Promise<void> {
       ...(env.STRIPE_SECRET_KEY ? {} : { STRIPE_API_BASE: `http://${stack.stripe.host}:${stack.stripe.port}` }),
       // The console's "complete this test checkout" (POST /api/v1/dev/complete-checkout) exists only where asked for.
       DEV_ROUTES: env.DEV_ROUTES || 'true',
+      // Webhooks to a receiver on this machine (http://localhost:…); off everywhere else.
+      WEBHOOK_ALLOW_LOOPBACK: env.WEBHOOK_ALLOW_LOOPBACK || 'true',
     };
     if (!env.REPLICATE_API_TOKEN) {
       replicate = await startLocalReplicate({

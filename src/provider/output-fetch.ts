@@ -129,13 +129,46 @@ const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
 
-/** IPv4-mapped IPv6 addresses are checked as the IPv4 address they carry. */
-export function isPublicAddress(address: string): boolean {
-  return !NOT_PUBLIC.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+/** NAT64 prefixes: the well-known 64:ff9b::/96 (RFC 6052) and the local-use 64:ff9b:1::/48 (RFC 8215). */
+const NAT64_WELL_KNOWN = new BlockList();
+NAT64_WELL_KNOWN.addSubnet('64:ff9b::', 96, 'ipv6');
+const NAT64_LOCAL = new BlockList();
+NAT64_LOCAL.addSubnet('64:ff9b:1::', 48, 'ipv6');
+
+/**
+ * The IPv4 address a NAT64 address (64:ff9b::/96) reaches: its last 32 bits. A gateway
+ * translates 64:ff9b::a00:1 to 10.0.0.1, so it is checked as that.
+ */
+export function nat64Embedded(address: string): string | null {
+  if (isIP(address) !== 6 || !NAT64_WELL_KNOWN.check(address, 'ipv6')) return null;
+  const url = new URL(`http://[${address}]/`).hostname.slice(1, -1); // normalised: 64:ff9b::xxxx:yyyy
+  const groups = url.split(':');
+  const hi = parseInt(groups.at(-2) || '0', 16);
+  const lo = parseInt(groups.at(-1) || '0', 16);
+  return [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff].join('.');
 }
 
-function isLoopback(address: string): boolean {
-  return LOOPBACK.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+/**
+ * Whether an address is on the public internet. IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) are
+ * checked as the IPv4 address they carry (Node's BlockList does so), and so are NAT64 addresses
+ * (64:ff9b::/96); the local-use NAT64 prefix is never public.
+ */
+export function isPublicAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  const embedded = nat64Embedded(address);
+  if (embedded) return isPublicAddress(embedded);
+  if (family === 6 && NAT64_LOCAL.check(address, 'ipv6')) return false;
+  return !NOT_PUBLIC.check(address, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped or NAT64 addresses. */
+export function isLoopback(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return false;
+  const embedded = nat64Embedded(address);
+  if (embedded) return isLoopback(embedded);
+  return LOOPBACK.check(address, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /** One GET to `url`, connecting to the checked `target` address whatever DNS says now. */

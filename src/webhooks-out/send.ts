@@ -1,15 +1,17 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { signWebhookBody } from '../provider/webhook-signature';
-import { isPublicAddress } from '../provider/output-fetch';
+import { isLoopback, isPublicAddress } from '../provider/output-fetch';
 
 /**
- * Sends one signed webhook POST, the one place the worker posts to a URL a user gave. Like
- * output fetching (src/provider/output-fetch.ts): in production only https and only public
- * addresses (every address DNS gives is checked, and the connection goes to the checked one);
- * elsewhere plain http to loopback. Redirects are not followed: a 3xx is the receiver's answer,
+ * Sends one signed webhook POST, the one place the worker posts to a URL a user gave. The address
+ * guard is on everywhere: only https and only public addresses (every address DNS gives is
+ * checked, IPv4-mapped and NAT64 forms as the IPv4 address they carry, and the connection goes
+ * to the checked address, so a DNS answer that changes between check and connect cannot redirect
+ * it). Only with WEBHOOK_ALLOW_LOOPBACK=true (local development and tests; refused in production)
+ * may a webhook go to a loopback address, over plain http too. Redirects are not followed: a 3xx is the receiver's answer,
  * reported with its Location (a redirect would take the signed body somewhere nobody checked).
  * The first EXCERPT_BYTES of the answer's body are kept for the deliveries list; the rest is
  * read and dropped, within the same timeout. Signed the Standard Webhooks
@@ -22,7 +24,10 @@ export interface WebhookPost {
   id: string;
   body: string;
   secret: string;
-  production: boolean;
+  /** WEBHOOK_ALLOW_LOOPBACK: loopback addresses (and plain http to them) are allowed. */
+  allowLoopback: boolean;
+  /** DNS, every address of a name (tests pass their own answers). */
+  resolve?: (hostname: string) => Promise<Array<{ address: string; family: number }>>;
   /** The receiver must accept the TCP connection within this. */
   connectTimeoutMs: number;
   /** The whole attempt (connect, send, answer) gives up after this. */
@@ -50,7 +55,7 @@ export interface WebhookAnswer {
 
 export async function postWebhook(p: WebhookPost): Promise<WebhookAnswer> {
   const url = new URL(p.url);
-  const target = await checkTarget(url, p.production);
+  const target = await checkWebhookTarget(url, { allowLoopback: p.allowLoopback, resolve: p.resolve });
   const timestamp = Math.floor(Date.now() / 1000);
   const headers = {
     'content-type': 'application/json',
@@ -108,20 +113,31 @@ export async function postWebhook(p: WebhookPost): Promise<WebhookAnswer> {
   });
 }
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-const isLoopback = (address: string) => LOOPBACK.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+const systemResolve = (host: string) => dnsLookup(host, { all: true, verbatim: true });
 
-async function checkTarget(url: URL, production: boolean): Promise<{ address: string; family: number }> {
+/**
+ * Scheme, host and every address of the host; returns the one address to connect to. Refused
+ * (WebhookUrlRefused): a scheme other than https (http only to loopback with allowLoopback), and
+ * any address that is not public (loopback only with allowLoopback), whichever of the host's
+ * addresses it is.
+ */
+export async function checkWebhookTarget(
+  url: URL,
+  opts: { allowLoopback: boolean; resolve?: WebhookPost['resolve'] },
+): Promise<{ address: string; family: number }> {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && !production)) throw new WebhookUrlRefused(`Webhooks must be https (got ${url.protocol} for ${host})`);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && opts.allowLoopback)) {
+    throw new WebhookUrlRefused(`Webhooks must be https (got ${url.protocol} for ${host})`);
+  }
   const family = isIP(host);
-  const addresses = family ? [{ address: host, family }] : await dnsLookup(host, { all: true, verbatim: true }).catch(() => []);
+  const addresses = family ? [{ address: host, family }] : await (opts.resolve ?? systemResolve)(host).catch(() => []);
   if (addresses.length === 0) throw new Error(`The webhook host ${host} did not resolve`);
   for (const a of addresses) {
-    if (production && !isPublicAddress(a.address)) throw new WebhookUrlRefused(`The webhook host ${host} resolves to a private, loopback or link-local address`);
-    if (url.protocol === 'http:' && !isLoopback(a.address)) throw new WebhookUrlRefused(`Plain http webhooks go only to loopback outside production (${host} is not)`);
+    const loopback = isLoopback(a.address);
+    if (!isPublicAddress(a.address) && !(loopback && opts.allowLoopback)) {
+      throw new WebhookUrlRefused(`The webhook host ${host} resolves to a private, loopback or link-local address (${a.address})`);
+    }
+    if (url.protocol === 'http:' && !loopback) throw new WebhookUrlRefused(`Plain http webhooks go only to loopback, and only in local development (${host} is not)`);
   }
   return addresses[0]!;
 }

@@ -153,6 +153,8 @@ export function serviceEnv(
     NODE_ENV: 'test',
     // The development-only routes (the console's test checkout) are part of what the tests drive.
     DEV_ROUTES: 'true',
+    // Webhook receivers in tests listen on loopback; the address guard is on everywhere else.
+    WEBHOOK_ALLOW_LOOPBACK: 'true',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: String(s.port),
     PUBLIC_BASE_URL: `http://127.0.0.1:${s.port}`,

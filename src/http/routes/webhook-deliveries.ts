@@ -33,7 +33,7 @@ export const testWebhookBody = z.strictObject({
   url: z
     .url({ protocol: /^https?$/, message: 'must be an https URL' })
     .max(2000)
-    .describe('Where to post the test event: https (plain http only to a loopback host outside production), as a job\'s `webhook`.'),
+    .describe('Where to post the test event: https (plain http only to a loopback host in local development), as a job\'s `webhook`.'),
 });
 
 export const deliveryIdParam = z.object({ delivery_id: z.string().regex(/^[1-9]\d{0,17}$/, 'must be a delivery id (`id` in GET /api/v1/webhooks/deliveries)') });
@@ -64,7 +64,6 @@ export const WebhookEndpoint = z
 export function createWebhookDeliveriesRouter(deps: AppDeps): Router {
   const router = Router();
   const { webhooks } = deps.config;
-  const production = deps.config.env === 'production';
 
   router.get('/webhooks/secret', async (req, res) => {
     res.json({ key: await webhookSecret(deps.db, currentUser(req).id) });
@@ -123,7 +122,7 @@ export function createWebhookDeliveriesRouter(deps: AppDeps): Router {
         id,
         body,
         secret: await webhookSecret(deps.db, userId),
-        production,
+        allowLoopback: webhooks.allowLoopback,
         connectTimeoutMs: webhooks.connectTimeoutMs,
         timeoutMs: webhooks.timeoutMs,
       });
