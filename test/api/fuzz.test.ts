@@ -285,14 +285,21 @@ describe('fuzzing every operation of /openapi.json', () => {
     expect(requestsSent).toBeGreaterThanOrEqual(SEEDS.length * RUNS_PER_SEED);
     expect(ops.filter((op) => !seenStatuses.has(op.operationId)).map((op) => op.operationId)).toEqual([]);
 
-    // A workflow is started only for a row an accepted request made: job-<job>, prompt-<version with a prompt>, train-<payment of a version>.
+    // A workflow is started only for a row an accepted request made: job-<job>, prompt-<version with a prompt>, train-<payment of a version>,
+    // and the webhook delivery of a batch with a webhook (one whose items were all refused completes at once).
     await sleep(1000); // visibility catches up
-    const [jobs, prompts, versions] = await Promise.all([
+    const [jobs, prompts, versions, batches] = await Promise.all([
       env.db.job.findMany({ select: { id: true } }),
       env.db.prompt.findMany({ select: { versionId: true } }),
       env.db.modelVersion.findMany({ select: { paymentId: true } }),
+      env.db.batch.findMany({ where: { webhook: { not: null } }, select: { id: true } }),
     ]);
-    const expected = new Set([...jobs.map((j) => `job-${j.id}`), ...prompts.map((p) => `prompt-${p.versionId}`), ...versions.map((v) => `train-${v.paymentId}`)]);
+    const expected = new Set([
+      ...jobs.map((j) => `job-${j.id}`),
+      ...prompts.map((p) => `prompt-${p.versionId}`),
+      ...versions.map((v) => `train-${v.paymentId}`),
+      ...batches.map((b) => `webhooks-batch-${b.id}`),
+    ]);
     const orphans: string[] = [];
     let workflows = 0;
     for await (const wf of env.temporal.workflow.list({ query: `TaskQueue = "${env.config.temporal.taskQueue}"` })) {
