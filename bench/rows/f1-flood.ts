@@ -16,7 +16,7 @@ import { startService, type Service } from '../service';
 import { round, sleep } from '../stats';
 import { providerLimitKnobs, rateBetween, sampler } from './b2-provider-throughput';
 import { cpuGroups, describeUnfinished, emptyRow, jobBody, ms, pct, waitAllFinal } from './common';
-import { latenciesOf, submitPaced } from './isolation';
+import { latenciesOf, phasesText, submitPaced } from './isolation';
 
 const LIMIT_PER_MINUTE = 600;
 const FLOOD_PER_SECOND = 20;
@@ -150,6 +150,7 @@ export async function f1Flood(ctx: BenchContext): Promise<RowResult> {
         `(${round(after.predictions_created - before.predictions_created)} provider creates in all, ${after.rate_limited_creates - before.rate_limited_creates} provider 429s retried).`,
     );
     if (idleSent.resent + floodSent.resent) row.notes.push(`${idleSent.resent + floodSent.resent} of the other account's POSTs were answered 503 or lost and sent again after 1 s (same Idempotency-Key); their latency counts from the first send.`);
+    row.notes.push(`The other account's jobs, p50 / p99 of each part, idle: ${phasesText(idle.phases)}; during the flood: ${phasesText(during.phases)}.`);
     if (misses.length) row.notes.push(`Missed: ${misses.join('; ')}.`);
     return row;
   } finally {

@@ -15,7 +15,7 @@ import { startService, type Service } from '../service';
 import { round, sleep, summarize } from '../stats';
 import { startReceiver, startSilentReceiver } from '../../test/events/webhook-receiver';
 import { cpuGroups, emptyRow, jobBody, ms, waitAllFinal } from './common';
-import { latenciesOf, submitPaced, type Latencies, type Sent } from './isolation';
+import { latenciesOf, phasesText, submitPaced, type Latencies, type Sent } from './isolation';
 
 const MODEL_LATENCY_MS = 1000;
 const GOAL_RATIO = 1.2;
@@ -154,6 +154,7 @@ export async function f2SilentWebhooks(ctx: BenchContext): Promise<RowResult> {
         `By the end ${silentAttempts} silent attempts had been made and ${pausedEndpoints} of ${endpoints} silent endpoints were paused by their breakers.`,
     );
     if (resent) row.notes.push(`${resent} of the other account's POSTs were answered 503 or lost and sent again after 1 s (same Idempotency-Key); their latency counts from the first send.`);
+    row.notes.push(`The other account's jobs, p50 / p99 of each part, clean: ${phasesText(clean.lat.phases)}; with the slots held: ${phasesText(during.lat.phases)}.`);
     if (misses.length) row.notes.push(`Missed: ${misses.join('; ')}.`);
     return row;
   } finally {

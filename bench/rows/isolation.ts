@@ -70,13 +70,25 @@ export interface Latencies {
   succeeded: number;
   jobs: number;
   completedAt: Map<string, number>;
+  /** Where the time went, per succeeded job (ms): the POST; accepted → running (the create queue); running → the provider done; → completed. */
+  phases: { post: number[]; toRunning: number[]; provider: number[]; finishing: number[] };
+}
+
+/** "p50 / p99" of each phase, for a note. */
+export function phasesText(p: Latencies['phases']): string {
+  const f = (xs: number[]) => `${Math.round(summarize(xs).p50)} / ${Math.round(summarize(xs).p99)} ms`;
+  return `POST ${f(p.post)}, accepted → running ${f(p.toRunning)}, running → provider done ${f(p.provider)}, → completed ${f(p.finishing)}`;
 }
 
 /** Waits until every job is final and returns POST → completed latencies. */
 export async function latenciesOf(ctx: BenchContext, svc: Service, sent: Sent[], timeoutMs: number): Promise<Latencies> {
   const ids = sent.map((s) => s.jobId);
   await waitAllFinal(svc, ids, timeoutMs, ctx.log);
-  const rows = await svc.db.job.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, completedAt: true } });
+  const rows = await svc.db.job.findMany({
+    where: { id: { in: ids } },
+    select: { id: true, status: true, createdAt: true, startedAt: true, providerCompletedAt: true, completedAt: true },
+  });
+  const phases: Latencies['phases'] = { post: [], toRunning: [], provider: [], finishing: [] };
   const byId = new Map(rows.map((r) => [r.id, r]));
   const ms: number[] = [];
   const completedAt = new Map<string, number>();
@@ -85,8 +97,14 @@ export async function latenciesOf(ctx: BenchContext, svc: Service, sent: Sent[],
     if (job?.status !== 'succeeded' || !job.completedAt) continue;
     completedAt.set(s.jobId, job.completedAt.getTime());
     ms.push(job.completedAt.getTime() - s.sentAt);
+    phases.post.push(s.postMs);
+    if (job.startedAt && job.providerCompletedAt) {
+      phases.toRunning.push(job.startedAt.getTime() - job.createdAt.getTime());
+      phases.provider.push(job.providerCompletedAt.getTime() - job.startedAt.getTime());
+      phases.finishing.push(job.completedAt.getTime() - job.providerCompletedAt.getTime());
+    }
   }
-  return { ms, summary: summarize(ms), succeeded: ms.length, jobs: sent.length, completedAt };
+  return { ms, summary: summarize(ms), succeeded: ms.length, jobs: sent.length, completedAt, phases };
 }
 
 /** Connections to the service's database right now, by application_name (pg_stat_activity). */
