@@ -31,7 +31,8 @@ const pageProblems: string[] = [];
 (chromiumAvailable.ok ? describe : describe.skip)('the web console: keys, sync runs and webhooks', () => {
   beforeAll(async () => {
     execFileSync('node', ['scripts/build-web.mjs'], { cwd: ROOT, stdio: 'inherit' });
-    env = await startTestEnv({ knobs: { latency_ms: 300 } });
+    // Two failed attempts pause an endpoint (for a minute), so a test can see one paused quickly.
+    env = await startTestEnv({ knobs: { latency_ms: 300 }, env: { WEBHOOK_BREAKER_FAILURES: '2', WEBHOOK_PAUSE_MIN_MS: '60000' } });
     receiver = await startReceiver();
     browser = await chromium.launch({ executablePath: chromiumAvailable.ok ? chromiumAvailable.path : undefined, args: CHROMIUM_ARGS, headless: true });
   }, 300_000);
@@ -185,6 +186,30 @@ const pageProblems: string[] = [];
     // The same event again, under the same webhook-id.
     expect(completed.length).toBeGreaterThanOrEqual(2);
     expect(new Set(completed.map((r) => r.headers['webhook-id'])).size).toBeLessThan(completed.length);
+  }, 120_000);
+
+  it('when a job\'s webhook endpoint keeps failing, then the deliveries page shows it paused, and Re-enable makes it active again', async () => {
+    const user = await fundedUser(env, 100);
+    receiver.failFirst('/paused', 1000);
+    const job = await env.api.post('/api/v1/generate').set(user.auth).send({ model: MODEL, prompt: 'a fog bank', webhook: receiver.url('/paused') }).expect(202);
+    const jobId = job.body.job_id;
+    // Two failed attempts pause it; the list it was last seen in goes into the failure message.
+    let last: unknown;
+    await eventually(async () => {
+      last = (await env.api.get(`/api/v1/webhooks/deliveries?resource=job:${jobId}`).set(user.auth).expect(200)).body;
+      return (last as { endpoint: { status: string } | null }).endpoint?.status === 'paused';
+    }, 60_000, 200).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(last)}`);
+    });
+
+    await signInWithKey(user.apiKey);
+    await page.goto(`${env.baseUrl}/webhooks?resource=job:${jobId}`);
+    await expectText(page.getByTestId('endpoint-status'), /^paused$/);
+    receiver.failFirst('/paused', 0);
+    await page.getByRole('button', { name: 'Re-enable this endpoint' }).click();
+    await expectText(page.getByTestId('endpoint-status'), /^active$/);
+    const body = (await env.api.get(`/api/v1/webhooks/deliveries?resource=job:${jobId}`).set(user.auth).expect(200)).body;
+    expect(body.endpoint).toMatchObject({ status: 'active', paused_until: null });
   }, 120_000);
 
   it('when a user starts a batch of three prompts, then the page follows it to completed with every item succeeded, and its jobs are the user\'s', async () => {
