@@ -6,7 +6,7 @@ import { AppError } from '../src/errors';
 import type { EventType, ResourceRef } from '../src/events/types';
 import type { Storage } from '../src/storage/s3';
 import { resourceBody, resourceHead } from '../src/webhooks-out/resource';
-import { webhookSecret } from '../src/webhooks-out/secret';
+import { signingSecrets } from '../src/webhooks-out/secret';
 import { admitDelivery, recordFailure, recordSuccess } from '../src/webhooks-out/endpoints';
 import { postWebhook, redirectMessage, WebhookUrlRefused } from '../src/webhooks-out/send';
 import { WEBHOOK_RETRY } from '../workflows/activity-options';
@@ -57,9 +57,9 @@ export function createWebhookActivities({ db, storage, webhooks }: { db: Db; sto
       }
 
       const body = JSON.stringify(await resourceBody(db, storage, req, head.userId).catch(notFound(req)));
-      const secret = await webhookSecret(db, head.userId);
+      const secrets = await signingSecrets(db, webhooks.secrets, head.userId);
       try {
-        const answer = await postWebhook({ url, id: `evt_${req.eventId}`, body, secret, allowLoopback: webhooks.allowLoopback, connectTimeoutMs: webhooks.connectTimeoutMs, timeoutMs: webhooks.timeoutMs });
+        const answer = await postWebhook({ url, id: `evt_${req.eventId}`, body, secrets, allowLoopback: webhooks.allowLoopback, connectTimeoutMs: webhooks.connectTimeoutMs, timeoutMs: webhooks.timeoutMs });
         status = answer.status;
         responseExcerpt = answer.bodyExcerpt;
         redirectLocation = answer.redirectLocation;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { productionSecretProblems } from './production-secrets';
+import { LOCAL_WEBHOOK_SECRET_ENCRYPTION_KEY, productionSecretProblems } from './production-secrets';
 
 /**
  * The one configuration module: zod over the environment, parsed once at start-up.
@@ -189,6 +189,10 @@ const schema = z.object({
   WEBHOOK_TIMEOUT_MS: positiveInt.max(10_000, 'WEBHOOK_TIMEOUT_MS must be at most 10000 (the delivery activity has 12 s)').default(8_000),
   /** Webhooks may go to loopback addresses (and plain http to them): local development and tests only; refused in production. */
   WEBHOOK_ALLOW_LOOPBACK: bool.default(false),
+  /** Encrypts the stored webhook signing secrets (AES-256-GCM under its SHA-256); required in production, a fixed local value elsewhere. */
+  WEBHOOK_SECRET_ENCRYPTION_KEY: z.string().min(32, 'WEBHOOK_SECRET_ENCRYPTION_KEY must be at least 32 characters').default(LOCAL_WEBHOOK_SECRET_ENCRYPTION_KEY),
+  /** After POST /webhooks/secret/rotate, the old secret signs next to the new one for this long. */
+  WEBHOOK_SECRET_ROTATION_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 24 * 3600).default(24 * 3600),
   /** Consecutive failed attempts to one endpoint (account + URL) that pause it. */
   WEBHOOK_BREAKER_FAILURES: positiveInt.default(5),
   /** The first pause of a failing endpoint; each further failed attempt after a pause doubles it, up to WEBHOOK_PAUSE_MAX_MS. */
@@ -283,6 +287,8 @@ export interface WebhookSettings {
   timeoutMs: number;
   /** WEBHOOK_ALLOW_LOOPBACK: deliveries may go to loopback (local development, tests). */
   allowLoopback: boolean;
+  /** How signing secrets are stored and rotated (src/webhooks-out/secret.ts). */
+  secrets: { encryptionKey: string; rotationGraceSeconds: number };
   breaker: { failures: number; pauseMinMs: number; pauseMaxMs: number; disableAfterMs: number };
 }
 
@@ -366,6 +372,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       connectTimeoutMs: e.WEBHOOK_CONNECT_TIMEOUT_MS,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       allowLoopback: e.WEBHOOK_ALLOW_LOOPBACK,
+      secrets: { encryptionKey: e.WEBHOOK_SECRET_ENCRYPTION_KEY, rotationGraceSeconds: e.WEBHOOK_SECRET_ROTATION_GRACE_SECONDS },
       breaker: {
         failures: e.WEBHOOK_BREAKER_FAILURES,
         pauseMinMs: e.WEBHOOK_PAUSE_MIN_MS,

@@ -6,6 +6,9 @@
  * name the key, never the value.
  */
 
+/** The key webhook signing secrets are encrypted with outside production (config's default). */
+export const LOCAL_WEBHOOK_SECRET_ENCRYPTION_KEY = 'local-development-webhook-secret-encryption-key';
+
 /** Values published in this repository: the examples, the local stack's defaults, the tests. */
 const PUBLISHED_VALUES = new Set([
   // .env.example
@@ -34,6 +37,7 @@ const PUBLISHED_VALUES = new Set([
   'whsec_1',
   'r8_test',
   'r8_x',
+  LOCAL_WEBHOOK_SECRET_ENCRYPTION_KEY,
 ]);
 
 /** Shapes of placeholders someone may type when copying an example. */
@@ -45,8 +49,17 @@ export function isPlaceholderSecret(value: string): boolean {
 }
 
 /** Secrets that must be real in production; the webhook secrets must be set, too. */
-const SECRETS = ['API_KEY_PEPPER', 'S3_SECRET_ACCESS_KEY', 'REPLICATE_API_TOKEN', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'REPLICATE_WEBHOOK_SECRET', 'METRICS_TOKEN'] as const;
-const REQUIRED = new Set<string>(['STRIPE_WEBHOOK_SECRET', 'REPLICATE_WEBHOOK_SECRET']);
+const SECRETS = [
+  'API_KEY_PEPPER',
+  'S3_SECRET_ACCESS_KEY',
+  'REPLICATE_API_TOKEN',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_WEBHOOK_SECRET',
+  'REPLICATE_WEBHOOK_SECRET',
+  'METRICS_TOKEN',
+  'WEBHOOK_SECRET_ENCRYPTION_KEY',
+] as const;
+const REQUIRED = new Set<string>(['STRIPE_WEBHOOK_SECRET', 'REPLICATE_WEBHOOK_SECRET', 'WEBHOOK_SECRET_ENCRYPTION_KEY']);
 const PLACEHOLDER = 'still has a placeholder value (from the examples or the local defaults); set a real secret (NODE_ENV=production)';
 
 /** Every problem with the secrets of a production environment (empty values count as unset). */
@@ -55,7 +68,10 @@ export function productionSecretProblems(env: Record<string, string | undefined>
   for (const key of SECRETS) {
     const value = env[key]?.trim();
     if (!value) {
-      if (REQUIRED.has(key)) problems.push(`${key}: must be set in production (webhooks are verified with it)`);
+      if (REQUIRED.has(key)) {
+        const why = key === 'WEBHOOK_SECRET_ENCRYPTION_KEY' ? 'the stored webhook signing secrets are encrypted with it' : 'webhooks are verified with it';
+        problems.push(`${key}: must be set in production (${why})`);
+      }
       continue;
     }
     if (isPlaceholderSecret(value)) problems.push(`${key}: ${PLACEHOLDER}`);

@@ -15,7 +15,8 @@ import { isLoopback, isPublicAddress } from '../provider/output-fetch';
  * reported with its Location (a redirect would take the signed body somewhere nobody checked).
  * The first EXCERPT_BYTES of the answer's body are kept for the deliveries list; the rest is
  * read and dropped, within the same timeout. Signed the Standard Webhooks
- * way, as Replicate signs its own: `webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`.
+ * way, as Replicate signs its own: `webhook-signature: v1,<base64 HMAC-SHA256(id.timestamp.body)>`,
+ * one such signature per secret while a rotated secret is in its grace period.
  */
 
 export interface WebhookPost {
@@ -23,7 +24,8 @@ export interface WebhookPost {
   /** Stable per event: a receiver deduplicates retries by it. */
   id: string;
   body: string;
-  secret: string;
+  /** The account's signing secrets: the current one, and during a rotation's grace the old one (each gives a `v1,` signature). */
+  secrets: string[];
   /** WEBHOOK_ALLOW_LOOPBACK: loopback addresses (and plain http to them) are allowed. */
   allowLoopback: boolean;
   /** DNS, every address of a name (tests pass their own answers). */
@@ -62,7 +64,8 @@ export async function postWebhook(p: WebhookPost): Promise<WebhookAnswer> {
     'user-agent': 'imagegen-webhooks/1',
     'webhook-id': p.id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': `v1,${signWebhookBody(p.secret, p.id, timestamp, p.body)}`,
+    // Space-separated, one per secret, as Standard Webhooks allows: a receiver with either secret verifies.
+    'webhook-signature': p.secrets.map((secret) => `v1,${signWebhookBody(secret, p.id, timestamp, p.body)}`).join(' '),
   };
   const pinned: LookupFunction = (_host, options, callback) => {
     if (options.all) (callback as (err: null, addresses: Array<{ address: string; family: number }>) => void)(null, [target]);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
+import { LOCAL_WEBHOOK_SECRET_ENCRYPTION_KEY } from '../../src/production-secrets';
 import { MINIMAL_ENV } from '../helpers/config';
 
 const minimal = MINIMAL_ENV;
@@ -54,6 +55,7 @@ describe('loadConfig in production', () => {
     REPLICATE_WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLGpW',
     STRIPE_SECRET_KEY: 'sk_live_51Hx8Kq2eZvKYlo2C9mT4pR7wN3bF6sD1aG0hJ5kL8zX',
     STRIPE_WEBHOOK_SECRET: 'whsec_4kP8qT2xW6mZ1vB4cR7yH9sL0dJ5gAnF',
+    WEBHOOK_SECRET_ENCRYPTION_KEY: 'pT7mR2nB6wY4cL9hF0sJ5dGaZq3v8Kx1u7Hc2LqP9xZ4',
   };
   const problemsOf = (env: Record<string, string | undefined>): string[] => {
     try {
@@ -101,6 +103,12 @@ describe('loadConfig in production', () => {
     expect(problems.find((p) => p.startsWith('API_KEY_PEPPER'))).toContain('placeholder');
   });
 
+  it('when the webhook secret encryption key is unset or the local default, then production refuses to start', () => {
+    expect(problemsOf({ ...real, WEBHOOK_SECRET_ENCRYPTION_KEY: undefined })).toEqual([expect.stringMatching(/^WEBHOOK_SECRET_ENCRYPTION_KEY: must be set in production/)]);
+    expect(problemsOf({ ...real, WEBHOOK_SECRET_ENCRYPTION_KEY: LOCAL_WEBHOOK_SECRET_ENCRYPTION_KEY })).toEqual([expect.stringMatching(/^WEBHOOK_SECRET_ENCRYPTION_KEY: still has a placeholder/)]);
+    expect(loadConfig({ ...real, NODE_ENV: 'development', WEBHOOK_SECRET_ENCRYPTION_KEY: undefined }).webhooks.secrets.encryptionKey).toBe(LOCAL_WEBHOOK_SECRET_ENCRYPTION_KEY);
+  });
+
   it('when a webhook secret is not set, then production refuses to start and says which', () => {
     const problems = problemsOf({ ...real, REPLICATE_WEBHOOK_SECRET: '', STRIPE_WEBHOOK_SECRET: undefined });
     expect(problems).toEqual(
@@ -112,7 +120,7 @@ describe('loadConfig in production', () => {
 
   it('when the secrets of deploy/compose.env.example or .env.example are used as they are, then each one is refused', () => {
     const compose = exampleValues('deploy/compose.env.example');
-    const composeSecrets = ['API_KEY_PEPPER', 'S3_SECRET_ACCESS_KEY', 'REPLICATE_API_TOKEN', 'REPLICATE_WEBHOOK_SECRET', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'];
+    const composeSecrets = ['API_KEY_PEPPER', 'S3_SECRET_ACCESS_KEY', 'REPLICATE_API_TOKEN', 'REPLICATE_WEBHOOK_SECRET', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'WEBHOOK_SECRET_ENCRYPTION_KEY'];
     for (const key of composeSecrets) {
       expect(compose[key]).toBeTruthy();
       const problems = problemsOf({ ...real, [key]: compose[key] });

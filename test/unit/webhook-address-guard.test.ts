@@ -105,7 +105,7 @@ describe('postWebhook', () => {
         url: `http://rebinding.example.test:${port}/hook`,
         id: 'evt_1',
         body: '{}',
-        secret: 'whsec_dGVzdA==',
+        secrets: ['whsec_dGVzdA=='],
         allowLoopback: true,
         resolve,
         connectTimeoutMs: 2000,
@@ -121,7 +121,7 @@ describe('postWebhook', () => {
 
   it('when the name resolves to a private address, then nothing is sent', async () => {
     await expect(
-      postWebhook({ url: 'https://hooks.example.test/', id: 'evt_2', body: '{}', secret: 'whsec_dGVzdA==', allowLoopback: false, resolve: async () => [{ address: '10.0.0.8', family: 4 }], connectTimeoutMs: 100, timeoutMs: 200 }),
+      postWebhook({ url: 'https://hooks.example.test/', id: 'evt_2', body: '{}', secrets: ['whsec_dGVzdA=='], allowLoopback: false, resolve: async () => [{ address: '10.0.0.8', family: 4 }], connectTimeoutMs: 100, timeoutMs: 200 }),
     ).rejects.toBeInstanceOf(WebhookUrlRefused);
   });
 });

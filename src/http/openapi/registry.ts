@@ -514,6 +514,26 @@ export const apiRoutes: ApiRoute[] = [
     responses: { 200: { description: 'The secret', json: z.object({ key: z.string().meta({ example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }) }) } },
   },
   {
+    method: 'post',
+    path: '/api/v1/webhooks/secret/rotate',
+    operationId: 'rotateWebhookSecret',
+    tag: 'Notifications',
+    summary: 'Replace your webhook signing secret; the old one keeps signing for a grace period',
+    description:
+      'Until `previous_expires_at` (WEBHOOK_SECRET_ROTATION_GRACE_SECONDS) every webhook carries two signatures, space-separated in ' +
+      '`webhook-signature` (`v1,<with the new secret> v1,<with the old one>`), so a receiver verifies with either while it switches. ' +
+      'Rotating again during a grace period ends the older secret at once.',
+    responses: {
+      201: {
+        description: 'The new secret, and when the old one stops signing',
+        json: z.object({
+          key: z.string().meta({ example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }),
+          previous_expires_at: z.iso.datetime(),
+        }),
+      },
+    },
+  },
+  {
     method: 'get',
     path: '/api/v1/webhooks/deliveries',
     operationId: 'listWebhookDeliveries',

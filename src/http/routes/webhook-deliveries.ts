@@ -11,7 +11,7 @@ import { PostgresRateLimitStore } from '../rate-limit-store';
 import type { redeliverWebhook } from '../../../workflows/redeliver-webhook';
 import { endpointView, findEndpoint, reenableEndpoint } from '../../webhooks-out/endpoints';
 import { ownResourceHead } from '../../webhooks-out/resource';
-import { webhookSecret } from '../../webhooks-out/secret';
+import { rotateWebhookSecret, signingSecrets, webhookSecret } from '../../webhooks-out/secret';
 import { AppError } from '../../errors';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
@@ -66,7 +66,12 @@ export function createWebhookDeliveriesRouter(deps: AppDeps): Router {
   const { webhooks } = deps.config;
 
   router.get('/webhooks/secret', async (req, res) => {
-    res.json({ key: await webhookSecret(deps.db, currentUser(req).id) });
+    res.json({ key: await webhookSecret(deps.db, webhooks.secrets, currentUser(req).id) });
+  });
+
+  router.post('/webhooks/secret/rotate', async (req, res) => {
+    const rotated = await rotateWebhookSecret(deps.db, webhooks.secrets, currentUser(req).id);
+    res.status(201).json({ key: rotated.key, previous_expires_at: rotated.previousExpiresAt.toISOString() });
   });
 
   router.get('/webhooks/deliveries', async (req, res) => {
@@ -121,7 +126,7 @@ export function createWebhookDeliveriesRouter(deps: AppDeps): Router {
         url: target,
         id,
         body,
-        secret: await webhookSecret(deps.db, userId),
+        secrets: await signingSecrets(deps.db, webhooks.secrets, userId),
         allowLoopback: webhooks.allowLoopback,
         connectTimeoutMs: webhooks.connectTimeoutMs,
         timeoutMs: webhooks.timeoutMs,
