@@ -614,6 +614,17 @@ export const apiRoutes: ApiRoute[] = [
     errors: { 409: [ErrorCode.tooManyApiKeys, ErrorCode.apiKeyInGrace] },
   },
   {
+    method: 'patch',
+    path: '/api/v1/keys/{key_id}',
+    operationId: 'updateApiKey',
+    tag: 'Accounts',
+    summary: "Set or remove an API key's monthly credit budget",
+    description: 'Applies to the next job sent with the key; what its jobs already hold or cost this month counts against the new budget.',
+    request: { params: keyIdParam, json: updateKeyBody },
+    responses: { 200: { description: 'The key, with its budget and this month\'s spend', json: ApiKey } },
+    errors: { 404: [ErrorCode.notFound] },
+  },
+  {
     method: 'get',
     path: '/api/v1/keys',
     operationId: 'listApiKeys',
