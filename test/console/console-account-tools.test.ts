@@ -136,7 +136,7 @@ const pageProblems: string[] = [];
     expect(prefer).toEqual([undefined, 'wait=60']);
   }, 120_000);
 
-  it('when a job was given a webhook URL, then its deliveries are listed with the answers the receiver gave, and the signing secret is shown on request', async () => {
+  it('when a job was given a webhook URL, then its deliveries are listed with the answers the receiver gave, and the signing secret is shown on request and rotated', async () => {
     const user = await fundedUser(env, 100);
     receiver.failFirst('/console', 1);
     await signInWithKey(user.apiKey);
@@ -161,6 +161,14 @@ const pageProblems: string[] = [];
     await page.getByRole('button', { name: 'Show the signing secret' }).click();
     const secret = (await env.api.get('/api/v1/webhooks/secret').set(user.auth).expect(200)).body.key;
     await expectText(page.getByTestId('webhook-secret'), new RegExp(`^${secret.replace(/[+/]/g, '\\$&')}$`));
+
+    // Rotate: the new secret is shown and is the account's secret from now on; the old one signs beside it for a while.
+    await page.getByRole('button', { name: 'Rotate the secret' }).click();
+    await page.getByRole('button', { name: 'Rotate now' }).click();
+    await page.getByTestId('secret-rotated').waitFor();
+    const rotated = (await env.api.get('/api/v1/webhooks/secret').set(user.auth).expect(200)).body.key;
+    expect(rotated).not.toBe(secret);
+    expect(await page.getByTestId('webhook-secret').textContent()).toBe(rotated);
   }, 120_000);
 
   it('when a user sends a test event and redelivers a delivered event, then the page shows what the receiver answered and the redelivery appears among the attempts', async () => {

@@ -28,13 +28,27 @@ export function WebhooksPage() {
   );
 }
 
+/** The signing secret on request; rotating it keeps the old one signing beside the new one for a grace period. */
 function Secret() {
   const [secret, setSecret] = useState<string>();
+  const [oldUntil, setOldUntil] = useState<string>();
+  const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<unknown>();
   const reveal = async () => {
     setError(undefined);
     try {
       setSecret((await call(client.GET('/api/v1/webhooks/secret'))).key);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const rotate = async () => {
+    setError(undefined);
+    setConfirming(false);
+    try {
+      const rotated = await call(client.POST('/api/v1/webhooks/secret/rotate'));
+      setSecret(rotated.key);
+      setOldUntil(rotated.previous_expires_at);
     } catch (err) {
       setError(err);
     }
@@ -51,6 +65,27 @@ function Secret() {
           Show the signing secret
         </button>
       )}
+      {oldUntil && (
+        <p className="hint" role="status" data-testid="secret-rotated">
+          Rotated. Until {formatDate(oldUntil)} every webhook carries two signatures (the new secret&apos;s and the old one&apos;s), so receivers can switch without losing one.
+        </p>
+      )}
+      <div className="row">
+        {confirming ? (
+          <>
+            <button type="button" onClick={() => void rotate()}>
+              Rotate now
+            </button>
+            <button type="button" onClick={() => setConfirming(false)}>
+              Keep it
+            </button>
+          </>
+        ) : (
+          <button type="button" onClick={() => setConfirming(true)}>
+            Rotate the secret
+          </button>
+        )}
+      </div>
       <ErrorMessage error={error} />
     </div>
   );
