@@ -5,31 +5,37 @@ import type { expireOutputs } from '../../workflows/expire-outputs';
 import { taskQueues } from './names';
 
 /**
- * The reconciliation Schedule: one per task queue, created at worker start and updated if
- * its settings changed. Overlapping runs are skipped. Operators see, pause or trigger it in
- * the Temporal UI (Schedules).
+ * A schedule that starts `workflowType` on the main task queue every `everyMs`, skipping a run
+ * while the previous one still runs (and catching up at most one interval after an outage).
+ * Created at worker start, or updated to these settings if it exists: the last worker to start
+ * sets them. Operators see, pause or trigger it in the Temporal UI (Schedules).
  */
-export async function ensureReconcileSchedule(client: Client, config: Config): Promise<string> {
-  const scheduleId = `reconcile-${config.temporal.taskQueue}`;
+async function ensureSchedule(client: Client, config: Config, s: { scheduleId: string; workflowType: string; everyMs: number; args: unknown[] }): Promise<string> {
   const options = {
-    scheduleId,
-    spec: { intervals: [{ every: config.reconcile.intervalMs }] },
+    scheduleId: s.scheduleId,
+    spec: { intervals: [{ every: s.everyMs }] },
     action: {
       type: 'startWorkflow' as const,
-      workflowType: 'reconcile' as const,
-      workflowId: `reconcile-${config.temporal.taskQueue}`,
+      workflowType: s.workflowType,
+      workflowId: s.scheduleId,
       taskQueue: taskQueues(config.temporal.taskQueue).main,
-      args: [{ graceMs: config.reconcile.graceMs, limit: config.reconcile.batchLimit }] as Parameters<typeof reconcile>,
+      args: s.args,
     },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: config.reconcile.intervalMs },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: s.everyMs },
   };
   try {
     await client.schedule.create(options);
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }));
+    await client.schedule.getHandle(s.scheduleId).update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }));
   }
-  return scheduleId;
+  return s.scheduleId;
+}
+
+/** The reconciliation Schedule (reconcile-<task queue>), every RECONCILE_INTERVAL_MS. */
+export function ensureReconcileSchedule(client: Client, config: Config): Promise<string> {
+  const args: Parameters<typeof reconcile> = [{ graceMs: config.reconcile.graceMs, limit: config.reconcile.batchLimit }];
+  return ensureSchedule(client, config, { scheduleId: `reconcile-${config.temporal.taskQueue}`, workflowType: 'reconcile', everyMs: config.reconcile.intervalMs, args });
 }
 
 /** Pages one expiry run deletes at most (OUTPUT_EXPIRY_PAGE_SIZE each); a longer backlog waits for the next run. */
@@ -37,28 +43,9 @@ const EXPIRY_PAGES_PER_RUN = 20;
 
 /**
  * The output expiry Schedule (expire-outputs-<task queue>): every OUTPUT_EXPIRY_INTERVAL_MS the
- * expireOutputs workflow deletes expired job outputs from the bucket. Created or updated at
- * worker start like the reconciliation schedule; overlapping runs are skipped.
+ * expireOutputs workflow deletes expired job outputs from the bucket.
  */
-export async function ensureOutputExpirySchedule(client: Client, config: Config): Promise<string> {
-  const scheduleId = `expire-outputs-${config.temporal.taskQueue}`;
-  const options = {
-    scheduleId,
-    spec: { intervals: [{ every: config.outputs.expiryIntervalMs }] },
-    action: {
-      type: 'startWorkflow' as const,
-      workflowType: 'expireOutputs' as const,
-      workflowId: scheduleId,
-      taskQueue: taskQueues(config.temporal.taskQueue).main,
-      args: [{ pageSize: config.outputs.expiryPageSize, maxPages: EXPIRY_PAGES_PER_RUN }] as Parameters<typeof expireOutputs>,
-    },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: config.outputs.expiryIntervalMs },
-  };
-  try {
-    await client.schedule.create(options);
-  } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(scheduleId).update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: options.policies }));
-  }
-  return scheduleId;
+export function ensureOutputExpirySchedule(client: Client, config: Config): Promise<string> {
+  const args: Parameters<typeof expireOutputs> = [{ pageSize: config.outputs.expiryPageSize, maxPages: EXPIRY_PAGES_PER_RUN }];
+  return ensureSchedule(client, config, { scheduleId: `expire-outputs-${config.temporal.taskQueue}`, workflowType: 'expireOutputs', everyMs: config.outputs.expiryIntervalMs, args });
 }
