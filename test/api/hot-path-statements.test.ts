@@ -156,8 +156,9 @@ describe('reading a job', () => {
     }
     expect(statements).toEqual([1, 0, 0]);
     expect(bodies[0].outputs).toEqual([
-      { index: 0, url: expect.stringContaining(`/jobs/${id}/0.webp?`), content_type: 'image/webp', size_bytes: 1000, width: 256, sha256: '0'.repeat(64) },
-      { index: 1, url: expect.stringContaining(`/jobs/${id}/1.webp?`), content_type: 'image/webp', size_bytes: 1001, width: 256, height: 128, sha256: '1'.repeat(64) },
+      // Rows made without a retention never expire (expires_at null); none is deleted.
+      { index: 0, url: expect.stringContaining(`/jobs/${id}/0.webp?`), content_type: 'image/webp', size_bytes: 1000, width: 256, sha256: '0'.repeat(64), expires_at: null, deleted_at: null },
+      { index: 1, url: expect.stringContaining(`/jobs/${id}/1.webp?`), content_type: 'image/webp', size_bytes: 1001, width: 256, height: 128, sha256: '1'.repeat(64), expires_at: null, deleted_at: null },
     ]);
     expect(bodies[2]).toEqual(bodies[0]);
     // Another user never gets the kept answer: their read is a query, and a 404.

@@ -90,7 +90,15 @@ describe('jobs from an uploaded file', () => {
 
     // Audio outputs are stored as they are: no image decoding, so no dimensions.
     expect(job.outputs).toHaveLength(1);
-    expect(job.outputs[0]).toEqual({ index: 0, url: expect.any(String), content_type: 'audio/wav', size_bytes: expect.any(Number), sha256: expect.any(String) });
+    expect(job.outputs[0]).toEqual({
+      index: 0,
+      url: expect.any(String),
+      content_type: 'audio/wav',
+      size_bytes: expect.any(Number),
+      sha256: expect.any(String),
+      expires_at: expect.any(String),
+      deleted_at: null,
+    });
     const wav = (await download(alice, job.job_id)).body as Buffer;
     expect(sha256(wav)).toBe(job.outputs[0].sha256);
     expect([wav.toString('latin1', 0, 4), wav.toString('latin1', 8, 12), wav.toString('latin1', 12, 16)]).toEqual(['RIFF', 'WAVE', 'fmt ']);
