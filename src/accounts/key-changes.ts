@@ -1,12 +1,10 @@
-import { Client } from 'pg';
+import { listenOnChannel } from '../db/listen';
 import type { Logger } from '../logger';
 
 /** Revocations and rotations notify this channel with the key id, in the transaction that changes the key. */
 export const KEY_CHANGES_CHANNEL = 'api_key_changes';
 /** The listening connection's application_name, as pg_stat_activity shows it. */
 export const KEY_CHANGES_APPLICATION_NAME = 'api-key-changes';
-/** A lost listening connection is opened again on demand, at most this often. */
-const RECONNECT_EVERY_MS = 1_000;
 
 export interface KeyChanges {
   /** True while this process receives the notifications: only then may it trust what it remembers about keys. */
@@ -34,56 +32,30 @@ export function listenForKeyChanges(opts: {
   onChange: (keyId: string) => void;
   onLost: () => void;
 }): KeyChanges {
-  let client: Client | undefined;
-  let listening = false;
-  let lastAttempt = 0;
   const waiters = new Map<string, Set<(heard: boolean) => void>>();
-
-  const lost = (current: Client, err?: Error) => {
-    if (client !== current) return;
-    client = undefined;
-    listening = false;
-    if (err) opts.logger.warn({ err: err.message }, 'API key change listener lost; verifying every key in the database until it is back');
-    opts.onLost();
-    void current.end().catch(() => undefined);
-  };
-
-  const connect = async () => {
-    const current = new Client({
-      connectionString: opts.url,
-      connectionTimeoutMillis: opts.connectTimeoutMs,
-      keepAlive: true,
-      application_name: KEY_CHANGES_APPLICATION_NAME,
-    });
-    client = current;
-    current.on('error', (err) => lost(current, err));
-    current.on('end', () => lost(current));
-    current.on('notification', (msg) => {
-      if (msg.channel !== KEY_CHANGES_CHANNEL || !msg.payload) return;
-      opts.onChange(msg.payload);
-      for (const resolve of waiters.get(msg.payload) ?? []) resolve(true);
-      waiters.delete(msg.payload);
-    });
-    try {
-      await current.connect();
-      await current.query(`LISTEN ${KEY_CHANGES_CHANNEL}`);
-      if (client === current) listening = true;
-    } catch (err) {
-      lost(current, err as Error);
-    }
-  };
+  const listener = listenOnChannel({
+    url: opts.url,
+    connectTimeoutMs: opts.connectTimeoutMs,
+    channel: KEY_CHANGES_CHANNEL,
+    applicationName: KEY_CHANGES_APPLICATION_NAME,
+    onNotification: (keyId) => {
+      opts.onChange(keyId);
+      for (const resolve of waiters.get(keyId) ?? []) resolve(true);
+      waiters.delete(keyId);
+    },
+    onLost: (err) => {
+      if (err) opts.logger.warn({ err: err.message }, 'API key change listener lost; verifying every key in the database until it is back');
+      opts.onLost();
+    },
+  });
 
   return {
     get listening() {
-      return listening;
+      return listener.listening;
     },
-    ensure() {
-      if (client || Date.now() - lastAttempt < RECONNECT_EVERY_MS) return;
-      lastAttempt = Date.now();
-      void connect();
-    },
+    ensure: () => listener.ensure(),
     heard(keyId, timeoutMs) {
-      if (!listening) return Promise.resolve(false);
+      if (!listener.listening) return Promise.resolve(false);
       return new Promise((resolve) => {
         const set = waiters.get(keyId) ?? new Set();
         waiters.set(keyId, set);

@@ -1,5 +1,5 @@
-import { Client } from 'pg';
 import type { Db } from '../db/client';
+import { listenOnChannel } from '../db/listen';
 import type { Logger } from '../logger';
 import { EVENT_TYPES, RESOURCE_TYPES, type EventType, type ResourceRef, type ResourceType } from './types';
 
@@ -11,8 +11,6 @@ import { EVENT_TYPES, RESOURCE_TYPES, type EventType, type ResourceRef, type Res
 export const RESOURCE_EVENTS_CHANNEL = 'resource_events';
 /** The listening connection's application_name, as pg_stat_activity shows it. */
 export const RESOURCE_EVENTS_APPLICATION_NAME = 'resource-events';
-/** A lost listening connection is opened again at most this often while anyone is subscribed. */
-const RECONNECT_EVERY_MS = 1_000;
 /** While the listener is down, every subscriber is woken this often to read the table itself. */
 export const FALLBACK_POLL_MS = 2_000;
 
@@ -69,13 +67,10 @@ export function parseNotification(payload: string): { ref: ResourceRef; event: E
  * first subscriber comes (a process that never streams opens none) and stays open. When it is
  * lost, notifications sent meanwhile are lost for good: every subscriber is then woken every
  * FALLBACK_POLL_MS to read the table itself while it is reopened, and once more when it is
- * back. Same pattern as the API key change listener (src/accounts/key-changes.ts).
+ * back. The connection itself is src/db/listen.ts, shared with the API key change listener.
  */
 export function createEventFanout(opts: { url: string; connectTimeoutMs: number; logger: Logger; db: Db }): EventFanout {
-  let client: Client | undefined;
-  let listening = false;
   let closed = false;
-  let lastAttempt = 0;
   let fallback: NodeJS.Timeout | undefined;
   const subscribers = new Map<string, Set<(wake: Wake) => void>>();
 
@@ -85,7 +80,7 @@ export function createEventFanout(opts: { url: string; connectTimeoutMs: number;
 
   /** The slow poll runs only while someone is subscribed and the listener is not connected. */
   const updateFallback = () => {
-    const needed = !closed && !listening && subscribers.size > 0;
+    const needed = !closed && !listener.listening && subscribers.size > 0;
     if (needed && !fallback) {
       fallback = setInterval(() => {
         ensure();
@@ -98,54 +93,32 @@ export function createEventFanout(opts: { url: string; connectTimeoutMs: number;
     }
   };
 
-  const lost = (current: Client, err?: Error) => {
-    if (client !== current) return;
-    client = undefined;
-    listening = false;
-    if (err && !closed) opts.logger.warn({ err: err.message }, 'resource event listener lost; event streams read the table every 2 s until it is back');
-    updateFallback();
-    void current.end().catch(() => undefined);
-  };
-
-  const connect = async () => {
-    const current = new Client({
-      connectionString: opts.url,
-      connectionTimeoutMillis: opts.connectTimeoutMs,
-      keepAlive: true,
-      application_name: RESOURCE_EVENTS_APPLICATION_NAME,
-    });
-    client = current;
-    current.on('error', (err) => lost(current, err));
-    current.on('end', () => lost(current));
-    current.on('notification', (msg) => {
-      if (msg.channel !== RESOURCE_EVENTS_CHANNEL || !msg.payload) return;
-      const parsed = parseNotification(msg.payload);
+  const listener = listenOnChannel({
+    url: opts.url,
+    connectTimeoutMs: opts.connectTimeoutMs,
+    channel: RESOURCE_EVENTS_CHANNEL,
+    applicationName: RESOURCE_EVENTS_APPLICATION_NAME,
+    onNotification: (payload) => {
+      const parsed = parseNotification(payload);
       if (!parsed) return;
       const set = subscribers.get(refKey(parsed.ref.resourceType, parsed.ref.resourceId));
       for (const fn of [...(set ?? [])]) fn({ kind: 'event', event: parsed.event });
-    });
-    try {
-      await current.connect();
-      await current.query(`LISTEN ${RESOURCE_EVENTS_CHANNEL}`);
-      if (client !== current) return;
-      listening = true;
+    },
+    onListening: () => {
       updateFallback();
       // Whatever was committed before LISTEN took effect was not heard: everyone reads once.
       everyone({ kind: 'missed' });
-    } catch (err) {
-      lost(current, err as Error);
-    }
-  };
-
-  function ensure(): void {
-    if (closed || client || Date.now() - lastAttempt < RECONNECT_EVERY_MS) return;
-    lastAttempt = Date.now();
-    void connect();
-  }
+    },
+    onLost: (err) => {
+      if (err) opts.logger.warn({ err: err.message }, 'resource event listener lost; event streams read the table every 2 s until it is back');
+      updateFallback();
+    },
+  });
+  const ensure = () => listener.ensure();
 
   const fanout: EventFanout = {
     get listening() {
-      return listening;
+      return listener.listening;
     },
 
     subscribe(ref, onWake) {
@@ -225,10 +198,7 @@ export function createEventFanout(opts: { url: string; connectTimeoutMs: number;
       updateFallback();
       everyone({ kind: 'closed' });
       subscribers.clear();
-      const current = client;
-      client = undefined;
-      listening = false;
-      if (current) await current.end().catch(() => undefined);
+      await listener.close();
     },
   };
   return fanout;
