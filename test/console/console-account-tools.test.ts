@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { startReceiver } from '../events/webhook-receiver';
-import { CHROMIUM_ARGS, findChromium } from '../helpers/chromium';
+import { CHROMIUM_ARGS, collectPageProblems, findChromium } from '../helpers/chromium';
 import { fundedUser } from '../helpers/factories';
 import { eventually } from '../helpers/http';
 import { loudSkip } from '../helpers/skip';
@@ -44,11 +44,7 @@ const pageProblems: string[] = [];
   beforeEach(async () => {
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageProblems.push(m.text());
-    });
-    page.on('pageerror', (err) => pageProblems.push(err.message));
-    pageProblems.length = 0;
+    collectPageProblems(page, pageProblems);
   });
   afterEach(async () => {
     await context?.close();
