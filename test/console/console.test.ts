@@ -6,7 +6,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { blurryPhoto, samePersonSet } from '../fixtures/faces';
 import { makeJpeg } from '../fixtures/images';
-import { CHROMIUM_ARGS, findChromium } from '../helpers/chromium';
+import { CHROMIUM_ARGS, collectPageProblems, findChromium } from '../helpers/chromium';
 import { fundedUser } from '../helpers/factories';
 import { loudSkip } from '../helpers/skip';
 import { startTestEnv, type TestEnv } from '../helpers/test-env';
@@ -44,11 +44,7 @@ const pageProblems: string[] = [];
   beforeEach(async () => {
     context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageProblems.push(m.text());
-    });
-    page.on('pageerror', (err) => pageProblems.push(err.message));
-    pageProblems.length = 0;
+    collectPageProblems(page, pageProblems);
   });
   afterEach(async () => {
     await context?.close();
@@ -144,10 +140,14 @@ const pageProblems: string[] = [];
     await page.route('https://checkout.stripe.com/**', (route) => route.fulfill({ contentType: 'text/html', body: '<title>Stripe Checkout</title>' }));
     await signInWithKey(user.apiKey);
     await page.getByRole('navigation').getByRole('link', { name: 'Credits & plans' }).click();
-    await page.getByRole('button', { name: 'Buy 100 credits' }).click();
-    await page.waitForURL(/^https:\/\/checkout\.stripe\.com\//);
+    // The browser's navigation to Stripe is what counts (a request for the top frame), not that
+    // the stand-in page finished loading: Chromium sometimes aborts that load as the console page unloads.
+    const [navigation] = await Promise.all([
+      page.waitForRequest((r) => r.isNavigationRequest() && r.frame() === page.mainFrame() && /^https:\/\/checkout\.stripe\.com\//.test(r.url())),
+      page.getByRole('button', { name: 'Buy 100 credits' }).click(),
+    ]);
     const purchase = await env.db.creditPurchase.findFirstOrThrow({ where: { userId: user.id } });
-    expect([page.url(), purchase.status]).toEqual([purchase.checkoutUrl, 'pending']);
+    expect([navigation.url(), purchase.status]).toEqual([purchase.checkoutUrl, 'pending']);
   }, 60_000);
 
   it('when a user uploads training photos and one is too small, then its problem is shown next to that photo; without it the model trains and takes prompts', async () => {
