@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { getOwed, ledgerBalance, ledgerOwed } from '../../src/credits/ledger';
-import { chargeRefundedEvent, checkoutSessionEvent, disputeEvent, signStripeEvent } from '../../src/payments/test-events';
+import { chargeRefundedEvent, checkoutSessionEvent, disputeEvent } from '../../src/payments/test-events';
 import { ledgerImagesOwed, ledgerTotals } from '../../src/quota/ledger';
 import { paidPayment, trainedVersion } from '../helpers/factories';
 import { eventually } from '../helpers/http';
-import { startTestEnv, TEST_STRIPE_WEBHOOK_SECRET, type TestEnv, type TestUser } from '../helpers/test-env';
+import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
 /**
  * Refund and dispute events and what they change beyond the ledgers: a plan whose money went
@@ -18,10 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-function deliver(event: object) {
-  const { payload, header } = signStripeEvent(event, TEST_STRIPE_WEBHOOK_SECRET);
-  return env.api.post('/api/v1/webhooks/stripe').set({ 'Content-Type': 'application/json', 'Stripe-Signature': header }).send(payload).expect(200);
-}
+const deliver = (event: object) => env.deliverStripeEvent(event).expect(200);
 
 const pi = () => `pi_${randomUUID().replace(/-/g, '')}`;
 

@@ -1,5 +1,5 @@
 import { ledgerBalance } from '../../src/credits/ledger';
-import { checkoutSessionEvent, signStripeEvent } from '../../src/payments/test-events';
+import { checkoutSessionEvent } from '../../src/payments/test-events';
 import { main as stripeComplete } from '../../scripts/stripe-complete-payment';
 import { fundedUser } from '../helpers/factories';
 import { eventually } from '../helpers/http';
@@ -29,10 +29,7 @@ async function jobLedger(jobId: string, e: TestEnv = env): Promise<Record<string
   return Object.fromEntries(rows.map((r) => [r.movement, r.credits]));
 }
 
-function deliver(event: object) {
-  const { payload, header } = signStripeEvent(event, TEST_STRIPE_WEBHOOK_SECRET);
-  return env.api.post('/api/v1/webhooks/stripe').set({ 'Content-Type': 'application/json', 'Stripe-Signature': header }).send(payload);
-}
+const deliver = (event: object) => env.deliverStripeEvent(event);
 
 describe('the model catalog', () => {
   it('when a user lists the models, then each comes with its kind, the input it takes and its price', async () => {

@@ -1,8 +1,8 @@
 import { ledgerTotals } from '../../src/quota/ledger';
-import { checkoutSessionEvent, signStripeEvent } from '../../src/payments/test-events';
+import { checkoutSessionEvent } from '../../src/payments/test-events';
 import { paidPayment, trainedVersion } from '../helpers/factories';
 import { eventually } from '../helpers/http';
-import { startTestEnv, TEST_STRIPE_WEBHOOK_SECRET, type TestEnv, type TestUser } from '../helpers/test-env';
+import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
 let env: TestEnv;
 let user: TestUser;
@@ -152,8 +152,7 @@ describe('prompts on a trained model', () => {
     const addOn = await paidPayment(env.db, user.id, 'more-50', { versionId: version.id });
     await env.db.payment.update({ where: { id: addOn.id }, data: { status: 'pending', paidAt: null } });
     const event = checkoutSessionEvent({ paymentId: addOn.id, type: 'checkout.session.completed', paymentStatus: 'paid', amountCents: 900, currency: 'usd', email: user.email });
-    const signed = signStripeEvent(event, TEST_STRIPE_WEBHOOK_SECRET);
-    await env.api.post('/api/v1/webhooks/stripe').set({ 'stripe-signature': signed.header, 'content-type': 'application/json' }).send(signed.payload).expect(200);
+    await env.deliverStripeEvent(event).expect(200);
     expect(await quota(version.id)).toMatchObject({ images_total: 100, images_left: 100 });
   });
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { getOwed, ledgerBalance, ledgerOwed } from '../../src/credits/ledger';
-import { chargeRefundedEvent, checkoutSessionEvent, disputeEvent, signStripeEvent } from '../../src/payments/test-events';
+import { chargeRefundedEvent, checkoutSessionEvent, disputeEvent } from '../../src/payments/test-events';
 import { grantImages, ledgerImagesOwed, ledgerTotals } from '../../src/quota/ledger';
 import { paidPayment, trainedVersion } from '../helpers/factories';
 import { eventually } from '../helpers/http';
-import { startTestEnv, TEST_STRIPE_WEBHOOK_SECRET, type TestEnv, type TestUser } from '../helpers/test-env';
+import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
 /**
  * Money that goes back through Stripe (refunds, disputes) takes back what it bought, once,
@@ -22,10 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-function deliver(event: object) {
-  const { payload, header } = signStripeEvent(event, TEST_STRIPE_WEBHOOK_SECRET);
-  return env.api.post('/api/v1/webhooks/stripe').set({ 'Content-Type': 'application/json', 'Stripe-Signature': header }).send(payload).expect(200);
-}
+const deliver = (event: object) => env.deliverStripeEvent(event).expect(200);
 
 /** Buys the 100-credit pack through the API and Stripe's completed checkout; returns its PaymentIntent. */
 async function buyCredits(user: TestUser): Promise<{ purchaseId: string; paymentIntentId: string }> {

@@ -1,11 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Test } from 'supertest';
-import { checkoutSessionEvent, signStripeEvent } from '../../src/payments/test-events';
+import { checkoutSessionEvent } from '../../src/payments/test-events';
 import { ledgerTotals } from '../../src/quota/ledger';
 import { makeBomb, makeGif, makeJpeg, makeTextFile, truncate } from '../fixtures/images';
 import { paidPayment, photos } from '../helpers/factories';
 import { eventually } from '../helpers/http';
-import { startTestEnv, TEST_STRIPE_WEBHOOK_SECRET, type TestEnv, type TestUser } from '../helpers/test-env';
+import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
 let env: TestEnv;
 let user: TestUser;
@@ -59,8 +59,7 @@ describe('training a model', () => {
     expect((await train(paymentId, named(await photos(10)), buyer).expect(409)).body.error.code).toBe('payment_not_paid');
 
     const event = checkoutSessionEvent({ paymentId, type: 'checkout.session.completed', paymentStatus: 'paid', amountCents: pro.price_cents, currency: 'usd', email: buyer.email });
-    const signed = signStripeEvent(event, TEST_STRIPE_WEBHOOK_SECRET);
-    await env.api.post('/api/v1/webhooks/stripe').set({ 'stripe-signature': signed.header, 'content-type': 'application/json' }).send(signed.payload).expect(200);
+    await env.deliverStripeEvent(event).expect(200);
     expect((await env.api.get(`/api/v1/payments/${paymentId}`).set(buyer.auth).expect(200)).body.status).toBe('paid');
 
     const started = await train(paymentId, named(await photos(12)), buyer, 'ZXQ').expect(202);

@@ -11,6 +11,7 @@ import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
 import { LOCAL_TRAINER_MODEL } from '../../src/dev/local-defaults';
 import { startLocalReplicate, type LocalReplicate, type Knobs } from '../../src/replicate-local/server';
+import { signStripeEvent } from '../../src/payments/test-events';
 import { createRuntime, type Runtime as AppRuntime } from '../../src/runtime';
 import { createWorkers } from '../../src/worker';
 import { databaseUrlFor, readStackInfo, type StackInfo } from './stack-info';
@@ -42,6 +43,8 @@ export interface TestEnv {
   baseUrl: string;
   api: ReturnType<typeof supertest>;
   createUser(email?: string): Promise<TestUser>;
+  /** Posts a Stripe event to the Stripe webhook, signed with the test secret as Stripe signs it. */
+  deliverStripeEvent(event: object): supertest.Test;
   /** Polls GET /status until the job reaches a final status. */
   waitForJob(user: TestUser, jobId: string, timeoutMs?: number): Promise<Record<string, any>>;
   stop(): Promise<void>;
@@ -116,6 +119,10 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
     async createUser(email = `user-${randomUUID().slice(0, 8)}@example.com`) {
       const res = await api.post('/api/v1/users').send({ email }).expect(201);
       return { id: res.body.id, email, apiKey: res.body.api_key, auth: { Authorization: `Bearer ${res.body.api_key}` } };
+    },
+    deliverStripeEvent(event) {
+      const { payload, header } = signStripeEvent(event, TEST_STRIPE_WEBHOOK_SECRET);
+      return api.post('/api/v1/webhooks/stripe').set({ 'Content-Type': 'application/json', 'Stripe-Signature': header }).send(payload);
     },
     async waitForJob(user, jobId, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
