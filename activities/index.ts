@@ -31,14 +31,14 @@ export function createActivityGroups(deps: ActivityDeps) {
   const jobs = createJobActivities(deps);
   const prompts = createPromptActivities(deps);
   const training = createTrainingActivities(deps);
-  const provider = createProviderActivities(deps);
+  const provider = createProviderActivities({ ...deps, recordJobRun: jobs.markJobRunning });
   const { syncCheckoutSession, ...reconcile } = createReconcileActivities(deps);
   const { buildTrainingZip, ensureDestinationModel, createTraining, getTraining, cancelTraining, ...trainingState } = training;
   const { createPrediction, ...providerReads } = provider;
 
   return {
     database: { ...jobs, ...prompts, ...trainingState, ...createInputActivities(deps), ...createEventActivities(deps), ...reconcile, ...createOutputExpiryActivities(deps) },
-    outputs: createOutputActivities(deps),
+    outputs: createOutputActivities({ ...deps, completeJob: jobs.completeJob }),
     images: { buildTrainingZip },
     stripe: { syncCheckoutSession },
     webhooks: createWebhookActivities(deps),

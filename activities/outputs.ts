@@ -37,45 +37,89 @@ const HEARTBEAT_EVERY_MS = 1000;
 /** The type of a file whose bytes are none we know: served as a download, never rendered. */
 const UNKNOWN_TYPE = 'application/octet-stream';
 
+/** Records a finished generation job's stored outputs and settles its credits (activities/jobs.ts completeJob). */
+export type CompleteJob = (req: { jobId: string; outputs: CopiedOutput[]; metrics: Record<string, unknown> | null; providerCompletedAt: string | null }) => Promise<void>;
+
 /**
  * Copies provider outputs into our bucket as soon as they exist (Replicate deletes them
- * after an hour). One activity per file, so a failed copy retries alone. The key is
- * deterministic, so a retried copy overwrites the same object harmlessly.
+ * after an hour). The key is deterministic, so a retried copy overwrites the same object
+ * harmlessly.
  *
  * The URL is fetched through the output fetcher (src/provider/output-fetch.ts): a URL it refuses
  * fails the copy for good with `output_url_refused`. The stored type comes from the bytes, never
  * from the provider's Content-Type; bytes of no type we know are kept as application/octet-stream
  * (a model may legitimately produce other files, and that type is only ever downloaded).
- * The copy heartbeats every second with the bytes copied so far, and stops when canceled.
+ * A copy heartbeats every second with the bytes copied so far, and stops when canceled.
  */
-export function createOutputActivities({ storage, outputFetcher }: { storage: Storage; outputFetcher: OutputFetcher }) {
+export function createOutputActivities({ storage, outputFetcher, completeJob }: { storage: Storage; outputFetcher: OutputFetcher; completeJob: CompleteJob }) {
+  const copy = (req: { keyPrefix: string; index: number; url: string }, signal: AbortSignal, onBytes: (n: number) => void) =>
+    copyOne(storage, outputFetcher, req, signal, onBytes);
   return {
+    /** One output, one activity, so a failed copy retries alone (prompts, reconciliation, jobs started before storeJobOutputs). */
     async copyOutput(req: { keyPrefix: string; index: number; url: string }): Promise<CopiedOutput> {
       const ctx = Context.current();
       let copied = 0;
       const heartbeat = setInterval(() => ctx.heartbeat({ bytes: copied }), HEARTBEAT_EVERY_MS);
       try {
-        const res = await download(outputFetcher, req, ctx.cancellationSignal);
-        const head = await readHead(res.body, HEAD_BYTES, (bytes) => (copied += bytes));
-        const contentType = sniffMediaType(head.bytes) ?? UNKNOWN_TYPE;
-        const key = `${req.keyPrefix}/${req.index}.${EXTENSIONS[contentType] ?? 'bin'}`;
-
-        const stored = await storage.putStream(key, head.rest, contentType);
-        const size = contentType.startsWith('image/') ? await imageSize(head.bytes) : null;
-        return {
-          index: req.index,
-          key,
-          contentType,
-          sizeBytes: stored.sizeBytes,
-          sha256: stored.sha256,
-          width: size?.width ?? null,
-          height: size?.height ?? null,
-          sourceUrl: req.url,
-        };
+        return await copy(req, ctx.cancellationSignal, (bytes) => (copied += bytes));
       } finally {
         clearInterval(heartbeat);
       }
     },
+
+    /**
+     * A generation job's last step: copies every output in parallel, then records them and
+     * settles the job's credits (completeJob), as one activity. A retry copies them all again
+     * onto the same keys (outputs are small; what it saves is a scheduled step per output and
+     * one for the record), and a job that was canceled or failed meanwhile stays so.
+     * Returns how many outputs were stored.
+     */
+    async storeJobOutputs(req: {
+      jobId: string;
+      keyPrefix: string;
+      urls: string[];
+      metrics: Record<string, unknown> | null;
+      providerCompletedAt: string | null;
+    }): Promise<number> {
+      const ctx = Context.current();
+      let copied = 0;
+      const heartbeat = setInterval(() => ctx.heartbeat({ bytes: copied }), HEARTBEAT_EVERY_MS);
+      try {
+        const outputs = await Promise.all(
+          req.urls.map((url, index) => copy({ keyPrefix: req.keyPrefix, index, url }, ctx.cancellationSignal, (bytes) => (copied += bytes))),
+        );
+        await completeJob({ jobId: req.jobId, outputs, metrics: req.metrics, providerCompletedAt: req.providerCompletedAt });
+        return outputs.length;
+      } finally {
+        clearInterval(heartbeat);
+      }
+    },
+  };
+}
+
+async function copyOne(
+  storage: Storage,
+  fetcher: OutputFetcher,
+  req: { keyPrefix: string; index: number; url: string },
+  signal: AbortSignal,
+  onBytes: (n: number) => void,
+): Promise<CopiedOutput> {
+  const res = await download(fetcher, req, signal);
+  const head = await readHead(res.body, HEAD_BYTES, onBytes);
+  const contentType = sniffMediaType(head.bytes) ?? UNKNOWN_TYPE;
+  const key = `${req.keyPrefix}/${req.index}.${EXTENSIONS[contentType] ?? 'bin'}`;
+
+  const stored = await storage.putStream(key, head.rest, contentType);
+  const size = contentType.startsWith('image/') ? await imageSize(head.bytes) : null;
+  return {
+    index: req.index,
+    key,
+    contentType,
+    sizeBytes: stored.sizeBytes,
+    sha256: stored.sha256,
+    width: size?.width ?? null,
+    height: size?.height ?? null,
+    sourceUrl: req.url,
   };
 }
 

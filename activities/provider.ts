@@ -48,13 +48,22 @@ export function runWebhook(webhookUrl: string | null): string | undefined {
   return url.toString();
 }
 
-/** Replicate API calls. They run on the rate-limited provider task queues. */
-export function createProviderActivities({ provider }: { provider: Provider }) {
+/** Records a generation job's run as started (activities/jobs.ts markJobRunning). */
+export type RecordJobRun = (req: { jobId: string; predictionId: string; modelVersion: string | null; retryCount: number }) => Promise<void>;
+
+/**
+ * Replicate API calls. They run on the rate-limited provider task queues. A create for a
+ * generation job also records the job running, in the same activity: one step the engine
+ * schedules and bills instead of two, and a retry of the record adopts the run it created.
+ */
+export function createProviderActivities({ provider, recordJobRun }: { provider: Provider; recordJobRun: RecordJobRun }) {
   return {
     async createPrediction(req: {
       model: string;
       input: Record<string, unknown>;
       webhookUrl: string | null;
+      /** The generation job to record the run on (its status, prediction id, version, retries). */
+      recordJob?: string;
     }): Promise<PredictionSnapshot & { attempts: number }> {
       const webhook = runWebhook(req.webhookUrl);
       const created = await createOnce(
@@ -69,7 +78,9 @@ export function createProviderActivities({ provider }: { provider: Provider }) {
           }),
         (lookup) => provider.findPrediction({ model: req.model, input: req.input, ...lookup }),
       );
-      return { ...snapshot(created), attempts: activityInfo().attempt };
+      const run = { ...snapshot(created), attempts: activityInfo().attempt };
+      if (req.recordJob) await recordJobRun({ jobId: req.recordJob, predictionId: run.id, modelVersion: run.version, retryCount: run.attempts - 1 });
+      return run;
     },
 
     async getPrediction(id: string): Promise<PredictionSnapshot> {

@@ -1,8 +1,10 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { deadlineOf, type Deadline } from './deadline';
 import { ErrorCode } from '../src/error-codes';
+import { outputUrls } from '../src/provider/prediction';
 import { describeFailure } from './failure';
-import { copyOutputs, predictionRunner, setStatus, workflowActivities } from './prediction-run';
+import { assertSucceeded, copyOutputs, predictionRunner, setStatus, workflowActivities, type WorkflowActivities } from './prediction-run';
+import { isTerminal, trackPredictions } from './prediction-wait';
 
 export interface GenerationJobInput {
   jobId: string;
@@ -27,12 +29,96 @@ export interface GenerationJobResult {
 
 /**
  * A generic "run a Replicate model" job: create the prediction, wait for it (webhook
- * signal, polling fallback), copy every output into our bucket in parallel, record them.
- * Failure records the error; cancellation also cancels the provider prediction. Recording
- * the outcome settles the credits reserved when the job was accepted: success commits
- * what the stored outputs cost and releases the rest, failure and cancel release it all.
+ * signal, polling fallback), copy every output into our bucket, record them. Failure records
+ * the error; cancellation also cancels the provider prediction. Recording the outcome settles
+ * the credits reserved when the job was accepted: success commits what the stored outputs cost
+ * and releases the rest, failure and cancel release it all.
+ *
+ * Every step the engine records is work someone pays for (Temporal Cloud bills each activity,
+ * timer, signal and search-attribute upsert), so a job takes as few as its guarantees allow:
+ * one activity creates the prediction and records the job running, the completion webhook's
+ * signal (a poll on a timer if it never comes) ends the wait, and one activity stores every
+ * output and settles the job. Its state is the workflow's own status in the Temporal UI (no
+ * JobStatus upserts). Versioned: jobs started before this (three activities more, one per
+ * output, two upserts) replay on `generationJobBefore20261207`.
  */
 export async function generationJob(job: GenerationJobInput): Promise<GenerationJobResult> {
+  if (patched('lean-generation-job')) return leanGenerationJob(job);
+  return generationJobBefore20261207(job);
+}
+
+async function leanGenerationJob(job: GenerationJobInput): Promise<GenerationJobResult> {
+  const acts = workflowActivities();
+  // Created before the first await, so no early webhook signal is missed.
+  const predictions = trackPredictions({ kind: 'prediction', cancel: acts.calls.cancelStrayRun }, true);
+  const deadline = deadlineOf(job.deadlineMs, () => true);
+  let predictionId: string | undefined;
+  try {
+    return await deadline.scope.run(async () => {
+      // The URL is made now, not when the job was accepted, so it is fresh when the provider fetches it.
+      const input = job.inputFile ? { ...job.input, [job.inputFile.field]: await acts.db.presignUpload({ uploadId: job.inputFile.uploadId }) } : job.input;
+      const created = await acts.create.createPrediction({ model: job.model, input, webhookUrl: job.webhookUrl, recordJob: job.jobId });
+      predictionId = created.id;
+      predictions.record(created);
+      const done = isTerminal(created)
+        ? created
+        : await predictions.waitFor(created.id, {
+            pollIntervalMs: job.pollIntervalMs,
+            timeoutMs: job.timeoutMs,
+            poll: acts.calls.getPrediction,
+            cancel: acts.calls.cancelPrediction,
+          });
+      assertSucceeded(done);
+      deadline.providerDone = true;
+      const urls = outputUrls(done.output).slice(0, requestedOutputs(job));
+      if (urls.length === 0) throw ApplicationFailure.nonRetryable('The model finished without any output file', ErrorCode.outputMissing);
+      const outputs = await acts.copy.storeJobOutputs({
+        jobId: job.jobId,
+        keyPrefix: `jobs/${job.jobId}`,
+        urls,
+        metrics: done.metrics,
+        providerCompletedAt: done.completedAt,
+      });
+      return { predictionId: done.id, outputs };
+    });
+  } catch (err) {
+    return endUnfinished(err, job, acts, deadline, predictionId, () => undefined);
+  }
+}
+
+/**
+ * A job that did not succeed: a cancellation (DELETE, or its deadline) cancels the provider's
+ * run and records the job canceled (or ended at its deadline); anything else records the
+ * failure. Either way the reservation is released (in the activity that records it).
+ */
+async function endUnfinished(
+  err: unknown,
+  job: GenerationJobInput,
+  acts: WorkflowActivities,
+  deadline: Deadline,
+  predictionId: string | undefined,
+  setStatus: (status: string) => void,
+): Promise<never> {
+  if (isCancellation(err)) {
+    await CancellationScope.nonCancellable(async () => {
+      if (predictionId) await acts.calls.cancelPrediction(predictionId).catch(() => undefined);
+      if (deadline.expired) setStatus(await acts.db.endJobAtDeadline({ jobId: job.jobId }));
+      else {
+        await acts.db.cancelJob({ jobId: job.jobId });
+        setStatus('canceled');
+      }
+    });
+    if (deadline.expired) throw ApplicationFailure.nonRetryable('The job was not final by its deadline', ErrorCode.deadlineExceeded);
+    throw err;
+  }
+  const failure = describeFailure(err);
+  await CancellationScope.nonCancellable(() => acts.db.failJob({ jobId: job.jobId, ...failure }));
+  setStatus('failed');
+  throw ApplicationFailure.nonRetryable(failure.message, failure.code);
+}
+
+/** The job as it ran before `lean-generation-job`: kept until no job started before it is running. */
+async function generationJobBefore20261207(job: GenerationJobInput): Promise<GenerationJobResult> {
   const acts = workflowActivities();
   const runPrediction = predictionRunner(acts);
   let predictionId: string | undefined;
@@ -41,28 +127,13 @@ export async function generationJob(job: GenerationJobInput): Promise<Generation
   try {
     return await deadline.scope.run(() => runJob(job, acts, runPrediction, deadline, (id) => (predictionId = id)));
   } catch (err) {
-    if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(async () => {
-        if (predictionId) await acts.calls.cancelPrediction(predictionId).catch(() => undefined);
-        if (deadline.expired) setStatus(await acts.db.endJobAtDeadline({ jobId: job.jobId }));
-        else {
-          await acts.db.cancelJob({ jobId: job.jobId });
-          setStatus('canceled');
-        }
-      });
-      if (deadline.expired) throw ApplicationFailure.nonRetryable('The job was not final by its deadline', ErrorCode.deadlineExceeded);
-      throw err;
-    }
-    const failure = describeFailure(err);
-    await CancellationScope.nonCancellable(() => acts.db.failJob({ jobId: job.jobId, ...failure }));
-    setStatus('failed');
-    throw ApplicationFailure.nonRetryable(failure.message, failure.code);
+    return endUnfinished(err, job, acts, deadline, predictionId, setStatus);
   }
 }
 
 async function runJob(
   job: GenerationJobInput,
-  acts: ReturnType<typeof workflowActivities>,
+  acts: WorkflowActivities,
   runPrediction: ReturnType<typeof predictionRunner>,
   deadline: Deadline,
   onPrediction: (id: string) => void,

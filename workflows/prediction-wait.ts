@@ -28,10 +28,10 @@ export interface StrayRuns {
  * running and is not the run the workflow waits for is a duplicate that a create attempt
  * left behind (its answer was lost, and the retry's lookup missed it): it is canceled, so
  * nobody pays for it and the outputs come from exactly one run. Versioned: histories from
- * before this behaviour replay without it.
+ * before this behaviour replay without it; a workflow (or path) written after it passes
+ * `cancelStrays` true and asks no patch.
  */
-export function trackPredictions(strays?: StrayRuns) {
-  const cancelStrays = strays !== undefined && patched('cancel-stray-provider-runs');
+export function trackPredictions(strays?: StrayRuns, cancelStrays = strays !== undefined && patched('cancel-stray-provider-runs')) {
   const finished = new Map<string, PredictionSnapshot>();
   /** Runs reported as started and not yet seen finished, with whether they were handled. */
   const running = new Map<string, { handled: boolean }>();
@@ -49,7 +49,7 @@ export function trackPredictions(strays?: StrayRuns) {
 
   const strayIds = () => [...running].filter(([id, s]) => id !== own && !s.handled).map(([id]) => id);
   async function cancelStrayRuns(): Promise<void> {
-    if (!cancelStrays) return;
+    if (!cancelStrays || !strays) return;
     const ids = strayIds();
     ids.forEach((id) => (running.get(id)!.handled = true));
     // A failed cancel is not worth failing the job over; the metric and log show it.

@@ -10,9 +10,9 @@ describe('the request id', () => {
     env = await startTestEnv({
       // Wrap one real activity to see the request id its log lines carry.
       activities: (real) => ({
-        markJobRunning: async (req) => {
+        createPrediction: async (req) => {
           seen.push(currentRequestId());
-          return real.markJobRunning(req);
+          return real.createPrediction(req);
         },
       }),
     });

@@ -61,7 +61,7 @@ export function createWebhooksRouter(deps: AppDeps): Router {
       res.json({ received: true, duplicate: true });
       return;
     }
-    if (workflowId) {
+    if (workflowId && !(await isNewsOfRecordedRun(db, prediction))) {
       try {
         await temporal.workflow.getHandle(workflowId, runId).signal(predictionUpdated, snapshot(prediction));
       } catch (err) {
@@ -76,6 +76,22 @@ export function createWebhooksRouter(deps: AppDeps): Router {
     res.json({ received: true });
   });
   return router;
+}
+
+/**
+ * A workflow hears of every run created for it, so it can cancel a stray duplicate
+ * (workflows/prediction-wait.ts). The `start` of the run it already recorded as its own tells it
+ * nothing, and a signal is a step the engine records and Temporal Cloud bills: that one is not
+ * sent. A run not recorded yet (its `start` overtook the create's answer) is signaled as before.
+ */
+async function isNewsOfRecordedRun(db: AppDeps['db'], prediction: ProviderPrediction): Promise<boolean> {
+  if (prediction.status !== 'starting' && prediction.status !== 'processing') return false;
+  const rows = await db.$queryRaw<unknown[]>`
+    SELECT 1 FROM "jobs" WHERE "provider_prediction_id" = ${prediction.id}
+    UNION ALL SELECT 1 FROM "prompts" WHERE "provider_prediction_id" = ${prediction.id}
+    UNION ALL SELECT 1 FROM "model_versions" WHERE "provider_training_id" = ${prediction.id}
+    LIMIT 1`;
+  return rows.length > 0;
 }
 
 function parseJson(body: Buffer, schema: z.ZodType): unknown {
