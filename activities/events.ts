@@ -2,7 +2,7 @@ import { activityInfo } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../src/db/client';
 import type { Tx } from '../src/db/transaction';
-import { recordEvent, wakeWebhookDelivery, webhookOwner } from '../src/events/record';
+import { recordEvent, wakeWebhookDelivery, wakesDelivery, webhookTarget } from '../src/events/record';
 import { FILTER_OF, type EventType, type ResourceRef } from '../src/events/types';
 import { resourceHead } from '../src/webhooks-out/resource';
 
@@ -14,18 +14,24 @@ export type EventDeps = { db: Db; temporalClient: () => Promise<Client> };
 /**
  * Runs a state change in one transaction with an `emit` that appends the resource's events
  * to the outbox in that same transaction. After the commit, a resource with a webhook has its
- * delivery workflow woken; a retried activity whose change had already committed wakes it
- * again, so a lost wake-up never strands an event.
+ * delivery workflow woken when the change recorded something it delivers (wakesDelivery); a
+ * retried activity whose change had already committed wakes it again, so a lost wake-up never
+ * strands an event.
  */
 export function changeWithEvents({ db, temporalClient }: EventDeps) {
   return async function change<T>(ref: ResourceRef, fn: (tx: Tx, emit: Emit, alsoWake: AlsoWake) => Promise<T>): Promise<T> {
     const { result, wake } = await db.$transaction(async (tx) => {
       const others: ResourceRef[] = [];
-      const result = await fn(tx, (type, data) => recordEvent(tx, ref, type, data), (other) => others.push(other));
+      const recorded: EventType[] = [];
+      const emit: Emit = (type, data) => (recorded.push(type), recordEvent(tx, ref, type, data));
+      const result = await fn(tx, emit, (other) => others.push(other));
       const wake: Array<{ ref: ResourceRef; owner: string }> = [];
-      for (const r of [ref, ...others]) {
-        const owner = await webhookOwner(tx, r);
-        if (owner) wake.push({ ref: r, owner });
+      const target = await webhookTarget(tx, ref);
+      if (target && wakesDelivery(target.filter, recorded)) wake.push({ ref, owner: target.owner });
+      // Another resource the change completed (a batch) recorded its own events: always woken.
+      for (const r of others) {
+        const other = await webhookTarget(tx, r);
+        if (other) wake.push({ ref: r, owner: other.owner });
       }
       return { result, wake };
     });

@@ -2,7 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { Prisma } from '../generated/prisma/client';
 import type { Tx } from '../db/transaction';
 import { RESOURCE_EVENTS_CHANNEL } from './fanout';
-import { webhookWorkflowId, type EventType, type ResourceRef, type ResourceType } from './types';
+import { FILTER_OF, webhookWorkflowId, type EventType, type ResourceRef, type ResourceType } from './types';
 
 const TABLE: Record<ResourceType, Prisma.Sql> = {
   job: Prisma.raw('"jobs"'),
@@ -29,14 +29,23 @@ export async function recordEvent(tx: Tx, ref: ResourceRef, type: EventType, dat
     SELECT pg_notify(${RESOURCE_EVENTS_CHANNEL}, "resource_type" || ':' || "resource_id" || ':' || "id" || ':' || "type") FROM "inserted"`;
 }
 
+/** The owner and events filter of a resource that has a webhook, null without one. */
+export async function webhookTarget(tx: Tx, ref: ResourceRef): Promise<{ owner: string; filter: string[] } | null> {
+  const rows = await tx.$queryRaw<Array<{ user_id: string; webhook_events_filter: string[] }>>`
+    SELECT "user_id", "webhook_events_filter" FROM ${TABLE[ref.resourceType]} WHERE "id" = ${ref.resourceId}::uuid AND "webhook" IS NOT NULL`;
+  return rows[0] ? { owner: rows[0].user_id, filter: rows[0].webhook_events_filter } : null;
+}
+
 /**
- * The owner of a resource that has a webhook, null without one (an activity retried after its
- * change committed still wakes the delivery).
+ * Whether a change that recorded these events must wake the resource's webhook delivery: when
+ * one of them passes the events filter (empty: all do), or is `completed` (the delivery workflow
+ * ends on it). A change that recorded nothing wakes it too: it is a retried activity whose change
+ * had committed before, and that first wake-up may have been lost. Any other wake-up would find
+ * nothing to deliver, and each costs a signal-with-start.
  */
-export async function webhookOwner(tx: Tx, ref: ResourceRef): Promise<string | null> {
-  const rows = await tx.$queryRaw<Array<{ user_id: string }>>`
-    SELECT "user_id" FROM ${TABLE[ref.resourceType]} WHERE "id" = ${ref.resourceId}::uuid AND "webhook" IS NOT NULL`;
-  return rows[0]?.user_id ?? null;
+export function wakesDelivery(filter: readonly string[], recorded: readonly EventType[]): boolean {
+  if (recorded.length === 0 || filter.length === 0) return true;
+  return recorded.some((type) => type === 'completed' || filter.includes(FILTER_OF[type]));
 }
 
 /**
