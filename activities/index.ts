@@ -2,7 +2,7 @@ import type { Runtime } from '../src/runtime';
 import { createEventActivities } from './events';
 import { createInputActivities } from './inputs';
 import { createJobActivities } from './jobs';
-import { createOutputActivities } from './outputs';
+import { createOutputActivities, type RecordOutputs } from './outputs';
 import { createOutputExpiryActivities } from './outputs-expiry';
 import { createPromptActivities } from './prompts';
 import { createProviderActivities } from './provider';
@@ -31,14 +31,27 @@ export function createActivityGroups(deps: ActivityDeps) {
   const jobs = createJobActivities(deps);
   const prompts = createPromptActivities(deps);
   const training = createTrainingActivities(deps);
-  const provider = createProviderActivities({ ...deps, recordJobRun: jobs.markJobRunning });
+  const provider = createProviderActivities({
+    ...deps,
+    runs: {
+      beforeCreate: async (owner) => {
+        if ('prompt' in owner) await prompts.reservePromptImages(owner.prompt);
+      },
+      created: (owner, run) =>
+        'job' in owner
+          ? jobs.markJobRunning({ jobId: owner.job, predictionId: run.id, modelVersion: run.version, retryCount: run.attempts - 1 })
+          : prompts.markPromptRunning({ promptId: owner.prompt.promptId, predictionId: run.id }),
+    },
+  });
+  const recordOutputs: RecordOutputs = (owner, outputs) =>
+    'job' in owner ? jobs.completeJob({ ...owner.job, outputs }) : prompts.completePrompt({ ...owner.prompt, images: outputs });
   const { syncCheckoutSession, ...reconcile } = createReconcileActivities(deps);
   const { buildTrainingZip, ensureDestinationModel, createTraining, getTraining, cancelTraining, ...trainingState } = training;
   const { createPrediction, ...providerReads } = provider;
 
   return {
     database: { ...jobs, ...prompts, ...trainingState, ...createInputActivities(deps), ...createEventActivities(deps), ...reconcile, ...createOutputExpiryActivities(deps) },
-    outputs: createOutputActivities({ ...deps, completeJob: jobs.completeJob }),
+    outputs: createOutputActivities({ ...deps, recordOutputs }),
     images: { buildTrainingZip },
     stripe: { syncCheckoutSession },
     webhooks: createWebhookActivities(deps),
@@ -81,6 +94,7 @@ export function createActivities(deps: ActivityDeps): Activities {
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
 export type Activities = UnionToIntersection<ActivityGroups[keyof ActivityGroups]>;
 
-export type { CopiedOutput } from './outputs';
+export type { CopiedOutput, OutputsOwner } from './outputs';
+export type { RunOwner } from './provider';
 export type { TrainingSnapshot } from './training';
 export type { PredictionSnapshot } from '../src/provider/prediction';

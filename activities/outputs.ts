@@ -37,8 +37,13 @@ const HEARTBEAT_EVERY_MS = 1000;
 /** The type of a file whose bytes are none we know: served as a download, never rendered. */
 const UNKNOWN_TYPE = 'application/octet-stream';
 
-/** Records a finished generation job's stored outputs and settles its credits (activities/jobs.ts completeJob). */
-export type CompleteJob = (req: { jobId: string; outputs: CopiedOutput[]; metrics: Record<string, unknown> | null; providerCompletedAt: string | null }) => Promise<void>;
+/** Whose outputs they are: a job (with its run's figures), or a prompt on a trained model. */
+export type OutputsOwner =
+  | { job: { jobId: string; metrics: Record<string, unknown> | null; providerCompletedAt: string | null } }
+  | { prompt: { promptId: string; versionId: string } };
+
+/** Records stored outputs on their owner and settles what it reserved (activities/index.ts binds it to completeJob, completePrompt). */
+export type RecordOutputs = (owner: OutputsOwner, outputs: CopiedOutput[]) => Promise<void>;
 
 /**
  * Copies provider outputs into our bucket as soon as they exist (Replicate deletes them
@@ -51,11 +56,11 @@ export type CompleteJob = (req: { jobId: string; outputs: CopiedOutput[]; metric
  * (a model may legitimately produce other files, and that type is only ever downloaded).
  * A copy heartbeats every second with the bytes copied so far, and stops when canceled.
  */
-export function createOutputActivities({ storage, outputFetcher, completeJob }: { storage: Storage; outputFetcher: OutputFetcher; completeJob: CompleteJob }) {
+export function createOutputActivities({ storage, outputFetcher, recordOutputs }: { storage: Storage; outputFetcher: OutputFetcher; recordOutputs: RecordOutputs }) {
   const copy = (req: { keyPrefix: string; index: number; url: string }, signal: AbortSignal, onBytes: (n: number) => void) =>
     copyOne(storage, outputFetcher, req, signal, onBytes);
   return {
-    /** One output, one activity, so a failed copy retries alone (prompts, reconciliation, jobs started before storeJobOutputs). */
+    /** One output, one activity, so a failed copy retries alone (reconciliation; work started before storeOutputs). */
     async copyOutput(req: { keyPrefix: string; index: number; url: string }): Promise<CopiedOutput> {
       const ctx = Context.current();
       let copied = 0;
@@ -68,19 +73,13 @@ export function createOutputActivities({ storage, outputFetcher, completeJob }: 
     },
 
     /**
-     * A generation job's last step: copies every output in parallel, then records them and
-     * settles the job's credits (completeJob), as one activity. A retry copies them all again
-     * onto the same keys (outputs are small; what it saves is a scheduled step per output and
-     * one for the record), and a job that was canceled or failed meanwhile stays so.
+     * A job's or prompt's last step: copies every output in parallel, then records them on their
+     * owner and settles what it reserved, as one activity. A retry copies them all again onto the
+     * same keys (outputs are small; what it saves is a scheduled step per output and one for the
+     * record), and an owner that was canceled or failed meanwhile stays so.
      * Returns how many outputs were stored.
      */
-    async storeJobOutputs(req: {
-      jobId: string;
-      keyPrefix: string;
-      urls: string[];
-      metrics: Record<string, unknown> | null;
-      providerCompletedAt: string | null;
-    }): Promise<number> {
+    async storeOutputs(req: { keyPrefix: string; urls: string[]; owner: OutputsOwner }): Promise<number> {
       const ctx = Context.current();
       let copied = 0;
       const heartbeat = setInterval(() => ctx.heartbeat({ bytes: copied }), HEARTBEAT_EVERY_MS);
@@ -88,7 +87,7 @@ export function createOutputActivities({ storage, outputFetcher, completeJob }: 
         const outputs = await Promise.all(
           req.urls.map((url, index) => copy({ keyPrefix: req.keyPrefix, index, url }, ctx.cancellationSignal, (bytes) => (copied += bytes))),
         );
-        await completeJob({ jobId: req.jobId, outputs, metrics: req.metrics, providerCompletedAt: req.providerCompletedAt });
+        await recordOutputs(req.owner, outputs);
         return outputs.length;
       } finally {
         clearInterval(heartbeat);

@@ -48,23 +48,33 @@ export function runWebhook(webhookUrl: string | null): string | undefined {
   return url.toString();
 }
 
-/** Records a generation job's run as started (activities/jobs.ts markJobRunning). */
-export type RecordJobRun = (req: { jobId: string; predictionId: string; modelVersion: string | null; retryCount: number }) => Promise<void>;
+/** What a prediction is created for: a generation job, or a prompt and the images it reserves on its model. */
+export type RunOwner = { job: string } | { prompt: { promptId: string; versionId: string; images: number } };
+
+/** Records a run on its owner's row (activities/index.ts binds it to the job and prompt activities). */
+export interface RunRecorder {
+  /** What must hold before the run is created (a prompt's images reserved). Idempotent. */
+  beforeCreate(owner: RunOwner): Promise<void>;
+  /** The run started: the owner moves to running with its provider id. Idempotent. */
+  created(owner: RunOwner, run: PredictionSnapshot & { attempts: number }): Promise<void>;
+}
 
 /**
- * Replicate API calls. They run on the rate-limited provider task queues. A create for a
- * generation job also records the job running, in the same activity: one step the engine
- * schedules and bills instead of two, and a retry of the record adopts the run it created.
+ * Replicate API calls. They run on the rate-limited provider task queues. A create for a job
+ * or prompt also records it on its owner (reserving first where the owner needs it), in the same
+ * activity: one step the engine schedules and bills instead of two or three, and a retry after a
+ * failed record adopts the run it created.
  */
-export function createProviderActivities({ provider, recordJobRun }: { provider: Provider; recordJobRun: RecordJobRun }) {
+export function createProviderActivities({ provider, runs }: { provider: Provider; runs: RunRecorder }) {
   return {
     async createPrediction(req: {
       model: string;
       input: Record<string, unknown>;
       webhookUrl: string | null;
-      /** The generation job to record the run on (its status, prediction id, version, retries). */
-      recordJob?: string;
+      /** Whose run it is, to record it on (absent: the caller records it itself). */
+      owner?: RunOwner;
     }): Promise<PredictionSnapshot & { attempts: number }> {
+      if (req.owner) await runs.beforeCreate(req.owner);
       const webhook = runWebhook(req.webhookUrl);
       const created = await createOnce(
         webhook,
@@ -79,7 +89,7 @@ export function createProviderActivities({ provider, recordJobRun }: { provider:
         (lookup) => provider.findPrediction({ model: req.model, input: req.input, ...lookup }),
       );
       const run = { ...snapshot(created), attempts: activityInfo().attempt };
-      if (req.recordJob) await recordJobRun({ jobId: req.recordJob, predictionId: run.id, modelVersion: run.version, retryCount: run.attempts - 1 });
+      if (req.owner) await runs.created(req.owner, run);
       return run;
     },
 

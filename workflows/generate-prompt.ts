@@ -1,8 +1,9 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
-import { deadlineOf } from './deadline';
+import { deadlineOf, type Deadline } from './deadline';
 import { ErrorCode } from '../src/error-codes';
 import { describeFailure } from './failure';
-import { copyOutputs, predictionRunner, setStatus, workflowActivities } from './prediction-run';
+import { copyOutputs, predictionRunner, runAndStore, setStatus, workflowActivities, type WorkflowActivities } from './prediction-run';
+import { trackPredictions } from './prediction-wait';
 
 export interface GeneratePromptInput {
   promptId: string;
@@ -22,8 +23,67 @@ export interface GeneratePromptInput {
  * One prompt on a user's trained model. The workflow id is the model's, so a model runs
  * one prompt at a time. Images are reserved before the prediction starts; success commits
  * the images actually stored, failure or cancel releases the reservation.
+ *
+ * As few engine steps as the guarantees allow (runAndStore): the create reserves the images and
+ * records the prompt running, one activity stores and settles them, and the state is the
+ * workflow's own status (no JobStatus upserts). Prompts started before this replay on
+ * `generatePromptBefore20261207`.
  */
 export async function generatePrompt(p: GeneratePromptInput): Promise<{ images: number }> {
+  if (patched('lean-prompt')) return leanPrompt(p);
+  return generatePromptBefore20261207(p);
+}
+
+async function leanPrompt(p: GeneratePromptInput): Promise<{ images: number }> {
+  const acts = workflowActivities();
+  // Created before the first await, so no early webhook signal is missed.
+  const predictions = trackPredictions({ kind: 'prediction', cancel: acts.calls.cancelStrayRun }, true);
+  const deadline = deadlineOf(p.deadlineMs, () => true);
+  let predictionId: string | undefined;
+  const ids = { promptId: p.promptId, versionId: p.versionId };
+  try {
+    return await deadline.scope.run(async () => {
+      const run = { ...p, owner: { prompt: { ...ids, images: p.numOutputs } }, outputsOwner: { prompt: ids }, keyPrefix: `prompts/${p.promptId}`, maxOutputs: p.numOutputs };
+      const { outputs } = await runAndStore(acts, predictions, deadline, run, (id) => (predictionId = id));
+      return { images: outputs };
+    });
+  } catch (err) {
+    return endUnfinished(err, p, acts, deadline, predictionId, () => undefined);
+  }
+}
+
+/**
+ * A prompt that did not succeed: its deadline ends it (aborted or canceled), a cancel or a
+ * failure records it; every way out settles the reservation (a no-op if it was never taken).
+ */
+async function endUnfinished(
+  err: unknown,
+  p: GeneratePromptInput,
+  acts: WorkflowActivities,
+  deadline: Deadline,
+  predictionId: string | undefined,
+  setStatus: (status: string) => void,
+): Promise<never> {
+  if (deadline.expired && isCancellation(err)) {
+    await CancellationScope.nonCancellable(async () => {
+      if (predictionId) await acts.calls.cancelPrediction(predictionId).catch(() => undefined);
+      setStatus(await acts.db.endPromptAtDeadline({ promptId: p.promptId, versionId: p.versionId }));
+    });
+    throw ApplicationFailure.nonRetryable('The prompt was not final by its deadline', ErrorCode.deadlineExceeded);
+  }
+  const canceled = isCancellation(err);
+  const failure = canceled ? { code: ErrorCode.predictionCanceled, message: 'Canceled by request' } : describeFailure(err);
+  await CancellationScope.nonCancellable(async () => {
+    if (canceled && predictionId) await acts.calls.cancelPrediction(predictionId).catch(() => undefined);
+    await acts.db.finishPrompt({ promptId: p.promptId, versionId: p.versionId, status: canceled ? 'canceled' : 'failed', ...failure });
+  });
+  setStatus(canceled ? 'canceled' : 'failed');
+  if (canceled) throw err;
+  throw ApplicationFailure.nonRetryable(failure.message, failure.code);
+}
+
+/** The prompt as it ran before `lean-prompt`: kept until no prompt started before it is running. */
+async function generatePromptBefore20261207(p: GeneratePromptInput): Promise<{ images: number }> {
   const acts = workflowActivities();
   const runPrediction = predictionRunner(acts);
   let predictionId: string | undefined;
@@ -46,21 +106,6 @@ export async function generatePrompt(p: GeneratePromptInput): Promise<{ images: 
       return { images: images.length };
     });
   } catch (err) {
-    if (deadline.expired && isCancellation(err)) {
-      await CancellationScope.nonCancellable(async () => {
-        if (predictionId) await acts.calls.cancelPrediction(predictionId).catch(() => undefined);
-        setStatus(await acts.db.endPromptAtDeadline({ promptId: p.promptId, versionId: p.versionId }));
-      });
-      throw ApplicationFailure.nonRetryable('The prompt was not final by its deadline', ErrorCode.deadlineExceeded);
-    }
-    const canceled = isCancellation(err);
-    const failure = canceled ? { code: ErrorCode.predictionCanceled, message: 'Canceled by request' } : describeFailure(err);
-    await CancellationScope.nonCancellable(async () => {
-      if (canceled && predictionId) await acts.calls.cancelPrediction(predictionId).catch(() => undefined);
-      await acts.db.finishPrompt({ promptId: p.promptId, versionId: p.versionId, status: canceled ? 'canceled' : 'failed', ...failure });
-    });
-    setStatus(canceled ? 'canceled' : 'failed');
-    if (canceled) throw err;
-    throw ApplicationFailure.nonRetryable(failure.message, failure.code);
+    return endUnfinished(err, p, acts, deadline, predictionId, setStatus);
   }
 }

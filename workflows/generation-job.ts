@@ -1,10 +1,9 @@
 import { ApplicationFailure, CancellationScope, isCancellation, patched } from '@temporalio/workflow';
 import { deadlineOf, type Deadline } from './deadline';
 import { ErrorCode } from '../src/error-codes';
-import { outputUrls } from '../src/provider/prediction';
 import { describeFailure } from './failure';
-import { assertSucceeded, copyOutputs, predictionRunner, setStatus, workflowActivities, type WorkflowActivities } from './prediction-run';
-import { isTerminal, trackPredictions } from './prediction-wait';
+import { copyOutputs, predictionRunner, runAndStore, setStatus, workflowActivities, type WorkflowActivities } from './prediction-run';
+import { trackPredictions } from './prediction-wait';
 
 export interface GenerationJobInput {
   jobId: string;
@@ -36,10 +35,8 @@ export interface GenerationJobResult {
  *
  * Every step the engine records is work someone pays for (Temporal Cloud bills each activity,
  * timer, signal and search-attribute upsert), so a job takes as few as its guarantees allow:
- * one activity creates the prediction and records the job running, the completion webhook's
- * signal (a poll on a timer if it never comes) ends the wait, and one activity stores every
- * output and settles the job. Its state is the workflow's own status in the Temporal UI (no
- * JobStatus upserts). Versioned: jobs started before this (three activities more, one per
+ * see runAndStore. Its state is the workflow's own status in the Temporal UI (no JobStatus
+ * upserts). Versioned: jobs started before this (three activities more, one per
  * output, two upserts) replay on `generationJobBefore20261207`.
  */
 export async function generationJob(job: GenerationJobInput): Promise<GenerationJobResult> {
@@ -57,29 +54,9 @@ async function leanGenerationJob(job: GenerationJobInput): Promise<GenerationJob
     return await deadline.scope.run(async () => {
       // The URL is made now, not when the job was accepted, so it is fresh when the provider fetches it.
       const input = job.inputFile ? { ...job.input, [job.inputFile.field]: await acts.db.presignUpload({ uploadId: job.inputFile.uploadId }) } : job.input;
-      const created = await acts.create.createPrediction({ model: job.model, input, webhookUrl: job.webhookUrl, recordJob: job.jobId });
-      predictionId = created.id;
-      predictions.record(created);
-      const done = isTerminal(created)
-        ? created
-        : await predictions.waitFor(created.id, {
-            pollIntervalMs: job.pollIntervalMs,
-            timeoutMs: job.timeoutMs,
-            poll: acts.calls.getPrediction,
-            cancel: acts.calls.cancelPrediction,
-          });
-      assertSucceeded(done);
-      deadline.providerDone = true;
-      const urls = outputUrls(done.output).slice(0, requestedOutputs(job));
-      if (urls.length === 0) throw ApplicationFailure.nonRetryable('The model finished without any output file', ErrorCode.outputMissing);
-      const outputs = await acts.copy.storeJobOutputs({
-        jobId: job.jobId,
-        keyPrefix: `jobs/${job.jobId}`,
-        urls,
-        metrics: done.metrics,
-        providerCompletedAt: done.completedAt,
-      });
-      return { predictionId: done.id, outputs };
+      const run = { ...job, input, owner: { job: job.jobId }, keyPrefix: `jobs/${job.jobId}`, maxOutputs: requestedOutputs(job) };
+      const outputsOwner = { job: { jobId: job.jobId, metrics: null, providerCompletedAt: null } };
+      return await runAndStore(acts, predictions, deadline, { ...run, outputsOwner }, (id) => (predictionId = id));
     });
   } catch (err) {
     return endUnfinished(err, job, acts, deadline, predictionId, () => undefined);

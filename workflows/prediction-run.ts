@@ -2,6 +2,8 @@ import { ApplicationFailure, proxyActivities, upsertSearchAttributes, workflowIn
 import type {
   CopiedOutput,
   DatabaseActivities,
+  OutputsOwner,
+  RunOwner,
   ImageActivities,
   OutputActivities,
   PredictionSnapshot,
@@ -13,6 +15,7 @@ import { errorText, outputUrls } from '../src/provider/prediction';
 import { taskQueues } from '../src/temporal/names';
 import { SA } from '../src/temporal/search-attributes';
 import { databaseStep, imageProcessing, outputCopy, providerCall, providerCreate } from './activity-options';
+import type { Deadline } from './deadline';
 import { isTerminal, trackPredictions } from './prediction-wait';
 
 /**
@@ -85,4 +88,52 @@ export async function copyOutputs(acts: WorkflowActivities, keyPrefix: string, p
   const urls = outputUrls(p.output).slice(0, max);
   if (urls.length === 0) throw ApplicationFailure.nonRetryable('The model finished without any output file', ErrorCode.outputMissing);
   return Promise.all(urls.map((url, index) => acts.copy.copyOutput({ keyPrefix, index, url })));
+}
+
+export interface StoredRunRequest extends PredictionRequest {
+  /** Whose run it is: the create records it (and reserves what the owner needs first). */
+  owner: RunOwner;
+  /** Whose outputs they are: storing them records them and settles the reservation. */
+  outputsOwner: OutputsOwner;
+  keyPrefix: string;
+  /** At most this many outputs are stored (and charged), whatever the model returns. */
+  maxOutputs: number;
+}
+
+/**
+ * A job's or prompt's run in as few engine steps as its guarantees allow (each one Temporal
+ * records and Temporal Cloud bills): one activity creates the prediction and records it on its
+ * owner, the completion webhook's signal ends the wait (a poll on a timer covers a lost one),
+ * and one activity stores every output and settles the owner. `onCreated` hears the run's id
+ * (for a cancel). Make `predictions` with trackPredictions before the workflow's first await.
+ */
+export async function runAndStore(
+  acts: WorkflowActivities,
+  predictions: ReturnType<typeof trackPredictions>,
+  deadline: Deadline,
+  req: StoredRunRequest,
+  onCreated: (id: string) => void,
+): Promise<{ predictionId: string; outputs: number }> {
+  const created = await acts.create.createPrediction({ model: req.model, input: req.input, webhookUrl: req.webhookUrl, owner: req.owner });
+  onCreated(created.id);
+  predictions.record(created);
+  const done = isTerminal(created)
+    ? created
+    : await predictions.waitFor(created.id, {
+        pollIntervalMs: req.pollIntervalMs,
+        timeoutMs: req.timeoutMs,
+        poll: acts.calls.getPrediction,
+        cancel: acts.calls.cancelPrediction,
+      });
+  assertSucceeded(done);
+  deadline.providerDone = true;
+  const urls = outputUrls(done.output).slice(0, req.maxOutputs);
+  if (urls.length === 0) throw ApplicationFailure.nonRetryable('The model finished without any output file', ErrorCode.outputMissing);
+  const outputs = await acts.copy.storeOutputs({ keyPrefix: req.keyPrefix, urls, owner: withRunFigures(req.outputsOwner, done) });
+  return { predictionId: done.id, outputs };
+}
+
+/** A job's outputs carry its run's figures (provider metrics, completion time). */
+function withRunFigures(owner: OutputsOwner, done: PredictionSnapshot): OutputsOwner {
+  return 'job' in owner ? { job: { ...owner.job, metrics: done.metrics, providerCompletedAt: done.completedAt } } : owner;
 }

@@ -5,9 +5,9 @@ import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/commo
  * UI (`UserId = "..." AND JobKind = "generation" AND ExecutionStatus = "Running"`). Registered
  * from temporal-config/search-attributes.json. Pure: workflows import it too.
  *
- * `JobStatus` moves with trainings and prompts. A generation job has none: its workflow's own
+ * `JobStatus` moves with trainings. Generation jobs and prompts have none: their workflow's own
  * ExecutionStatus says the same (Running; Completed is succeeded; Failed, Canceled), and each
- * upsert is a step the engine records and Temporal Cloud bills, on the path that runs most.
+ * upsert is a step the engine records and Temporal Cloud bills, on the paths that run most.
  */
 export const SA = {
   userId: defineSearchAttributeKey('UserId', SearchAttributeType.KEYWORD),
@@ -21,12 +21,12 @@ export const SA = {
 
 export type JobKind = 'generation' | 'training' | 'prompt';
 
-/** The search attributes every workflow starts with; `JobStatus` then moves with the work (not for generation jobs). */
+/** The search attributes every workflow starts with; a training's `JobStatus` then moves with the work. */
 export function startAttributes(a: { userId: string; kind: JobKind; requestId?: string | null; modelName?: string; versionId?: string; paymentId?: string }) {
   return [
     { key: SA.userId, value: a.userId },
     { key: SA.jobKind, value: a.kind },
-    ...(a.kind === 'generation' ? [] : [{ key: SA.jobStatus, value: 'queued' }]),
+    ...(a.kind === 'training' ? [{ key: SA.jobStatus, value: 'queued' }] : []),
     ...(a.modelName ? [{ key: SA.modelName, value: a.modelName }] : []),
     ...(a.versionId ? [{ key: SA.versionId, value: a.versionId }] : []),
     ...(a.paymentId ? [{ key: SA.paymentId, value: a.paymentId }] : []),

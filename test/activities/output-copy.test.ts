@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createOutputActivities, type CompleteJob, type CopiedOutput } from '../../activities/outputs';
+import { createOutputActivities, type CopiedOutput, type OutputsOwner, type RecordOutputs } from '../../activities/outputs';
 import { createOutputFetcher, type OutputFetchPolicy } from '../../src/provider/output-fetch';
 import { createS3Client, createStorage, type Storage } from '../../src/storage/s3';
 import { makePng } from '../fixtures/images';
@@ -68,13 +68,13 @@ const testPolicy = (overrides: Partial<OutputFetchPolicy> = {}): OutputFetchPoli
   ...overrides,
 });
 
-const neverCompleted: CompleteJob = async () => {
+const neverRecorded: RecordOutputs = async () => {
   throw new Error('copyOutput records nothing');
 };
 
 let run = 0;
 function copy(policy: OutputFetchPolicy, url: string, env = new MockActivityEnvironment()): Promise<CopiedOutput> {
-  const { copyOutput } = createOutputActivities({ storage, outputFetcher: createOutputFetcher(policy), completeJob: neverCompleted });
+  const { copyOutput } = createOutputActivities({ storage, outputFetcher: createOutputFetcher(policy), recordOutputs: neverRecorded });
   return env.run(copyOutput, { keyPrefix: `test-output-copy/${Date.now()}-${run++}`, index: 0, url }) as Promise<CopiedOutput>;
 }
 
@@ -131,31 +131,26 @@ describe('copyOutput: what is stored', () => {
   });
 });
 
-describe('storeJobOutputs: every output of a job in one step', () => {
+describe('storeOutputs: every output of a job or prompt in one step', () => {
   it('when a job made two outputs, then both are stored under their index and recorded together, after the copies', async () => {
     const jpeg = await makePng({ width: 32, height: 32 });
     const origin = await serve((req, res) => res.writeHead(200).end(req.url === '/1' ? jpeg : png));
-    const recorded: Array<Parameters<CompleteJob>[0]> = [];
-    const { storeJobOutputs } = createOutputActivities({
+    const recorded: Array<{ owner: OutputsOwner; outputs: CopiedOutput[] }> = [];
+    const { storeOutputs } = createOutputActivities({
       storage,
       outputFetcher: createOutputFetcher(testPolicy()),
-      completeJob: async (req) => {
+      recordOutputs: async (owner, outputs) => {
         // Recorded only once every copy is in the bucket.
-        for (const o of req.outputs) expect(await storage.getStream(o.key).then((s) => (s?.body.resume(), s !== null))).toBe(true);
-        recorded.push(req);
+        for (const o of outputs) expect(await storage.getStream(o.key).then((s) => (s?.body.resume(), s !== null))).toBe(true);
+        recorded.push({ owner, outputs });
       },
     });
     const keyPrefix = `test-output-copy/${Date.now()}-${run++}`;
-    const stored = await new MockActivityEnvironment().run(storeJobOutputs, {
-      jobId: 'job-1',
-      keyPrefix,
-      urls: [`${origin.origin}/0`, `${origin.origin}/1`],
-      metrics: { predict_time: 1.5 },
-      providerCompletedAt: '2026-12-07T12:00:00.000Z',
-    });
+    const owner: OutputsOwner = { job: { jobId: 'job-1', metrics: { predict_time: 1.5 }, providerCompletedAt: '2026-12-07T12:00:00.000Z' } };
+    const stored = await new MockActivityEnvironment().run(storeOutputs, { keyPrefix, urls: [`${origin.origin}/0`, `${origin.origin}/1`], owner });
     expect(stored).toBe(2);
     expect(recorded).toHaveLength(1);
-    expect(recorded[0]).toMatchObject({ jobId: 'job-1', metrics: { predict_time: 1.5 }, providerCompletedAt: '2026-12-07T12:00:00.000Z' });
+    expect(recorded[0]!.owner).toEqual(owner);
     expect(recorded[0]!.outputs.map((o) => [o.index, o.key, o.sha256])).toEqual([
       [0, `${keyPrefix}/0.png`, sha256(png)],
       [1, `${keyPrefix}/1.png`, sha256(jpeg)],
@@ -165,13 +160,14 @@ describe('storeJobOutputs: every output of a job in one step', () => {
   it('when one copy fails, then nothing is recorded and the whole step fails (its retry copies onto the same keys)', async () => {
     const origin = await serve((req, res) => (req.url === '/1' ? res.writeHead(500).end() : res.writeHead(200).end(png)));
     let recorded = 0;
-    const { storeJobOutputs } = createOutputActivities({
+    const { storeOutputs } = createOutputActivities({
       storage,
       outputFetcher: createOutputFetcher(testPolicy()),
-      completeJob: async () => void recorded++,
+      recordOutputs: async () => void recorded++,
     });
+    const owner: OutputsOwner = { prompt: { promptId: 'prompt-2', versionId: 'version-2' } };
     const err = await new MockActivityEnvironment()
-      .run(storeJobOutputs, { jobId: 'job-2', keyPrefix: `test-output-copy/${Date.now()}-${run++}`, urls: [`${origin.origin}/0`, `${origin.origin}/1`], metrics: null, providerCompletedAt: null })
+      .run(storeOutputs, { keyPrefix: `test-output-copy/${Date.now()}-${run++}`, urls: [`${origin.origin}/0`, `${origin.origin}/1`], owner })
       .then(
         () => undefined,
         (e: unknown) => e as Error,

@@ -42,7 +42,7 @@ describe('GET /metrics', () => {
     expect(delta('imagegen_output_bytes_stored_total', { kind: 'generation' })).toBe(job.outputs.reduce((n: number, o: { size_bytes: number }) => n + o.size_bytes, 0));
     expect(delta('imagegen_activity_executions_total', { activity_type: 'createPrediction', outcome: 'completed' })).toBe(1);
     // Both outputs are copied and recorded by one step.
-    expect(delta('imagegen_activity_executions_total', { activity_type: 'storeJobOutputs', outcome: 'completed' })).toBe(1);
+    expect(delta('imagegen_activity_executions_total', { activity_type: 'storeOutputs', outcome: 'completed' })).toBe(1);
     expect(delta('imagegen_activity_executions_total', { activity_type: 'copyOutput', outcome: 'completed' })).toBe(0);
 
     // Route patterns, never raw ids.

@@ -49,7 +49,7 @@ describe('worker telemetry', () => {
     const queue = { task_queue: env.config.temporal.taskQueue };
     // Prometheus naming (countersTotalSuffix, seconds with unit suffix): what the dashboards query.
     expect(valueOf(samples, 'temporal_workflow_task_execution_latency_seconds_count', { ...queue, workflow_type: 'generationJob' })).toBeGreaterThanOrEqual(1);
-    expect(valueOf(samples, 'temporal_activity_execution_latency_seconds_count', { ...queue, activity_type: 'storeJobOutputs' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(samples, 'temporal_activity_execution_latency_seconds_count', { ...queue, activity_type: 'storeOutputs' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(samples, 'temporal_activity_schedule_to_start_latency_seconds_count')).toBeGreaterThan(0);
     expect(valueOf(samples, 'temporal_activity_execution_latency_seconds_count', { task_queue: `${queue.task_queue}-replicate-create`, activity_type: 'createPrediction' })).toBe(1);
     expect(valueOf(samples, 'temporal_worker_task_slots_available', { ...queue, worker_type: 'ActivityWorker' })).toBeGreaterThan(0);
