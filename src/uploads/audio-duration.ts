@@ -382,15 +382,19 @@ function findFrame(source: ByteSource, range: { from: number; until: number }, l
   });
 }
 
+/** How many ID3v2 tags in a row the start of a file may hold before the first frame. */
+const MAX_ID3V2_TAGS = 16;
+
 /** The ID3v2 tags at the start (several may follow each other), as the position after them. */
 async function afterId3v2(source: ByteSource): Promise<number> {
   let position = 0;
-  for (;;) {
+  for (let n = 0; n < MAX_ID3V2_TAGS; n++) {
     const h = await source.read(position, 10);
-    if (h.length < 10 || h.toString('latin1', 0, 3) !== 'ID3') return position;
+    if (h.length < 10 || h.toString('latin1', 0, 3) !== 'ID3') break;
     const size = ((h[6]! & 0x7f) << 21) | ((h[7]! & 0x7f) << 14) | ((h[8]! & 0x7f) << 7) | (h[9]! & 0x7f);
     position += 10 + size + (h[5]! & 0x10 ? 10 : 0);
   }
+  return position;
 }
 
 /** How far from the file's start (after tags) the first frame is looked for. */
