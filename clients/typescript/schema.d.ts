@@ -1537,6 +1537,11 @@ export interface components {
              */
             content_type: string;
             size_bytes: number;
+            /**
+             * @description Audio: the playing time read from the file's headers (milliseconds precision); null when they give none, and for other kinds
+             * @example 30
+             */
+            duration_seconds: number | null;
         };
         ConsoleConfig: {
             /** @description true when this API runs outside production against stripe-mock: checkouts cannot be paid at a checkout_url, and POST /api/v1/dev/complete-checkout completes them instead */

@@ -10,6 +10,7 @@ import { MultipartError, receiveMultipart, type ReceivedFile, type ReceivedUploa
 import { formatBytes } from '../images/format';
 import { SNIFF_LENGTH, sniffMediaType } from '../images/sniff';
 import type { Storage } from '../storage/s3';
+import { readAudioDurationMs } from './audio-duration';
 import { releaseUploadBytes, reserveUploadBytes, usedUploadBytes } from './quota';
 
 export interface UploadDeps {
@@ -24,7 +25,9 @@ const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 /**
  * POST /uploads: receives one file (form field `file`) to a temp file, takes its type from
  * its bytes (415 if it is not an image, audio or video type we know), checks the size limit
- * of that kind (413), and streams it into our bucket under uploads/<user>/<upload id>.
+ * of that kind (413), and streams it into our bucket under uploads/<user>/<upload id>. An
+ * audio file's duration is read from its headers first and kept on the row (null when they
+ * give none: the upload is accepted all the same, and a job that needs the duration refuses it).
  *
  * The user's storage quota (UPLOAD_QUOTA_BYTES) is reserved before the body is read: as much as
  * the file may need (its kind's largest limit, or less if Content-Length says so), or what is
@@ -76,12 +79,14 @@ async function storeUpload(deps: UploadDeps, userId: string, received: ReceivedU
     });
   }
   const id = randomUUID();
+  // Read before the file goes to the bucket, so a failure here leaves nothing there.
+  const durationMs = kind === 'audio' ? await readAudioDurationMs(file.path, contentType) : null;
   const stored = await deps.storage.putStream(`uploads/${userId}/${id}`, createReadStream(file.path), contentType);
   try {
     return await deps.db.$transaction(async (tx) => {
       await releaseUploadBytes(tx, userId, reservation.granted - stored.sizeBytes);
       return tx.upload.create({
-        data: { id, userId, s3Key: stored.key, contentType, sizeBytes: BigInt(stored.sizeBytes), sha256: stored.sha256 },
+        data: { id, userId, s3Key: stored.key, contentType, sizeBytes: BigInt(stored.sizeBytes), sha256: stored.sha256, durationMs },
       });
     });
   } catch (err) {

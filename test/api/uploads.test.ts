@@ -45,9 +45,9 @@ async function providerInput(jobId: string): Promise<Record<string, string>> {
 describe('uploading a file', () => {
   it('when a WAV is sent under a misleading name and type, then its type comes from its bytes and our bucket holds it as sent', async () => {
     const res = await upload(alice, recording, 'photo.jpg', 'image/jpeg').expect(201);
-    expect(res.body).toEqual({ upload_id: expect.any(String), content_type: 'audio/wav', size_bytes: recording.length });
+    expect(res.body).toEqual({ upload_id: expect.any(String), content_type: 'audio/wav', size_bytes: recording.length, duration_seconds: 2 });
     const row = await env.db.upload.findUniqueOrThrow({ where: { id: res.body.upload_id } });
-    expect(row).toMatchObject({ userId: alice.id, contentType: 'audio/wav', sha256: sha256(recording) });
+    expect(row).toMatchObject({ userId: alice.id, contentType: 'audio/wav', sha256: sha256(recording), durationMs: 2000 });
     const stored = await env.runtime.storage.getStream(row.s3Key);
     const chunks: Buffer[] = [];
     for await (const chunk of stored!.body) chunks.push(chunk as Buffer);

@@ -104,6 +104,10 @@ export const CreatedUpload = z
     upload_id: uuid.meta({ description: 'Pass as `input_file` to POST /api/v1/generate' }),
     content_type: z.string().meta({ description: 'Read from the bytes, not the file name', example: 'image/png' }),
     size_bytes: int,
+    duration_seconds: z.number().nullable().meta({
+      description: "Audio: the playing time read from the file's headers (milliseconds precision); null when they give none, and for other kinds",
+      example: 30,
+    }),
   })
   .meta({ id: 'CreatedUpload' });
 

@@ -8,7 +8,12 @@ export function createUploadsRouter(deps: AppDeps): Router {
   const router = Router();
   router.post('/uploads', async (req, res) => {
     const upload = await createUpload(deps, { userId: currentUser(req).id, body: req });
-    res.status(201).json({ upload_id: upload.id, content_type: upload.contentType, size_bytes: Number(upload.sizeBytes) });
+    res.status(201).json({
+      upload_id: upload.id,
+      content_type: upload.contentType,
+      size_bytes: Number(upload.sizeBytes),
+      duration_seconds: upload.durationMs === null ? null : upload.durationMs / 1000,
+    });
   });
   return router;
 }
