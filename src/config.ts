@@ -104,6 +104,12 @@ const schema = z.object({
   /** If unset, fetched once from the provider (GET /v1/webhooks/default/secret). */
   REPLICATE_WEBHOOK_SECRET: optionalString,
   WEBHOOK_TOLERANCE_SECONDS: positiveInt.default(300),
+  /**
+   * How long a provider `start` webhook waits for its run to be recorded before it is passed on to
+   * the workflow anyway (src/http/routes/webhooks.ts): the `start` of a run its workflow recorded
+   * is not signaled. Usually a few ms; a stray run's `start` is passed on this much later.
+   */
+  REPLICATE_START_WEBHOOK_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(2000),
   /** Task-queue rate limits shared by all workers: Replicate allows ~600 creates/min and 3000 other calls/min. */
   REPLICATE_CREATE_RATE_PER_SECOND: z.coerce.number().positive().default(10),
   REPLICATE_CALL_RATE_PER_SECOND: z.coerce.number().positive().default(45),
@@ -235,7 +241,7 @@ export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string };
   worker: { maxConcurrentActivities: number; maxConcurrentWorkflowTasks: number; maxCachedWorkflows: number; shutdownGraceMs: number; stickyQueueTimeoutMs: number; workflowBundlePath?: string };
   s3: { endpoint?: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string; forcePathStyle: boolean; presignTtlSeconds: number };
-  replicate: { apiToken: string; baseUrl: string; webhookSecret?: string; createRatePerSecond: number; callRatePerSecond: number; outputHosts: string[] };
+  replicate: { startWebhookWaitMs: number; apiToken: string; baseUrl: string; webhookSecret?: string; createRatePerSecond: number; callRatePerSecond: number; outputHosts: string[] };
   webhookToleranceSeconds: number;
   webhooks: WebhookSettings;
   outputs: { retentionDefaultSeconds: number; retentionMaxSeconds: number; expiryIntervalMs: number; expiryPageSize: number };
@@ -358,6 +364,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       presignTtlSeconds: e.S3_PRESIGN_TTL_SECONDS,
     },
     replicate: {
+      startWebhookWaitMs: e.REPLICATE_START_WEBHOOK_WAIT_MS,
       apiToken: e.REPLICATE_API_TOKEN,
       baseUrl: e.REPLICATE_BASE_URL.replace(/\/$/, ''),
       webhookSecret: e.REPLICATE_WEBHOOK_SECRET,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import express, { Router } from 'express';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
@@ -61,7 +62,7 @@ export function createWebhooksRouter(deps: AppDeps): Router {
       res.json({ received: true, duplicate: true });
       return;
     }
-    if (workflowId && !(await isNewsOfRecordedRun(db, prediction))) {
+    if (workflowId && !(await isStartOfRecordedRun(db, prediction, config.replicate.startWebhookWaitMs))) {
       try {
         await temporal.workflow.getHandle(workflowId, runId).signal(predictionUpdated, snapshot(prediction));
       } catch (err) {
@@ -78,20 +79,33 @@ export function createWebhooksRouter(deps: AppDeps): Router {
   return router;
 }
 
+/** How often a `start` webhook looks whether its run has been recorded while it waits. */
+const RECORDED_POLL_MS = 50;
+
 /**
  * A workflow hears of every run created for it, so it can cancel a stray duplicate
- * (workflows/prediction-wait.ts). The `start` of the run it already recorded as its own tells it
- * nothing, and a signal is a step the engine records and Temporal Cloud bills: that one is not
- * sent. A run not recorded yet (its `start` overtook the create's answer) is signaled as before.
+ * (workflows/prediction-wait.ts). The `start` of the run it recorded as its own tells it nothing,
+ * and a signal is a step the engine records and Temporal Cloud bills: that one is not sent. The
+ * provider sends `start` as it answers the create, so it usually arrives a few ms before the
+ * create's activity records the run: it waits up to `waitMs` for that record. A run that is not
+ * recorded by then (a stray, or a create still retrying) is signaled as before.
  */
-async function isNewsOfRecordedRun(db: AppDeps['db'], prediction: ProviderPrediction): Promise<boolean> {
+async function isStartOfRecordedRun(db: AppDeps['db'], prediction: ProviderPrediction, waitMs: number): Promise<boolean> {
   if (prediction.status !== 'starting' && prediction.status !== 'processing') return false;
-  const rows = await db.$queryRaw<unknown[]>`
-    SELECT 1 FROM "jobs" WHERE "provider_prediction_id" = ${prediction.id}
-    UNION ALL SELECT 1 FROM "prompts" WHERE "provider_prediction_id" = ${prediction.id}
-    UNION ALL SELECT 1 FROM "model_versions" WHERE "provider_training_id" = ${prediction.id}
-    LIMIT 1`;
-  return rows.length > 0;
+  const recorded = async () =>
+    (
+      await db.$queryRaw<unknown[]>`
+        SELECT 1 FROM "jobs" WHERE "provider_prediction_id" = ${prediction.id}
+        UNION ALL SELECT 1 FROM "prompts" WHERE "provider_prediction_id" = ${prediction.id}
+        UNION ALL SELECT 1 FROM "model_versions" WHERE "provider_training_id" = ${prediction.id}
+        LIMIT 1`
+    ).length > 0;
+  const until = Date.now() + waitMs;
+  for (;;) {
+    if (await recorded()) return true;
+    if (Date.now() >= until) return false;
+    await sleep(Math.min(RECORDED_POLL_MS, until - Date.now()));
+  }
 }
 
 function parseJson(body: Buffer, schema: z.ZodType): unknown {
