@@ -4,6 +4,7 @@ import type { Db } from '../src/db/client';
 import type { Tx } from '../src/db/transaction';
 import { recordEvent, wakeWebhookDelivery, wakesDelivery, webhookTarget } from '../src/events/record';
 import { FILTER_OF, type EventType, type ResourceRef } from '../src/events/types';
+import { mainQueueOf } from '../src/temporal/names';
 import { resourceHead } from '../src/webhooks-out/resource';
 
 export type Emit = (type: EventType, data?: Record<string, unknown>) => Promise<void>;
@@ -35,7 +36,8 @@ export function changeWithEvents({ db, temporalClient }: EventDeps) {
       }
       return { result, wake };
     });
-    for (const w of wake) await wakeWebhookDelivery(await temporalClient(), activityInfo().taskQueue, w.ref, w.owner);
+    // The delivery workflow runs on the main queue, whichever queue this activity runs on (a create records its run).
+    for (const w of wake) await wakeWebhookDelivery(await temporalClient(), mainQueueOf(activityInfo().taskQueue), w.ref, w.owner);
     return result;
   };
 }

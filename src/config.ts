@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LOCAL_WEBHOOK_SECRET_ENCRYPTION_KEY, productionSecretProblems } from './production-secrets';
+import { mainQueueOf } from './temporal/names';
 
 /**
  * The one configuration module: zod over the environment, parsed once at start-up.
@@ -67,7 +68,12 @@ const schema = z.object({
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   /** Workflows and database/storage activities. Provider calls use two derived queues (see task-queues.ts). */
-  TEMPORAL_TASK_QUEUE: z.string().default('imagegen'),
+  /** The main task queue; the others are named after it (src/temporal/names.ts), so it may not end like one of them. */
+  TEMPORAL_TASK_QUEUE: z
+    .string()
+    .min(1)
+    .refine((q) => mainQueueOf(q) === q, 'must not end in -replicate-create, -replicate-calls or -webhooks (the names of the other task queues)')
+    .default('imagegen'),
 
   // Worker tuning (defaults chosen from measurements on a 2-core machine; see README "Performance")
   WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(100),

@@ -22,6 +22,14 @@ export function taskQueues(base: string) {
 }
 export type TaskQueues = ReturnType<typeof taskQueues>;
 
+const SIDE_QUEUE_SUFFIXES = ['-replicate-create', '-replicate-calls', '-webhooks'];
+
+/** The main task queue of any of taskQueues' queues (an activity on a provider queue starts workflows on the main one). */
+export function mainQueueOf(queue: string): string {
+  const suffix = SIDE_QUEUE_SUFFIXES.find((s) => queue.endsWith(s));
+  return suffix ? queue.slice(0, -suffix.length) : queue;
+}
+
 /** The business id is the workflow id: one workflow per job, ever. */
 export const workflowIds = {
   generationJob: (jobId: string) => `job-${jobId}`,

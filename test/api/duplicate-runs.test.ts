@@ -59,7 +59,10 @@ describe('when a retried create misses the earlier prediction and starts a secon
             webhookEventsFilter: ['start', 'completed'],
           });
           if (activityInfo().attempt === 1) throw new Error('gateway timeout after the provider accepted the create');
-          return real.getPrediction(created.id).then((p) => ({ ...p, attempts: activityInfo().attempt }));
+          const run = { ...(await real.getPrediction(created.id)), attempts: activityInfo().attempt };
+          // As the real create does: the run is recorded on the job it is for.
+          if (req.owner && 'job' in req.owner) await real.markJobRunning({ jobId: req.owner.job, predictionId: run.id, modelVersion: run.version, retryCount: run.attempts - 1 });
+          return run;
         },
       }),
     });

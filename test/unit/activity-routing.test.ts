@@ -1,4 +1,5 @@
 import { createActivityGroups, DRAINING_ON_MAIN, QUEUE_GROUPS, type ActivityDeps } from '../../activities';
+import { mainQueueOf, taskQueues } from '../../src/temporal/names';
 
 /** The factories only close over their dependencies, so names and groups can be read without any. */
 const groups = createActivityGroups({} as ActivityDeps);
@@ -26,5 +27,10 @@ describe('when the workers register activities', () => {
     // The main worker drains retries scheduled there before the move; a rate-limited provider group never drains there.
     expect(DRAINING_ON_MAIN).toContain('webhooks');
     expect(DRAINING_ON_MAIN.filter((g) => (QUEUE_GROUPS.providerCreate as readonly string[]).includes(g) || (QUEUE_GROUPS.providerCalls as readonly string[]).includes(g))).toEqual([]);
+  });
+
+  it('then an activity on any queue finds the main queue, where the workflows it starts (webhook deliveries) run', () => {
+    const queues = taskQueues('imagegen-webhooks-eu');
+    for (const queue of Object.values(queues)) expect(mainQueueOf(queue)).toBe('imagegen-webhooks-eu');
   });
 });
