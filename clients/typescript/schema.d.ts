@@ -1484,6 +1484,8 @@ export interface components {
                 /** @description The input file the model needs (`input_file`), or null if it takes none */
                 file: {
                     media_types: string[];
+                    /** @description The longest recording the model takes (its duration, read at upload); null: no bound. A file longer, or whose duration could not be read, is refused (422) */
+                    max_duration_seconds: number | null;
                 } | null;
                 /** @description The fields you may set in `parameters`, with their types, ranges, enums and defaults; anything else is rejected */
                 parameters: {
@@ -1502,7 +1504,7 @@ export interface components {
                  * @enum {string}
                  */
                 per: "run" | "output";
-                /** @description The price is multiplied by each started `step` of the product of these input fields (e.g. width × height per 1048576 pixels); null: a fixed price */
+                /** @description The price is multiplied by each started `step` of the product of these fields: parameters (e.g. width × height per 1048576 pixels), or `input_file.duration`, the seconds of the input file read when it was uploaded (e.g. per 15 seconds); null: a fixed price */
                 scale: {
                     fields: string[];
                     step: number;
@@ -1804,6 +1806,10 @@ export interface components {
                     fields: string[];
                     step: number;
                     unit: string;
+                } | null;
+                /** @description The value of each of the scale's fields this price was computed from (e.g. `{"input_file.duration": 30}`, the input file's seconds); null: a fixed price */
+                quantities: {
+                    [key: string]: number;
                 } | null;
                 /** @description The price of one run or one output for this input */
                 unit_credits: number;

@@ -60,14 +60,18 @@ export function modelContract(model: Pick<CatalogModel, 'inputContract' | 'prote
 /**
  * How a price grows with the input: one step of the price for each started `step` of the
  * product of `fields` (e.g. width × height per 1048576 pixels, or duration per 10 seconds).
- * Every field named here has a bounded range and a default in the model's contract, so the
- * amount is known before the run.
+ * A field is a parameter of the model's contract, which has a bounded range and a default, or
+ * FILE_DURATION (the input file's duration, read at upload and bounded by the model's
+ * `fileMaxSeconds`), so the amount is known before the run.
  */
 export interface PriceScale {
   fields: string[];
   step: number;
   unit: string;
 }
+
+/** The scale field that stands for the input file's duration in seconds. */
+export const FILE_DURATION = 'input_file.duration';
 
 export interface Price {
   priceUnit: PriceUnit;
@@ -76,30 +80,56 @@ export interface Price {
   priceScale?: unknown;
 }
 
+/** What a price may scale with beyond the parameters: the input file as its upload row measured it. */
+export interface PricedFile {
+  durationMs: number | null;
+}
+
 /**
  * The one price function. What a run costs: the price per run, or per output, times the
  * steps of the input the price scales with. Submitting reserves `creditsFor(model, requested
- * outputs, validated input)`; a job stores `unitCredits` (its price for one run or output,
- * already scaled), so settling commits `creditsFor(job, stored outputs)` without the input.
+ * outputs, validated input, input file)`; a job stores `unitCredits` (its price for one run or
+ * output, already scaled), so settling commits `creditsFor(job, stored outputs)` without them.
  */
-export function creditsFor(price: Price, outputs: number, input: Record<string, unknown> = {}): number {
-  return unitCredits(price, input) * (price.priceUnit === 'output' ? outputs : 1);
+export function creditsFor(price: Price, outputs: number, input: Record<string, unknown> = {}, file: PricedFile | null = null): number {
+  return unitCredits(price, input, file) * (price.priceUnit === 'output' ? outputs : 1);
 }
 
-/** The price of one run or one output for this validated input. */
-export function unitCredits(price: Price, input: Record<string, unknown>): number {
+/** The price of one run or one output for this validated input and input file. */
+export function unitCredits(price: Price, input: Record<string, unknown>, file: PricedFile | null = null): number {
   const scale = price.priceScale as PriceScale | null | undefined;
   if (!scale) return price.priceCredits;
-  const amount = scale.fields.reduce((product, field) => product * Number(input[field]), 1);
-  if (!Number.isFinite(amount)) throw new Error(`The price scales with ${scale.fields.join(', ')}, which the input lacks; the contract must give them defaults`);
+  const amount = Object.values(priceQuantities(price, input, file) ?? {}).reduce((product, value) => product * value, 1);
+  if (!Number.isFinite(amount)) {
+    throw new Error(`The price scales with ${scale.fields.join(', ')}, which the input lacks; the contract must give them defaults, and a file's duration must be checked first`);
+  }
   return price.priceCredits * Math.max(1, Math.ceil(amount / scale.step));
 }
+
+/** The values of the fields the price scales with (NaN for one the input lacks); null for a fixed price. */
+export function priceQuantities(price: Price, input: Record<string, unknown>, file: PricedFile | null = null): Record<string, number> | null {
+  const scale = price.priceScale as PriceScale | null | undefined;
+  if (!scale) return null;
+  const value = (field: string) => (field === FILE_DURATION ? (file?.durationMs == null ? NaN : file.durationMs / 1000) : Number(input[field]));
+  return Object.fromEntries(scale.fields.map((field) => [field, value(field)]));
+}
+
+/**
+ * Whether a job of this model needs its input file's duration: the model bounds it or its
+ * price scales with it. Such a job refuses a file whose duration could not be read.
+ */
+export function needsFileDuration(model: Pick<CatalogModel, 'fileMaxSeconds' | 'priceScale'>): boolean {
+  const scale = model.priceScale as PriceScale | null;
+  return model.fileMaxSeconds !== null || (scale?.fields.includes(FILE_DURATION) ?? false);
+}
+
+const FIELD_LABELS: Record<string, string> = { [FILE_DURATION]: "the input file's duration" };
 
 /** The price rule in words, for the catalog listing. */
 export function priceSummary(price: Price): string {
   const scale = price.priceScale as PriceScale | null | undefined;
   const base = `${price.priceCredits} credit${price.priceCredits === 1 ? '' : 's'} per ${price.priceUnit}`;
-  return scale ? `${base} for each started ${scale.step} ${scale.unit} of ${scale.fields.join(' × ')}` : base;
+  return scale ? `${base} for each started ${scale.step} ${scale.unit} of ${scale.fields.map((f) => FIELD_LABELS[f] ?? f).join(' × ')}` : base;
 }
 
 /** The public shape of a catalog model: what it takes (the production contract) and its price rule. */
@@ -111,7 +141,7 @@ export function modelView(model: CatalogModel) {
     description: model.description,
     input: {
       prompt: model.takesPrompt,
-      file: model.fileField ? { media_types: model.fileTypes } : null,
+      file: model.fileField ? { media_types: model.fileTypes, max_duration_seconds: model.fileMaxSeconds } : null,
       parameters: offeredFields(contract.input, false),
       fixed: contract.protectedInput,
     },

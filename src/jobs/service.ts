@@ -109,12 +109,12 @@ async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string)
   const { model, upload, parameters } = await checkModelInput(deps.db, req.userId, body, { devKnobs: deps.config.env !== 'production' });
   const deadlineAt = jobDeadline(req);
   const retention = retentionSeconds(body.retention, deps.config.outputs);
-  const maxCost = creditsFor(model, body.num_outputs, parameters);
+  const maxCost = creditsFor(model, body.num_outputs, parameters, upload);
   if (body.max_credits !== undefined && maxCost > body.max_credits) {
     throw new AppError(402, ErrorCode.maxCreditsExceeded, `This job costs up to ${maxCost} credits, more than max_credits (${body.max_credits}); nothing was reserved`, {
       max_credits: body.max_credits,
       needed: maxCost,
-      quote: jobQuote(model, body.num_outputs, parameters),
+      quote: jobQuote(model, body.num_outputs, parameters, upload),
     });
   }
   const id = randomUUID();
@@ -129,7 +129,7 @@ async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string)
     outputFormat: model.kind === 'image' ? (body.output_format ?? 'png') : null,
     parameters: parameters as Job['parameters'],
     priceUnit: model.priceUnit,
-    priceCredits: unitCredits(model, parameters),
+    priceCredits: unitCredits(model, parameters, upload),
     inputUploadId: upload?.id ?? null,
     ...webhookColumns(body, deps.config),
     idempotencyKey: req.idempotencyKey ?? null,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
-import { creditsFor, priceSummary, unitCredits, type PriceScale } from '../catalog/service';
+import { creditsFor, priceQuantities, priceSummary, unitCredits, type PricedFile, type PriceScale } from '../catalog/service';
 import type { CatalogModel } from '../generated/prisma/client';
 import { checkModelInput } from '../jobs/model-input';
 import { generateBody } from '../jobs/schemas';
@@ -42,23 +42,29 @@ export async function quote(deps: { db: Db; config: Config }, userId: string, bo
 
 /** `credits` is what accepting the job reserves, the most it can cost; a job that stores fewer outputs is charged for those only. */
 async function quoteJob(deps: { db: Db; config: Config }, userId: string, { kind, ...body }: Extract<QuoteBody, { kind: 'job' }>) {
-  const { model, parameters } = await checkModelInput(deps.db, userId, body, { devKnobs: deps.config.env !== 'production' });
+  const { model, upload, parameters } = await checkModelInput(deps.db, userId, body, { devKnobs: deps.config.env !== 'production' });
   webhookColumns(body, deps.config);
-  return { ...jobQuote(model, body.num_outputs, parameters), kind };
+  return { ...jobQuote(model, body.num_outputs, parameters, upload), kind };
 }
 
 /** A job's price as POST /api/v1/quote answers it (also the `quote` of a 402 max_credits_exceeded). */
-export function jobQuote(model: Pick<CatalogModel, 'name' | 'priceUnit' | 'priceCredits' | 'priceScale'>, numOutputs: number, parameters: Record<string, unknown>) {
+export function jobQuote(
+  model: Pick<CatalogModel, 'name' | 'priceUnit' | 'priceCredits' | 'priceScale'>,
+  numOutputs: number,
+  parameters: Record<string, unknown>,
+  file: PricedFile | null,
+) {
   return {
     kind: 'job' as const,
-    credits: creditsFor(model, numOutputs, parameters),
+    credits: creditsFor(model, numOutputs, parameters, file),
     unit: 'credits' as const,
     breakdown: {
       model: model.name,
       per: model.priceUnit,
       base_credits: model.priceCredits,
       scale: (model.priceScale as PriceScale | null) ?? null,
-      unit_credits: unitCredits(model, parameters),
+      quantities: priceQuantities(model, parameters, file),
+      unit_credits: unitCredits(model, parameters, file),
       count: model.priceUnit === 'output' ? numOutputs : 1,
       summary: priceSummary(model),
     },

@@ -51,8 +51,8 @@ describe('the model catalog', () => {
     });
     expect(res.body.items[4]).toMatchObject({
       kind: 'audio',
-      input: { prompt: false, file: { media_types: ['audio/wav', 'audio/mpeg', 'audio/flac', 'audio/ogg'] } },
-      price: { credits: 4, per: 'run' },
+      input: { prompt: false, file: { media_types: ['audio/wav', 'audio/mpeg', 'audio/flac', 'audio/ogg'], max_duration_seconds: 600 } },
+      price: { credits: 1, per: 'run', scale: { fields: ['input_file.duration'], step: 15, unit: 'seconds' } },
     });
     await env.api.get('/api/v1/models').expect(401);
   });

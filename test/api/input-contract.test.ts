@@ -238,10 +238,15 @@ describe('the price follows the validated input', () => {
       summary: '3 credits per output for each started 1048576 pixels of width × height',
     });
     expect(byName[MUSICGEN].price.summary).toBe('5 credits per run for each started 10 seconds of duration');
-    // Every field a price scales with is bounded and has a default, so the price is known before the run.
+    // Every field a price scales with is bounded and known before the run: a parameter with a
+    // maximum and a default, or the input file's duration (read at upload), bounded by the model.
     for (const model of body.items) {
       for (const field of model.price.scale?.fields ?? []) {
-        expect([model.name, field, model.input.parameters[field]]).toEqual([model.name, field, expect.objectContaining({ maximum: expect.any(Number), default: expect.any(Number) })]);
+        if (field === 'input_file.duration') {
+          expect([model.name, field, model.input.file]).toEqual([model.name, field, expect.objectContaining({ max_duration_seconds: expect.any(Number) })]);
+        } else {
+          expect([model.name, field, model.input.parameters[field]]).toEqual([model.name, field, expect.objectContaining({ maximum: expect.any(Number), default: expect.any(Number) })]);
+        }
       }
     }
   });

@@ -40,6 +40,7 @@ describe('POST /api/v1/quote', () => {
         per: 'output',
         base_credits: 3,
         scale: { fields: ['width', 'height'], step: 1048576, unit: 'pixels' },
+        quantities: { width: 1536, height: 1024 },
         unit_credits: 6,
         count: 2,
         summary: expect.any(String),

@@ -86,7 +86,8 @@ describe('jobs from an uploaded file', () => {
     const input = await uploadId(alice, recording, 'memo.wav');
     const res = await generate(alice, { model: ENHANCE, input_file: input }).expect(202);
     const job = await env.waitForJob(alice, res.body.job_id);
-    expect(job).toMatchObject({ status: 'succeeded', model: ENHANCE, prompt: null, output_format: null, input_file: input, credits_spent: 4 });
+    // 1 credit for each started 15 s of the 2 s recording.
+    expect(job).toMatchObject({ status: 'succeeded', model: ENHANCE, prompt: null, output_format: null, input_file: input, credits_spent: 1 });
 
     // Audio outputs are stored as they are: no image decoding, so no dimensions.
     expect(job.outputs).toHaveLength(1);
@@ -116,7 +117,7 @@ describe('jobs from an uploaded file', () => {
     expect((await fetch(`${url.origin}${url.pathname}`)).status).toBe(403);
 
     const meta = await env.api.get(`/api/v1/jobs/${job.job_id}/metadata`).set(alice.auth).expect(200);
-    expect(meta.body).toMatchObject({ input_file: input, price: { credits: 4, per: 'run' } });
+    expect(meta.body).toMatchObject({ input_file: input, price: { credits: 1, per: 'run' } });
     expect(meta.body.provider_input).toEqual({});
   });
 

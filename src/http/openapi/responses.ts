@@ -75,7 +75,11 @@ const priceRule = price.extend({
   scale: z
     .object({ fields: z.array(z.string()), step: z.number(), unit: z.string() })
     .nullable()
-    .meta({ description: 'The price is multiplied by each started `step` of the product of these input fields (e.g. width × height per 1048576 pixels); null: a fixed price' }),
+    .meta({
+      description:
+        'The price is multiplied by each started `step` of the product of these fields: parameters (e.g. width × height per 1048576 pixels), or ' +
+        '`input_file.duration`, the seconds of the input file read when it was uploaded (e.g. per 15 seconds); null: a fixed price',
+    }),
   summary: z.string().meta({ example: '3 credits per output for each started 1048576 pixels of width × height' }),
 });
 
@@ -87,7 +91,12 @@ export const CatalogModel = z
     input: z.object({
       prompt: z.boolean().meta({ description: 'true: the model needs a prompt; false: it takes none' }),
       file: z
-        .object({ media_types: z.array(z.string()) })
+        .object({
+          media_types: z.array(z.string()),
+          max_duration_seconds: int.nullable().meta({
+            description: 'The longest recording the model takes (its duration, read at upload); null: no bound. A file longer, or whose duration could not be read, is refused (422)',
+          }),
+        })
         .nullable()
         .meta({ description: 'The input file the model needs (`input_file`), or null if it takes none' }),
       parameters: z.record(z.string(), fieldSpec).meta({ description: 'The fields you may set in `parameters`, with their types, ranges, enums and defaults; anything else is rejected' }),

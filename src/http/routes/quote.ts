@@ -22,6 +22,12 @@ export const Quote = z
           .object({ fields: z.array(z.string()), step: z.number(), unit: z.string() })
           .nullable()
           .meta({ description: 'What the price scales with (null: a fixed price)' }),
+        quantities: z
+          .record(z.string(), z.number())
+          .nullable()
+          .meta({
+            description: "The value of each of the scale's fields this price was computed from (e.g. `{\"input_file.duration\": 30}`, the input file's seconds); null: a fixed price",
+          }),
         unit_credits: int.meta({ description: 'The price of one run or one output for this input' }),
         count: int.meta({ description: 'Runs or outputs paid: credits = unit_credits × count' }),
         summary: z.string(),
