@@ -32,7 +32,10 @@ export const databaseStep: ActivityOptions = {
 
 /**
  * Creating a prediction or training on Replicate, on the rate-limited create queue. A 429
- * retries after the provider's reset time (nextRetryDelay); invalid input fails at once.
+ * retries after the provider's reset time (nextRetryDelay); invalid input fails at once. A create
+ * for a job or prompt also records it in Postgres, so retries stay at most 10 s apart: a database
+ * restart delays the job by seconds, not by a minute of backoff (the task queue's rate limit
+ * keeps a failing provider from being flooded).
  */
 export function providerCreate(queues: TaskQueues): ActivityOptions {
   return {
@@ -45,7 +48,7 @@ export function providerCreate(queues: TaskQueues): ActivityOptions {
     retry: {
       initialInterval: '1 second',
       backoffCoefficient: 2,
-      maximumInterval: '1 minute',
+      maximumInterval: '10 seconds',
       nonRetryableErrorTypes: PROVIDER_NON_RETRYABLE,
     },
   };
