@@ -3,11 +3,12 @@
  * shape as the real workflows with every activity a no-op, so the difference between a real
  * job and its floor is what our own code (HTTP, Postgres, S3, the provider) adds.
  *
- * floorGenerationJob mirrors workflows/generation-job.ts: create (on the rate-limited create
- * queue) → mark running (main queue, in parallel with the wait) → wait for one signal (the
- * provider's webhook; here the create activity sends it) → copy one output → complete.
- * Four activity hops and one signal, no search-attribute upserts. The no-op activities carry the
- * names of real activities of their queues (bench/floor-activities.ts says why).
+ * floorGenerationJob mirrors workflows/generation-job.ts (its lean path, runAndStore in
+ * workflows/prediction-run.ts): create (on the rate-limited create queue; the real one also
+ * records the job) → wait for one signal (the provider's webhook; here the create activity sends
+ * it) on a poll timer → store the outputs and complete (main queue). Two activity hops, one
+ * timer and one signal, no search-attribute upserts. The no-op activities carry the names of
+ * real activities of their queues (bench/floor-activities.ts says why).
  */
 import { condition, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { FloorActivities } from './floor-activities';
@@ -18,6 +19,9 @@ export interface FloorJobInput {
   /** How long after "create" the signal arrives (the model latency of the row being compared). */
   signalDelayMs: number;
 }
+
+/** JOB_POLL_INTERVAL_MS's default: the real job's wait starts a timer this long. */
+const POLL_INTERVAL = '10 seconds';
 
 // The same timeouts as workflows/activity-options.ts; retries never happen on no-ops.
 const mainQueue = { startToCloseTimeout: '30 seconds', scheduleToCloseTimeout: '10 minutes' } as const;
@@ -36,9 +40,9 @@ export async function floorGenerationJob(input: FloorJobInput): Promise<void> {
   });
 
   await create.createPrediction({ workflowId: workflowInfo().workflowId, signalDelayMs: input.signalDelayMs });
-  const marked = db.markJobRunning();
-  await condition(() => done);
-  await marked;
-  await db.markJobRunning(); // copy the output
-  await db.markJobRunning(); // record completion
+  // The real wait's poll timer (JOB_POLL_INTERVAL_MS); the signal always comes first here.
+  while (!(await condition(() => done, POLL_INTERVAL))) {
+    // no poll: the floor's provider never loses its webhook
+  }
+  await db.markJobRunning(); // store the outputs and record completion
 }

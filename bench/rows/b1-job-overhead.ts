@@ -126,7 +126,7 @@ export async function b1JobOverhead(ctx: BenchContext, svc: Service): Promise<{ 
         `CPU per job (our processes and the stack): ${ms(cpuMs.ours / n)}, floor ${ms(cpuMs.floor / floors.length)}.`,
     );
     if (misses.length) row.notes.push(`Missed: ${misses.join('; ')}.`);
-    if (f.p50 > 60) row.notes.push(`The floor alone (Temporal: 4 activity hops + 1 signal) takes ${ms(f.p50)} at p50 here.`);
+    if (f.p50 > 60) row.notes.push(`The floor alone (Temporal: 2 activity hops, a timer and 1 signal) takes ${ms(f.p50)} at p50 here.`);
     const jobsPerSecond = 1000 / o.p50;
     if (jobsPerSecond > ctx.createRatePerSecond * 0.9) {
       row.notes.push(`Sequential jobs run at ~${round(jobsPerSecond)}/s, near the create queue's rate limit of ${ctx.createRatePerSecond}/s, which can add wait to both figure and floor.`);
