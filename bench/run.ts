@@ -42,7 +42,7 @@ import { writeReadmeSection } from './readme';
 import { renderEngineComparison, renderNotes, renderTable, type BenchReport, type MachineInfo, type RowResult } from './report';
 import { b1JobOverhead, type B1Extra } from './rows/b1-job-overhead';
 import { b2ProviderThroughput } from './rows/b2-provider-throughput';
-import { b3BurstAcceptance } from './rows/b3-burst-acceptance';
+import { b3AcceptCapacity } from './rows/b3-accept-capacity';
 import { b4TrainingUploadMemory } from './rows/b4-training-upload-memory';
 import { b5PhotoValidation } from './rows/b5-photo-validation';
 import { b8FaceInspection } from './rows/b8-face-inspection';
@@ -274,8 +274,8 @@ async function runOnEngine(
       log(`${id}: ${row.error ? 'ERROR' : row.pass ? 'PASS' : 'MISS'} — ${row.error ?? row.figureText} (${row.seconds} s)`);
     };
 
-    // B1, B7, B2, B3 share one API + worker pair (B7 reads a job B1 made); B4 gets fresh processes.
-    if (['B1', 'B2', 'B3', 'B7'].some(wanted)) {
+    // B1, B7, B2 share one API + worker pair (B7 reads a job B1 made); B3 and B4 get their own.
+    if (['B1', 'B2', 'B7'].some(wanted)) {
       let svc: Service | undefined;
       let b1: B1Extra | undefined;
       try {
@@ -288,15 +288,15 @@ async function runOnEngine(
         });
         await run('B7', 'read path', () => b7ReadPath(ctx, s, b1));
         await run('B2', 'provider-limited throughput', () => b2ProviderThroughput(ctx, s));
-        await run('B3', 'burst acceptance', () => b3BurstAcceptance(ctx, s));
       } catch (err) {
-        for (const id of ['B1', 'B7', 'B2', 'B3'].filter((i) => wanted(i) && !rows.some((r) => r.id === i))) {
+        for (const id of ['B1', 'B7', 'B2'].filter((i) => wanted(i) && !rows.some((r) => r.id === i))) {
           rows.push({ id, what: '', figures: {}, figureText: '', floor: null, floorText: '—', ratio: null, ratioText: '—', goal: '', pass: null, notes: [], seconds: 0, error: `service did not start: ${(err as Error).message}` });
         }
       } finally {
         await svc?.stop();
       }
     }
+    await run('B3', 'accept capacity', () => b3AcceptCapacity(ctx));
     await run('B5', 'photo validation', () => b5PhotoValidation(ctx));
     await run('B8', 'face inspection of training photos', () => b8FaceInspection(ctx));
     await run('B6', 'prompt list queries', () => b6PromptListQueries(ctx));
