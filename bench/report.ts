@@ -119,6 +119,7 @@ const HEADLINES: Record<string, Headline> = {
   B1: { figure: 'job p50', figureKey: 'p50_ms', floor: 'the floor workflow p50', floorKey: 'p50_ms', unit: 'ms', gap: true },
   B2: { figure: 'steady creates', figureKey: 'steady_creates_per_s', floor: 'the floor workflow', floorKey: 'steady_creates_per_s', unit: '/s' },
   B3: { figure: 'accept capacity (p99 ≤ 250 ms)', figureKey: 'accept_capacity_per_s', floor: 'bare workflow-start capacity', floorKey: 'capacity_per_s', unit: '/s' },
+  B9: { figure: 'CPU per 1-output job', figureKey: 'job1_cpu_ms', floor: "the floor workflow's", floorKey: 'cpu_ms', unit: 'ms' },
   C1: CHAOS_HEADLINE,
   C2: CHAOS_HEADLINE,
   C3: CHAOS_HEADLINE,

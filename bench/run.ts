@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (GitHub issue 8): starts the local stack (as the tests do), measures B1–B7,
+ * `npm run bench` (GitHub issue 8): starts the local stack (as the tests do), measures B1–B9,
  * the chaos rows C1–C4 (kills and restarts of workers, the whole service, Postgres and
  * Temporal mid-run: bench/rows/chaos.ts) and the isolation rows F1–F3 (one account's flood,
  * silent webhooks and streams against another account), prints one table and writes it as JSON
@@ -46,6 +46,7 @@ import { b3AcceptCapacity } from './rows/b3-accept-capacity';
 import { b4TrainingUploadMemory } from './rows/b4-training-upload-memory';
 import { b5PhotoValidation } from './rows/b5-photo-validation';
 import { b8FaceInspection } from './rows/b8-face-inspection';
+import { b9ActionsPerJob } from './rows/b9-actions-per-job';
 import { b6PromptListQueries } from './rows/b6-prompt-list-queries';
 import { b7ReadPath } from './rows/b7-read-path';
 import { c1WorkerKills } from './rows/c1-worker-kills';
@@ -113,7 +114,7 @@ function parseEngines(value: string): Engine[] {
  * depend on it). F3 (event streams) measures the API only; it runs again so that every isolation
  * row has a figure per engine.
  */
-const ENGINE_ROWS = ['B1', 'B2', 'B3', 'C1', 'C2', 'C3', 'C4', 'F1', 'F2', 'F3'];
+const ENGINE_ROWS = ['B1', 'B2', 'B3', 'B9', 'C1', 'C2', 'C3', 'C4', 'F1', 'F2', 'F3'];
 
 export function machineInfo(): MachineInfo {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
@@ -274,7 +275,7 @@ async function runOnEngine(
       log(`${id}: ${row.error ? 'ERROR' : row.pass ? 'PASS' : 'MISS'} — ${row.error ?? row.figureText} (${row.seconds} s)`);
     };
 
-    // B1, B7, B2 share one API + worker pair (B7 reads a job B1 made); B3 and B4 get their own.
+    // B1, B7, B2 share one API + worker pair (B7 reads a job B1 made); B3, B4 and B9 get their own.
     if (['B1', 'B2', 'B7'].some(wanted)) {
       let svc: Service | undefined;
       let b1: B1Extra | undefined;
@@ -297,6 +298,7 @@ async function runOnEngine(
       }
     }
     await run('B3', 'accept capacity', () => b3AcceptCapacity(ctx));
+    await run('B9', 'Temporal actions and CPU per job', () => b9ActionsPerJob(ctx));
     await run('B5', 'photo validation', () => b5PhotoValidation(ctx));
     await run('B8', 'face inspection of training photos', () => b8FaceInspection(ctx));
     await run('B6', 'prompt list queries', () => b6PromptListQueries(ctx));

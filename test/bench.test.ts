@@ -11,7 +11,7 @@ const ROOT = path.resolve(__dirname, '..');
  * isolation rows F1–F3 about 2, each on its own service); far more when the machine is shared.
  */
 const TIMEOUT_MS = 20 * 60_000;
-const ROWS = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'C1', 'C2', 'C3', 'C4', 'F1', 'F2', 'F3'];
+const ROWS = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B9', 'C1', 'C2', 'C3', 'C4', 'F1', 'F2', 'F3'];
 
 /**
  * `npm run bench -- --quick`, as a child process on this run's stack, so the bench cannot rot.
