@@ -2,6 +2,7 @@ import { activityInfo, log } from '@temporalio/activity';
 import { predictionsAdopted, strayRunsCanceled } from '../src/metrics/business';
 import { type PredictionSnapshot, snapshot } from '../src/provider/prediction';
 import type { Provider } from '../src/provider/replicate';
+import { forWorkflowRun } from '../src/provider/webhook-url';
 import { withProviderFailures } from './failures';
 
 /**
@@ -42,10 +43,7 @@ export async function createOnce<T extends { id: string }>(
 export function runWebhook(webhookUrl: string | null): string | undefined {
   if (!webhookUrl) return undefined;
   const runId = activityInfo().workflowExecution?.runId;
-  if (!runId) return webhookUrl;
-  const url = new URL(webhookUrl);
-  url.searchParams.set('run_id', runId);
-  return url.toString();
+  return runId ? forWorkflowRun(webhookUrl, runId) : webhookUrl;
 }
 
 /** What a prediction is created for: a generation job, or a prompt and the images it reserves on its model. */

@@ -9,7 +9,8 @@ import { resolveDeadline } from '../shared/deadline';
 import { reserveCreditsWithRow, settleCredits, type RowInsert } from '../credits/ledger';
 import { AppError, ErrorCode } from '../errors';
 import { afterCursor, decodeCursor, page } from '../shared/pagination';
-import { replicateWebhookUrl, workflowIds } from '../temporal/names';
+import { providerWebhookUrl } from '../provider/webhook-url';
+import { workflowIds } from '../temporal/names';
 import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
 import type { generationJob } from '../../workflows/generation-job';
 import { checkModelInput } from './model-input';
@@ -243,7 +244,7 @@ export async function startJobWorkflow(deps: JobDeps, job: JobStart, fileField: 
           model: job.model,
           input: providerInput(job),
           inputFile,
-          webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, job.workflowId),
+          webhookUrl: providerWebhookUrl(config.http.publicBaseUrl, job.workflowId),
           pollIntervalMs: config.jobs.pollIntervalMs,
           timeoutMs: config.jobs.timeoutMs,
           ...(job.deadlineAt ? { deadlineMs: job.deadlineAt.getTime() } : {}),

@@ -5,7 +5,8 @@ import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
 import type { ModelVersion } from '../generated/prisma/client';
 import { decodeCursor, encodeCursor } from '../shared/pagination';
-import { replicateWebhookUrl, workflowIds } from '../temporal/names';
+import { providerWebhookUrl } from '../provider/webhook-url';
+import { workflowIds } from '../temporal/names';
 import { startWorkflowFor } from '../temporal/start-workflow';
 import type { generatePrompt } from '../../workflows/generate-prompt';
 import { checkParameters } from '../catalog/contract';
@@ -76,7 +77,7 @@ export async function submitPrompt(
           model: `${version.providerModel}:${version.providerVersion}`,
           input: promptInput(req.body, parameters),
           numOutputs: req.body.num_outputs,
-          webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, workflowId),
+          webhookUrl: providerWebhookUrl(config.http.publicBaseUrl, workflowId),
           pollIntervalMs: config.jobs.pollIntervalMs,
           timeoutMs: config.jobs.timeoutMs,
           ...(deadlineAt ? { deadlineMs: deadlineAt.getTime() } : {}),

@@ -38,8 +38,3 @@ export const workflowIds = {
   /** A model runs one prompt at a time. */
   generatePrompt: (versionId: string) => `prompt-${versionId}`,
 };
-
-/** Where Replicate posts a workflow's prediction or training updates; the handler signals that workflow. */
-export function replicateWebhookUrl(publicBaseUrl: string, workflowId: string): string {
-  return `${publicBaseUrl}/api/v1/webhooks/replicate?workflow_id=${encodeURIComponent(workflowId)}`;
-}

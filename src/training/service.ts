@@ -9,7 +9,8 @@ import { MultipartError, receiveMultipart, type ReceivedUpload } from '../shared
 import { validateTrainingImages, type ValidationResult, type ValidImage } from '../images/validate';
 import type { FaceInspector } from '../images/faces/pool';
 import type { Storage } from '../storage/s3';
-import { replicateWebhookUrl, workflowIds } from '../temporal/names';
+import { providerWebhookUrl } from '../provider/webhook-url';
+import { workflowIds } from '../temporal/names';
 import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
 import type { trainModel } from '../../workflows/train-model';
 import { webhookFormColumns } from '../webhooks-out/request';
@@ -220,7 +221,7 @@ async function startWorkflow(
           uploadKeys: v.uploadKeys,
           triggerWord: v.triggerWord,
           trainer: { model: config.training.trainerModel, destinationOwner: config.training.destinationOwner, steps: config.training.steps },
-          webhookUrl: replicateWebhookUrl(config.http.publicBaseUrl, v.workflowId),
+          webhookUrl: providerWebhookUrl(config.http.publicBaseUrl, v.workflowId),
           pollIntervalMs: config.jobs.pollIntervalMs,
           timeoutMs: config.training.timeoutMs,
         },

@@ -6,15 +6,11 @@ import { AppError, ErrorCode } from '../../errors';
 import { snapshot } from '../../provider/prediction';
 import type { ProviderPrediction } from '../../provider/replicate';
 import { verifyWebhook } from '../../provider/webhook-signature';
+import { webhookTarget } from '../../provider/webhook-url';
 import { predictionUpdated } from '../../../workflows/signals';
 import type { AppDeps } from '../deps';
 import { stripeWebhookHandler } from './stripe-webhook';
 
-const replicateQuery = z.object({
-  workflow_id: z.string().regex(/^[a-z-]+-[0-9a-f-]{36}$/).optional(),
-  /** The workflow run the provider's run belongs to; a finished run's late webhooks go nowhere. */
-  run_id: z.uuid().optional(),
-});
 const predictionBody = z.looseObject({
   id: z.string().min(1),
   status: z.enum(['starting', 'processing', 'succeeded', 'failed', 'canceled']),
@@ -47,11 +43,9 @@ export function createWebhooksRouter(deps: AppDeps): Router {
     if (!verdict.ok) throw new AppError(400, ErrorCode.webhookSignatureInvalid, `Webhook rejected: ${verdict.reason}`);
 
     const prediction = parseJson(body, predictionBody) as unknown as ProviderPrediction;
-    const query = replicateQuery.safeParse(req.query);
-    const runId = query.success && query.data.workflow_id ? query.data.run_id : undefined;
-    const workflowId =
-      (query.success ? query.data.workflow_id : undefined) ??
-      (await db.job.findUnique({ where: { providerPredictionId: prediction.id }, select: { workflowId: true } }))?.workflowId;
+    const target = webhookTarget(req.query);
+    const runId = target.runId;
+    const workflowId = target.workflowId ?? (await db.job.findUnique({ where: { providerPredictionId: prediction.id }, select: { workflowId: true } }))?.workflowId;
 
     const deliveryId = `replicate:${verdict.id}`;
     const fresh = await db.webhookEvent.createMany({
