@@ -1,6 +1,7 @@
 /**
- * The service under test as it runs in production: the API (src/server.ts) and the worker
- * (src/worker.ts) as separate child processes, configured like the tests configure them
+ * The service under test as it runs in production: the API (src/server.ts, through the local
+ * stack's entry src/dev/api.ts, which adds the local provider's input knobs the rows send) and the
+ * worker (src/worker.ts) as separate child processes, configured like the tests configure them
  * (test/helpers/test-env.ts serviceEnv) on their own database and task queue, against the bench's
  * local provider. Also the floor worker (bench/floor-worker.ts) with the same settings.
  */
@@ -96,7 +97,7 @@ export async function startService(ctx: BenchContext, name: string, overrides: R
   const spawnApi = (truncateLog: boolean) =>
     spawnManaged({
       name: `${name}-api`,
-      ...nodeTs('src/server.ts', process.env.BENCH_API_NODE_ARGS),
+      ...nodeTs('src/dev/api.ts', process.env.BENCH_API_NODE_ARGS),
       env: childEnv(env),
       cwd: REPO_ROOT,
       logFile: path.join(ctx.runDir, `${name}-api.log`),

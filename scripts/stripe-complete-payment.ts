@@ -23,7 +23,7 @@
 import { parseArgs } from 'node:util';
 import { CREDIT_PACK_KIND } from '../src/credits/checkout-sessions';
 import { LOCAL_STRIPE_WEBHOOK_SECRET } from '../src/dev/local-defaults';
-import { checkoutSessionEvent, signStripeEvent, type CheckoutSessionEvent } from '../src/payments/test-events';
+import { checkoutSessionEvent, signStripeEvent, type CheckoutSessionEvent } from '../src/dev/stripe-test-events';
 
 export interface CompleteResult {
   event: CheckoutSessionEvent;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { devHooks } from '../dev-hooks';
 
 /**
  * An input contract: the model input fields a user may set, each with its type and bounds,
@@ -46,16 +47,6 @@ export interface ContractIssue {
 /** Longest string a contract field takes when it names no maxLength. */
 const DEFAULT_MAX_LENGTH = 2000;
 
-/**
- * The local provider's per-prediction test knobs (README: "The local Replicate-compatible
- * server"), offered on every model outside production. Their values are the local provider's
- * to check: it rejects a negative latency like any invalid input.
- */
-export const LOCAL_PROVIDER_KNOBS: InputContract = {
-  fake_latency_ms: { type: 'number', description: 'Local provider only: how long this prediction takes', dev_only: true },
-  fake_error: { type: 'string', description: 'Local provider only: fail this prediction with this message', maxLength: 500, dev_only: true },
-};
-
 /** Built once per field spec: a request checks its parameters against schemas built before (README, B3). */
 const schemaOf = new WeakMap<FieldSpec, z.ZodType>();
 
@@ -90,21 +81,25 @@ export function numberSchema(spec: FieldSpec): z.ZodNumber {
   return n;
 }
 
-/** offeredFields' answers per contract, by devKnobs: the same contract object is asked on every request. */
-const offeredOf = new WeakMap<InputContract, Record<string, InputContract>>();
+const NO_FIELDS: InputContract = Object.freeze({});
+
+/** offeredFields' answers per contract, by devKnobs and the dev hooks' fields they were built with: the same contract object is asked on every request. */
+const offeredOf = new WeakMap<InputContract, Record<string, { extra: InputContract; offered: InputContract }>>();
 
 /**
  * The fields offered where the service runs, by name (Postgres keeps JSONB keys in its own
- * order): dev-only ones and the local knobs only outside production.
+ * order): dev-only ones, and the input fields a development launcher installed
+ * (src/dev-hooks.ts: the local provider's knobs), only outside production.
  */
 export function offeredFields(contract: InputContract, devKnobs: boolean): InputContract {
+  const extra = devKnobs ? devHooks().inputFields : NO_FIELDS;
   const cached = offeredOf.get(contract)?.[String(devKnobs)];
-  if (cached) return cached;
+  if (cached?.extra === extra) return cached.offered;
   const fields = Object.entries(contract)
     .filter(([, spec]) => devKnobs || !spec.dev_only)
     .sort(([a], [b]) => a.localeCompare(b));
-  const offered = { ...Object.fromEntries(fields), ...(devKnobs ? LOCAL_PROVIDER_KNOBS : {}) };
-  offeredOf.set(contract, { ...offeredOf.get(contract), [String(devKnobs)]: offered });
+  const offered = { ...Object.fromEntries(fields), ...extra };
+  offeredOf.set(contract, { ...offeredOf.get(contract), [String(devKnobs)]: { extra, offered } });
   return offered;
 }
 

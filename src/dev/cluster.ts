@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     for (let i = 1; i <= CLUSTER_WORKER_COUNT; i++) {
       services.push(supervise(`worker-${i}`, 'src/worker.ts', { ...serviceEnv, ...workerMetricsPorts(serviceEnv, i) }, pids, say));
     }
-    apiPorts.forEach((port, i) => services.push(supervise(`api-${i + 1}`, 'src/server.ts', { ...serviceEnv, PORT: String(port) }, pids, say)));
+    apiPorts.forEach((port, i) => services.push(supervise(`api-${i + 1}`, 'src/dev/api.ts', { ...serviceEnv, PORT: String(port) }, pids, say)));
     balancers.push(
       await startTcpBalancer({ host, port: Number(env.PORT), targets: apiPorts.map((port) => ({ host, port })) }),
     );

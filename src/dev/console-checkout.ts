@@ -7,7 +7,7 @@ import { completeCheckoutBody } from '../http/routes/console';
 import { parse } from '../http/validate';
 import { getOwnPayment } from '../payments/checkout';
 import { handleStripeEvent, verifyStripeEvent } from '../payments/stripe-events';
-import { checkoutSessionEvent, signStripeEvent } from '../payments/test-events';
+import { checkoutSessionEvent, signStripeEvent } from './stripe-test-events';
 
 /**
  * POST /api/v1/dev/complete-checkout `{payment_id}` or `{purchase_id}`, development only

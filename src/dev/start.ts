@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       const name = workerCount === 1 ? 'worker' : `worker-${i}`;
       services.push(supervise(name, 'src/worker.ts', { ...serviceEnv, ...workerMetricsPorts(serviceEnv, i) }, pids, say));
     }
-    services.push(supervise('api', 'src/server.ts', serviceEnv, pids, say));
+    services.push(supervise('api', 'src/dev/api.ts', serviceEnv, pids, say));
     for (const service of services) service.start();
     await waitForHttp(`${serviceEnv.PUBLIC_BASE_URL}/health`, 60_000);
     printUrls(serviceEnv, stack, replicate);

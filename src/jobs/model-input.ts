@@ -21,8 +21,9 @@ export interface ModelInput {
  * model's input contract (src/catalog/contract.ts).
  * Every problem at once: 422 `validation_failed` with one issue per field (and, for the
  * duration, `details.input_file` with the upload's duration and the bound). Another user's
- * upload is reported exactly like a missing one. `devKnobs`: outside production, the local
- * provider's test knobs are accepted too.
+ * upload is reported exactly like a missing one. `devKnobs`: outside production, the
+ * dev-only fields and the input fields a development launcher installed (src/dev-hooks.ts: the
+ * local provider's test knobs) are accepted too.
  */
 export async function checkModelInput(db: Db, userId: string, body: GenerateBody, opts: { devKnobs: boolean }): Promise<ModelInput> {
   const model = await getCatalogModel(db, body.model);

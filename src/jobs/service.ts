@@ -17,7 +17,7 @@ import { checkModelInput } from './model-input';
 import { retentionSeconds } from './retention';
 import type { GenerateBody } from './schemas';
 import { webhookColumns } from '../webhooks-out/request';
-import { Phases } from '../shared/phases';
+import { phase } from '../shared/phases';
 
 export interface JobDeps {
   config: Config;
@@ -78,13 +78,13 @@ type SubmitRequest = {
  * starts its workflow (the job id is the workflow id). With an Idempotency-Key, the same key
  * and body return the first job and neither reserve nor start anything new. The key is looked
  * up only when accepting fails (a refusal, or the key's unique index), so a first request
- * costs one statement.
+ * costs one statement. Its two phases, `db` and `temporal`, are the request's Server-Timing.
  */
-export async function submitJob(deps: JobDeps, req: SubmitRequest, timing = new Phases()): Promise<SubmitResult> {
+export async function submitJob(deps: JobDeps, req: SubmitRequest): Promise<SubmitResult> {
   const requestHash = createHash('sha256').update(JSON.stringify(req.body)).digest('hex');
   let accepted: { job: NewJob; fileField: string | null };
   try {
-    accepted = await timing.time('db', () => acceptJob(deps, req, requestHash));
+    accepted = await phase('db', () => acceptJob(deps, req, requestHash));
   } catch (err) {
     // The first request with this key made a job (maybe concurrently): it answers this one.
     const existing = req.idempotencyKey && (err instanceof AppError || isUniqueViolation(err)) ? await findByIdempotencyKey(deps.db, req.userId, req.idempotencyKey) : null;
@@ -93,7 +93,7 @@ export async function submitJob(deps: JobDeps, req: SubmitRequest, timing = new 
   }
 
   const { job, fileField } = accepted;
-  await timing.time('temporal', () => startJobWorkflow(deps, job, fileField, {
+  await phase('temporal', () => startJobWorkflow(deps, job, fileField, {
     undo: () =>
       deps.db.$transaction(async (tx) => {
         await settleCredits(tx, { jobId: job.id, used: 0 });

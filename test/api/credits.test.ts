@@ -1,5 +1,5 @@
 import { ledgerBalance } from '../../src/credits/ledger';
-import { checkoutSessionEvent } from '../../src/payments/test-events';
+import { checkoutSessionEvent } from '../../src/dev/stripe-test-events';
 import { main as stripeComplete } from '../../scripts/stripe-complete-payment';
 import { fundedUser } from '../helpers/factories';
 import { eventually } from '../helpers/http';

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Stripe from 'stripe';
-import { checkoutSessionEvent, signStripeEvent } from '../../src/payments/test-events';
+import { checkoutSessionEvent, signStripeEvent } from '../../src/dev/stripe-test-events';
 import { main as stripeComplete } from '../../scripts/stripe-complete-payment';
 import { startTestEnv, TEST_STRIPE_WEBHOOK_SECRET, type TestEnv, type TestUser } from '../helpers/test-env';
 

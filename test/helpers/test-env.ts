@@ -10,8 +10,9 @@ import { loadConfig, type Config } from '../../src/config';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
 import { LOCAL_TRAINER_MODEL } from '../../src/dev/local-defaults';
+import { installLocalDevHooks } from '../../src/dev/local-dev-hooks';
 import { startLocalReplicate, type LocalReplicate, type Knobs } from '../../src/replicate-local/server';
-import { signStripeEvent } from '../../src/payments/test-events';
+import { signStripeEvent } from '../../src/dev/stripe-test-events';
 import { createRuntime, type Runtime as AppRuntime } from '../../src/runtime';
 import { createWorkers } from '../../src/worker';
 import { databaseUrlFor, readStackInfo, type StackInfo } from './stack-info';
@@ -64,10 +65,12 @@ export interface TestEnvOptions {
 /**
  * A complete, isolated service for one test file: its own database (cloned from the
  * migrated template), its own task queue on the shared Temporal server, its own local
- * Replicate server, the real worker and the real API on a loopback port.
+ * Replicate server, the real worker and the real API on a loopback port, with the development
+ * hooks `npm start` installs (the local provider's input knobs, the console's test checkout).
  */
 export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
   if (!opts.runtimeInstalled) quietTemporalLogs();
+  installLocalDevHooks();
   const stack = readStackInfo();
   const databaseUrl = await cloneDatabase(stack.databaseUrl, stack.templateDatabase);
   const replicate = await startLocalReplicate({ knobs: { latency_ms: 50, ...opts.knobs } });

@@ -1,7 +1,8 @@
 import { checkParameters, fieldSchema, offeredFields, type ModelContract } from '../../src/catalog/contract';
 import { modelContract } from '../../src/catalog/service';
 import { parseServerTiming, serverTimingHeader } from '../../src/http/server-timing';
-import { Phases } from '../../src/shared/phases';
+import { phase, Phases } from '../../src/shared/phases';
+import { installLocalDevHooks } from '../../src/dev/local-dev-hooks';
 
 describe('Server-Timing', () => {
   it('records each phase, also one that throws, and parses back to durations', async () => {
@@ -12,6 +13,20 @@ describe('Server-Timing', () => {
     const parsed = parseServerTiming(serverTimingHeader(timing));
     expect(Object.keys(parsed)).toEqual(['db', 'temporal']);
     expect(parsed.db).toBeGreaterThanOrEqual(15);
+  });
+
+  it('when a service marks its phases, then each request records its own, and a call outside a request records nothing', async () => {
+    const service = async (ms: number) => {
+      await phase('db', () => new Promise((resolve) => setTimeout(resolve, ms)));
+      return phase('temporal', async () => ms);
+    };
+    const [a, b] = [new Phases(), new Phases()];
+    expect(await Promise.all([a.record(() => service(30)), b.record(() => service(1))])).toEqual([30, 1]);
+    expect([a, b].map((p) => p.entries.map((e) => e.name))).toEqual([['db', 'temporal'], ['db', 'temporal']]);
+    expect(a.entries[0]!.ms).toBeGreaterThanOrEqual(25);
+    expect(b.entries[0]!.ms).toBeLessThan(25);
+    expect(await service(1)).toBe(1);
+    expect([a, b].map((p) => p.entries.length)).toEqual([2, 2]);
   });
 
   it('ignores entries without a duration and a missing header', () => {
@@ -38,6 +53,7 @@ describe('contract schemas are built once', () => {
   });
 
   it('keeps the offered fields with and without the dev knobs apart', () => {
+    installLocalDevHooks();
     const dev = offeredFields(contract.input, true);
     const prod = offeredFields(contract.input, false);
     expect(Object.keys(prod)).toEqual(['steps']);

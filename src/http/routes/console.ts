@@ -1,8 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Config } from '../../config';
+import { devHooks } from '../../dev-hooks';
 import type { AppDeps } from '../deps';
 
 /**
@@ -31,20 +30,13 @@ export const CompletedCheckout = z
   })
   .meta({ id: 'CompletedCheckout' });
 
-/** The development-only router (src/dev/console-checkout.ts), as that module exports it. */
-interface DevCheckoutModule {
-  createDevCheckoutRouter(deps: AppDeps): Router;
-}
-
-const DEV_CHECKOUT_MODULE = path.resolve(__dirname, '../../dev/console-checkout');
-
 /**
  * Whether the development-only routes exist here: only when DEV_ROUTES says so (an unset
- * NODE_ENV is not enough), never in production, and only where the source of src/dev is
- * present (the production image does not have it).
+ * NODE_ENV is not enough), never in production, and only where a development launcher installed
+ * the test checkout's router (src/dev-hooks.ts; the production image has no launcher that would).
  */
 function devRoutesAvailable(config: Config): boolean {
-  return config.devRoutes && config.env !== 'production' && ['.ts', '.js'].some((ext) => fs.existsSync(DEV_CHECKOUT_MODULE + ext));
+  return config.devRoutes && config.env !== 'production' && devHooks().testCheckoutRouter !== undefined;
 }
 
 /** Checkouts cannot be paid for real here (stripe-mock), and the route that completes them exists. */
@@ -63,12 +55,13 @@ export function createConsoleConfigRouter({ config }: Pick<AppDeps, 'config'>): 
 }
 
 /**
- * The development-only routes, mounted behind the API key outside production. They sign Stripe
- * test events (src/payments/test-events.ts), which the production build must not contain, so
- * the module is loaded by path at run time rather than imported (test/ops/production-build.test.ts).
+ * The development-only routes, mounted behind the API key outside production: the test
+ * checkout's router as the development launcher installed it (src/dev-hooks.ts). It signs
+ * Stripe test events, which the production build must not contain
+ * (test/ops/production-build.test.ts), so the product never imports it.
  */
 export function createDevRouters(deps: AppDeps): Router[] {
-  if (!devRoutesAvailable(deps.config)) return [];
-  const { createDevCheckoutRouter } = require(DEV_CHECKOUT_MODULE) as DevCheckoutModule;
-  return [createDevCheckoutRouter(deps)];
+  const router = devHooks().testCheckoutRouter;
+  if (!router || !devRoutesAvailable(deps.config)) return [];
+  return [router(deps)];
 }

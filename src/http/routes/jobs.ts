@@ -32,10 +32,8 @@ export function createJobsRouter(deps: AppDeps, queue: QueueBoard): Router {
     const wait = waitSeconds(headers.Prefer);
     const deadlineAt = cancelAfterDeadline(headers['Cancel-After'], MAX_DEADLINE_MS);
     const timing = new Phases();
-    const { job, replayed } = await submitJob(
-      deps,
-      { userId: user.id, body, idempotencyKey: headers['Idempotency-Key'], requestId: String(req.id), apiKeyId: req.apiKey?.keyId, deadlineAt },
-      timing,
+    const { job, replayed } = await timing.record(() =>
+      submitJob(deps, { userId: user.id, body, idempotencyKey: headers['Idempotency-Key'], requestId: String(req.id), apiKeyId: req.apiKey?.keyId, deadlineAt }),
     );
     res.set('Server-Timing', serverTimingHeader(timing));
     if (replayed) res.set('Idempotent-Replayed', 'true');
