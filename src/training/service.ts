@@ -1,11 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
-import { MultipartError, receiveMultipart, type ReceivedUpload } from '../shared/multipart';
+import type { ReceivedUpload } from '../shared/multipart';
 import { validateTrainingImages, type ValidationResult, type ValidImage } from '../images/validate';
 import type { FaceInspector } from '../images/faces/pool';
 import type { Storage } from '../storage/s3';
@@ -30,81 +29,75 @@ const UPLOAD_CONCURRENCY = 4;
 const EXTENSIONS = { jpeg: 'jpg', png: 'png', webp: 'webp' } as const;
 const CONTENT_TYPES = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' } as const;
 
+/** The form the training upload sends: its photos (on disk, see src/http/training-upload.ts) and its fields. */
+export type TrainingPhotos = Pick<ReceivedUpload, 'files' | 'fields'>;
+
 /**
- * POST /versions/train/{payment_id}: checks the payment, receives and checks every photo
- * (all problems at once, nothing consumed), stores them, and starts TrainModel. The
- * workflow id comes from the payment, so the Temporal server refuses a second training
- * while one runs or after one succeeded; after a failure the payment may train again.
+ * POST /versions/train/{payment_id}, once the payment was found trainable (trainablePayment)
+ * and the photos received: checks every photo (all problems at once, nothing consumed), stores
+ * them, and starts TrainModel. The workflow id comes from the payment, so the Temporal server
+ * refuses a second training while one runs or after one succeeded; after a failure the payment
+ * may train again.
  */
 export async function startTraining(
   deps: TrainingDeps,
-  req: { userId: string; paymentId: string; body: IncomingMessage; requestId?: string },
+  req: { userId: string; payment: TrainablePayment; upload: TrainingPhotos; requestId?: string },
 ): Promise<{ versionId: string; status: 'queued' }> {
-  const payment = await checkPayment(deps.db, req.userId, req.paymentId);
-  const upload = await receivePhotos(deps.config, req.body);
-  try {
-    const triggerWord = parseTriggerWord(upload.fields.trigger_word);
-    const webhook = webhookFormColumns(upload.fields, deps.config);
-    const verdict = await checkPhotos(deps, req.userId, upload);
+  const { payment, upload } = req;
+  const triggerWord = parseTriggerWord(upload.fields.trigger_word);
+  const webhook = webhookFormColumns(upload.fields, deps.config);
+  const verdict = await checkPhotos(deps, req.userId, upload.files);
 
-    const versionId = randomUUID();
-    const workflowId = workflowIds.trainModel(payment.id);
-    const uploadPrefix = `versions/${versionId}/uploads`;
-    const uploadKeys = await storePhotos(deps.storage, uploadPrefix, verdict.images);
-    await deps.db.modelVersion.create({
-      data: {
-        id: versionId,
-        userId: req.userId,
-        paymentId: payment.id,
-        planId: payment.planId,
-        triggerWord,
-        imageCount: uploadKeys.length,
-        workflowId,
-        uploadPrefix,
-        requestId: req.requestId ?? null,
-        ...webhook,
+  const versionId = randomUUID();
+  const workflowId = workflowIds.trainModel(payment.id);
+  const uploadPrefix = `versions/${versionId}/uploads`;
+  const uploadKeys = await storePhotos(deps.storage, uploadPrefix, verdict.images);
+  await deps.db.modelVersion.create({
+    data: {
+      id: versionId,
+      userId: req.userId,
+      paymentId: payment.id,
+      planId: payment.planId,
+      triggerWord,
+      imageCount: uploadKeys.length,
+      workflowId,
+      uploadPrefix,
+      requestId: req.requestId ?? null,
+      ...webhook,
+    },
+  });
+  await startWorkflow(
+    deps,
+    { versionId, workflowId, userId: req.userId, paymentId: payment.id, uploadKeys, triggerWord, requestId: req.requestId },
+    {
+      undo: async () => {
+        await deps.db.modelVersion.delete({ where: { id: versionId } });
+        await deps.storage.remove(uploadKeys).catch(() => undefined);
       },
-    });
-    await startWorkflow(
-      deps,
-      { versionId, workflowId, userId: req.userId, paymentId: payment.id, uploadKeys, triggerWord, requestId: req.requestId },
-      {
-        undo: async () => {
-          await deps.db.modelVersion.delete({ where: { id: versionId } });
-          await deps.storage.remove(uploadKeys).catch(() => undefined);
-        },
-        conflict: () => alreadyTrainingError(deps.db, payment.id),
-        unavailable: 'The training could not be queued; nothing was started. Try again shortly.',
-      },
-    );
-    return { versionId, status: 'queued' };
-  } finally {
-    await upload.cleanup();
-  }
+      conflict: () => alreadyTrainingError(deps.db, payment.id),
+      unavailable: 'The training could not be queued; nothing was started. Try again shortly.',
+    },
+  );
+  return { versionId, status: 'queued' };
 }
 
 /** POST /photos/inspect: the training upload's checks, faces included, answered; nothing is stored or started. */
-export async function inspectUploadedPhotos(deps: TrainingDeps, req: { userId: string; body: IncomingMessage }): Promise<PhotoInspection> {
-  const upload = await receivePhotos(deps.config, req.body);
-  try {
-    const { validation: _validation, ...report } = await inspectTrainingPhotos(deps, req.userId, upload.files);
-    return { ...report, training_refuses_errors: deps.config.faceCheck.training === 'enforce' };
-  } finally {
-    await upload.cleanup();
-  }
+export async function inspectUploadedPhotos(deps: TrainingDeps, req: { userId: string; upload: TrainingPhotos }): Promise<PhotoInspection> {
+  const { validation: _validation, ...report } = await inspectTrainingPhotos(deps, req.userId, req.upload.files);
+  return { ...report, training_refuses_errors: deps.config.faceCheck.training === 'enforce' };
 }
 
 /**
  * The header-first checks; with FACE_CHECK_TRAINING=enforce also the face checks (the same
  * inspection as POST /photos/inspect), refusing a set with any error and listing every finding.
  */
-async function checkPhotos(deps: TrainingDeps, userId: string, upload: ReceivedUpload): Promise<Extract<ValidationResult, { ok: true }>> {
+async function checkPhotos(deps: TrainingDeps, userId: string, files: TrainingPhotos['files']): Promise<Extract<ValidationResult, { ok: true }>> {
   if (deps.config.faceCheck.training === 'enforce') {
-    const report = await inspectTrainingPhotos(deps, userId, upload.files);
+    const report = await inspectTrainingPhotos(deps, userId, files);
     if (!report.ok || !report.validation.ok) throw photosRefused(report);
     return report.validation;
   }
-  const verdict = await validateTrainingImages(upload.files, {
+  const verdict = await validateTrainingImages(files, {
     minSide: deps.config.training.minSidePx,
     maxFileBytes: deps.config.training.maxFileBytes,
     maxTotalBytes: deps.config.training.maxTotalBytes,
@@ -125,7 +118,10 @@ async function checkPhotos(deps: TrainingDeps, userId: string, upload: ReceivedU
   return verdict;
 }
 
-async function checkPayment(db: Db, userId: string, paymentId: string) {
+export type TrainablePayment = Awaited<ReturnType<typeof trainablePayment>>;
+
+/** The caller's paid base-plan payment, or why it cannot train: checked before the photos are read. */
+export async function trainablePayment(db: Db, userId: string, paymentId: string) {
   const payment = await db.payment.findFirst({ where: { id: paymentId, userId }, include: { plan: true } });
   if (!payment) throw AppError.notFound('Payment');
   if (!payment.plan.isInit) {
@@ -157,26 +153,6 @@ async function alreadyTrainingError(db: Db, paymentId: string): Promise<AppError
     return AppError.conflict(ErrorCode.paymentAlreadyUsed, 'This payment already trained a model; buy a new plan to train another', { version_id: version.id });
   }
   return AppError.conflict(ErrorCode.trainingInProgress, 'A training for this payment is already running', version ? { version_id: version.id } : undefined);
-}
-
-/** The training form (photos in `images`), streamed to a temp directory; the caller cleans it up. */
-export async function receivePhotos(config: Config, body: IncomingMessage): Promise<ReceivedUpload> {
-  try {
-    return await receiveMultipart(body, {
-      fileFields: ['images'],
-      limits: {
-        // Room above the maximum so "too many images" is reported with everything else.
-        maxFiles: config.training.maxImages * 2,
-        maxFileBytes: config.training.maxFileBytes,
-        maxTotalBytes: config.training.maxTotalBytes,
-        maxFields: 5,
-        maxFieldBytes: 1024,
-      },
-    });
-  } catch (err) {
-    if (!(err instanceof MultipartError)) throw err;
-    throw err.toAppError();
-  }
 }
 
 function parseTriggerWord(raw: string | undefined): string {

@@ -1,11 +1,12 @@
 import { Router } from 'express';
 import { AppError } from '../../errors';
-import { inspectUploadedPhotos, startTraining } from '../../training/service';
+import { inspectUploadedPhotos, startTraining, trainablePayment } from '../../training/service';
 import { listVersionsQuery, paymentIdParam, versionIdParam } from '../../training/schemas';
 import { versionView } from '../../training/views';
 import { afterCursor, decodeCursor, page } from '../../shared/pagination';
 import { currentUser } from '../auth';
 import type { AppDeps } from '../deps';
+import { withTrainingPhotos } from '../training-upload';
 import { parse } from '../validate';
 import { BEFORE_PROVIDER, type QueueBoard } from '../../queue/board';
 
@@ -16,13 +17,17 @@ export function createVersionsRouter(deps: AppDeps, queue: QueueBoard): Router {
 
   router.post('/versions/train/:payment_id', async (req, res) => {
     const { payment_id } = parse(paymentIdParam, req.params, 'path');
-    const started = await startTraining(deps, { userId: currentUser(req).id, paymentId: payment_id, body: req, requestId: String(req.id) });
+    const userId = currentUser(req).id;
+    // Refused before the photos are read: a payment that cannot train costs no upload.
+    const payment = await trainablePayment(db, userId, payment_id);
+    const started = await withTrainingPhotos(deps.config, req, (upload) => startTraining(deps, { userId, payment, upload, requestId: String(req.id) }));
     res.status(202).location(`/api/v1/versions/info/${started.versionId}`).json({ version_id: started.versionId, status: started.status });
   });
 
   // The training upload's checks, faces included, before anyone pays: answers the findings, starts nothing.
   router.post('/photos/inspect', async (req, res) => {
-    res.json(await inspectUploadedPhotos(deps, { userId: currentUser(req).id, body: req }));
+    const userId = currentUser(req).id;
+    res.json(await withTrainingPhotos(deps.config, req, (upload) => inspectUploadedPhotos(deps, { userId, upload })));
   });
 
   router.get('/versions/info/:version_id', async (req, res) => {
