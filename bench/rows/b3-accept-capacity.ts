@@ -10,14 +10,16 @@
  * find one that passes). The two paths' steps alternate at each rate, so a change in the
  * machine's load hits both.
  *
- * What runs during a step is what runs in production during such a burst: every accepted job's
- * workflow starts and runs, its provider creates limited by the create queue (the run's
- * REPLICATE_CREATE_RATE_PER_SECOND); the floor worker has the same settings, so its creates are
- * limited the same way. The provider answers at once (no model latency, no provider limit), so
- * it is never what limits a step. After each step the backlog drains (every job final, every
- * floor workflow done) before the next one starts, so a step never shares the machine with the
- * previous one's work. MAX_ACTIVE_JOBS_PER_ACCOUNT is lifted for this row's service: the
- * per-account cap is a business refusal (429), not the accept path's capacity.
+ * What runs during a step is the accept path and what a job does right after it, not the jobs'
+ * provider work: every accepted job's workflow starts and creates its prediction (the create
+ * queue's limit, the run's REPLICATE_CREATE_RATE_PER_SECOND, as in production; the floor worker
+ * has the same settings), and the provider (no rate limit) finishes each prediction only after
+ * the step's last request (its model latency is the step's length plus 2 s; the floor's signal
+ * comes as late). So the outputs' copies and completions run after the step, and each step's
+ * backlog drains (every job final, every floor workflow closed) before the next one starts: a
+ * step never shares the machine with the jobs' provider work, its own or the previous step's.
+ * MAX_ACTIVE_JOBS_PER_ACCOUNT is lifted for this row's service: the per-account cap is a
+ * business refusal (429), not the accept path's capacity.
  *
  * CPU per accept (and per start): the CPU of our processes and the stack during a step's
  * measured window, over the requests sent in it, at the highest rate both paths passed.
@@ -86,6 +88,8 @@ export async function b3AcceptCapacity(ctx: BenchContext): Promise<RowResult> {
   );
   const warmupMs = ctx.quick ? 1000 : 3000;
   const measureMs = ctx.quick ? 3000 : 10_000;
+  /** The provider's model latency and the floor's signal delay: every job finishes after its step. */
+  const holdMs = warmupMs + measureMs + 2000;
   let svc: Service | undefined;
   let floor: FloorWorker | undefined;
   const clients: HttpClient[] = [];
@@ -94,7 +98,7 @@ export async function b3AcceptCapacity(ctx: BenchContext): Promise<RowResult> {
     const s = svc;
     floor = await startFloorWorker(ctx, s, 'b3');
     const f = floor;
-    ctx.replicate.setKnobs({ latency_ms: 0, failure_rate: 0, create_rate_limit_per_minute: null, other_rate_limit_per_minute: null });
+    ctx.replicate.setKnobs({ latency_ms: holdMs, failure_rate: 0, create_rate_limit_per_minute: null, other_rate_limit_per_minute: null });
     const users = await Promise.all(Array.from({ length: USERS }, () => s.createUser()));
     // Each user its own client with a pool of 10 keep-alive connections (Python requests' default).
     clients.push(...users.map(() => new HttpClient(s.baseUrl, {}, CONNECTIONS_PER_USER)));
@@ -150,13 +154,13 @@ export async function b3AcceptCapacity(ctx: BenchContext): Promise<RowResult> {
       };
     };
 
-    const drainTimeoutMs = (count: number) => (count / ctx.createRatePerSecond) * 1000 + (ctx.quick ? 60_000 : 180_000);
+    const drainTimeoutMs = (count: number) => holdMs + (count / ctx.createRatePerSecond) * 1000 + (ctx.quick ? 60_000 : 180_000);
 
     const acceptStep = async (rate: number): Promise<Step> => {
       const ids: string[] = [];
       const measured = await step(rate, async (i) => {
         const user = i % users.length;
-        const reply = await clients[user]!.request('POST', '/api/v1/generate', { json: jobBody(`bench B3 ${rate} ${i}`, { fake_latency_ms: 0 }), headers: users[user]!.headers });
+        const reply = await clients[user]!.request('POST', '/api/v1/generate', { json: jobBody(`bench B3 ${rate} ${i}`, { fake_latency_ms: holdMs }), headers: users[user]!.headers });
         const body = JSON.parse(reply.body.toString('utf8') || '{}');
         if (reply.status !== 202) throw new Error(`${reply.status} ${JSON.stringify(body).slice(0, 160)}`);
         ids.push(body.job_id);
@@ -174,23 +178,20 @@ export async function b3AcceptCapacity(ctx: BenchContext): Promise<RowResult> {
     };
 
     const startStep = async (rate: number): Promise<Step> => {
-      const before = await f.stats();
-      let started = 0;
       const measured = await step(rate, async () => {
         const t0 = performance.now();
-        await ctx.temporal.workflow.start('floorGenerationJob', { taskQueue: f.taskQueue, workflowId: `floor-b3-${randomUUID()}`, args: [{ signalDelayMs: 0 }] });
-        started++;
+        await ctx.temporal.workflow.start('floorGenerationJob', { taskQueue: f.taskQueue, workflowId: `floor-b3-${randomUUID()}`, args: [{ signalDelayMs: holdMs }] });
         return { ms: performance.now() - t0 };
       });
-      // every floor workflow has run its create and its three no-op hops (bench/floor-workflows.ts)
+      // every floor workflow of the step has closed (visibility's count of the floor queue's open ones)
       const t0 = performance.now();
-      const deadline = Date.now() + drainTimeoutMs(started);
+      const deadline = Date.now() + drainTimeoutMs(measured.requests);
       let drainProblem: string | undefined;
       for (;;) {
-        const now = await f.stats();
-        if (now.creates - before.creates >= started && now.noops - before.noops >= 3 * started) break;
+        const { count } = await ctx.temporal.workflow.count(`TaskQueue = '${f.taskQueue}' AND ExecutionStatus = 'Running'`);
+        if (count === 0) break;
         if (Date.now() > deadline) {
-          drainProblem = `the floor workflows did not drain (${now.creates - before.creates} creates, ${now.noops - before.noops} no-ops of ${started} workflows)`;
+          drainProblem = `${count} floor workflows were still open`;
           break;
         }
         await sleep(250);
@@ -212,7 +213,7 @@ export async function b3AcceptCapacity(ctx: BenchContext): Promise<RowResult> {
       const sr = searches[p];
       sr.steps.push(st);
       ctx.log(
-        `  B3 ${p === 'accept' ? 'accepts' : 'bare starts'} at ${round(st.rate, 1)}/s: p50 ${ms(st.measured.p50)}, p99 ${ms(st.measured.p99)}, ${st.errors} errors` +
+        `  B3 ${p === 'accept' ? 'accepts' : 'bare starts'} at ${round(st.rate, 1)}/s: p50 ${ms(st.measured.p50)}, p99 ${ms(st.measured.p99)}, ${st.errors} errors${st.errors ? ` (${st.errorSamples.join('; ')})` : ''}` +
           `${st.drainProblem ? `, ${st.drainProblem}` : ''}; drained in ${round(st.drainSeconds, 1)} s → ${st.pass ? 'pass' : 'stop'}`,
       );
       if (st.pass) sr.capacity = Math.max(sr.capacity ?? 0, st.rate);
@@ -232,13 +233,13 @@ export async function b3AcceptCapacity(ctx: BenchContext): Promise<RowResult> {
       for (let rate = FIRST_RATE / FACTOR; sr.capacity === null && rate >= MIN_RATE; rate /= FACTOR) {
         const st = await run[p](rate);
         sr.steps.push(st);
-        ctx.log(`  B3 ${p} at ${round(rate, 1)}/s (below the first step): p99 ${ms(st.measured.p99)}, ${st.errors} errors → ${st.pass ? 'pass' : 'fail'}`);
+        ctx.log(`  B3 ${p} at ${round(rate, 1)}/s (below the first step): p99 ${ms(st.measured.p99)}, ${st.errors} errors${st.errors ? ` (${st.errorSamples.join('; ')})` : ''}${st.drainProblem ? `, ${st.drainProblem}` : ''} → ${st.pass ? 'pass' : 'fail'}`);
         if (st.pass) sr.capacity = rate;
         await pause();
       }
     }
 
-    return report(row, searches, { warmupMs, measureMs, createRate: ctx.createRatePerSecond });
+    return report(row, searches, { warmupMs, measureMs, holdMs, createRate: ctx.createRatePerSecond });
   } finally {
     for (const c of clients) c.close();
     await floor?.stop();
@@ -248,7 +249,7 @@ export async function b3AcceptCapacity(ctx: BenchContext): Promise<RowResult> {
 
 const rate1 = (r: number) => `${round(r, 1)}/s`;
 
-function report(row: RowResult, searches: Record<PathName, Search>, o: { warmupMs: number; measureMs: number; createRate: number }): RowResult {
+function report(row: RowResult, searches: Record<PathName, Search>, o: { warmupMs: number; measureMs: number; holdMs: number; createRate: number }): RowResult {
   const { accept, start } = searches;
   const stepAt = (sr: Search, rate: number | null) => (rate === null ? undefined : sr.steps.find((st) => st.rate === rate));
   const firstFail = (sr: Search) => sr.steps.find((st) => !st.pass && st.rate > (sr.capacity ?? 0));
@@ -306,11 +307,11 @@ function report(row: RowResult, searches: Record<PathName, Search>, o: { warmupM
   const stepsText = (sr: Search) =>
     [...sr.steps]
       .sort((x, y) => x.rate - y.rate)
-      .map((st) => `${rate1(st.rate)} p50 ${ms(st.measured.p50)} p99 ${ms(st.measured.p99)}${st.errors ? ` ${st.errors} errors` : ''} ${st.pass ? '✓' : '✗'}`)
+      .map((st) => `${rate1(st.rate)} p50 ${ms(st.measured.p50)} p99 ${ms(st.measured.p99)}${st.errors ? ` ${st.errors} errors` : ''} ${st.pass ? '✓' : '✗'} (machine ${st.cpu.machineBusyPct}% busy, not ours ${st.cpu.othersPctOfCore}% of a core)`)
       .join(', ');
   row.notes.push(
     `Steps: ${o.warmupMs / 1000} s warm-up then ${o.measureMs / 1000} s measured, open loop; accepts from ${USERS} users × ${CONNECTIONS_PER_USER} keep-alive connections, starts from the bench's Temporal client. ` +
-      `Jobs ran as accepted, their provider creates limited to ${o.createRate}/s by the create queue (the floor worker's the same), the provider answering at once; each step's backlog drained before the next. ` +
+      `Every job created its prediction as accepted (the create queue limited to ${o.createRate}/s, the floor worker's the same) and the provider finished it ${o.holdMs / 1000} s later (the floor's signal as late), after the step; each step's backlog drained before the next. ` +
       `Accepts: ${stepsText(accept)}. Bare starts: ${stepsText(start)}.`,
   );
   const partsOf = (st: Step | undefined) => st?.parts && `the accept statement p50 ${ms(st.parts.db.p50)}, p99 ${ms(st.parts.db.p99)}; the workflow start p50 ${ms(st.parts.temporal.p50)}, p99 ${ms(st.parts.temporal.p99)}; the rest (HTTP, auth, validation, waiting for a CPU) p50 ${ms(st.parts.rest.p50)}, p99 ${ms(st.parts.rest.p99)}`;
@@ -318,7 +319,7 @@ function report(row: RowResult, searches: Record<PathName, Search>, o: { warmupM
   if (a?.parts || fail?.parts) {
     row.notes.push(`The accepts' parts (Server-Timing)${a?.parts ? `, at ${rate1(a.rate)}: ${partsOf(a)}` : ''}${fail?.parts ? `; at ${rate1(fail.rate)} (the first step over): ${partsOf(fail)}` : ''}.`);
   }
-  row.notes.push(`CPU per request: our processes and the stack (not the bench's load generator and fake provider) during the measured window, over the requests sent in it; the accepts' includes their jobs running at the create limit.`);
+  row.notes.push(`CPU per request: our processes and the stack (not the bench's load generator and fake provider) during the measured window, over the requests sent in it; it includes what runs right after an accept or a start (the first workflow task, the create at the create queue's pace).`);
   const lag = Math.max(...accept.steps.concat(start.steps).map((st) => st.lagMs));
   if (lag > 20) row.notes.push(`The load generator fell up to ${ms(lag)} behind its schedule.`);
   if (!row.pass) {
