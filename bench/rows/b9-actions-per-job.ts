@@ -8,12 +8,10 @@
  * floorGenerationJob) on its no-op worker.
  *
  * The floor: floorGenerationJob is the Temporal shape of a 1-output generation job as
- * bench/floor-workflows.ts writes it (create on the create queue, mark running, one signal, copy
- * one output, complete: four activity hops and a signal) with no-op activities. It is the only
- * floor there is: the 2-output job and the prompt (the same shape around a trained model) are set
- * beside it too (a 2-output floor would copy twice), and a training has none (its shape, zip then
- * create then wait with progress, has no floor workflow). A job leaner than that shape counts
- * fewer actions than the floor.
+ * bench/floor-workflows.ts writes it, with no-op activities (its hops, timer and signal are
+ * counted from its histories like the jobs', not assumed). It is the only floor there is: the
+ * 2-output job and the prompt (a generation on a trained model) are set beside it too, and a
+ * training has none (its shape, zip then create then wait with progress, has no floor workflow).
  *
  * "Caused" workflows: every workflow on the service's task queues that started between a job's
  * POST and the moment everything it started had closed, other than its own and those a schedule
