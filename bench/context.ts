@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import type { LocalReplicate } from '../src/replicate-local/server';
+import type { LocalReplicate } from '../tools/replicate-local/server';
 import type { StackInfo } from '../test/helpers/stack-info';
 import type { Engine } from './engine';
 

@@ -1,14 +1,14 @@
 /**
  * The Temporal server a bench run measures on. `dev`: the CLI dev server that `npm start` and the
- * tests run (one process, SQLite, one history shard), started by src/dev/stack.ts. `cluster`: the
- * production topology of `npm run start:cluster` (src/dev/temporal-cluster.ts): two server nodes
+ * tests run (one process, SQLite, one history shard), started by tools/dev/stack.ts. `cluster`: the
+ * production topology of `npm run start:cluster` (tools/dev/temporal-cluster.ts): two server nodes
  * from .tools/bin/temporal-server with their membership on 127.0.0.2 and 127.0.0.3, persistence
  * and visibility on the stack's Postgres, 4 history shards, one frontend address through a TCP
  * balancer. Its nodes are supervised: one that dies is started again with backoff.
  */
 import path from 'node:path';
-import { findFreePorts } from '../src/dev/ports';
-import { freeNodePortBase, startTemporalCluster, waitForHealth, type TemporalCluster } from '../src/dev/temporal-cluster';
+import { findFreePorts } from '../tools/dev/ports';
+import { freeNodePortBase, startTemporalCluster, waitForHealth, type TemporalCluster } from '../tools/dev/temporal-cluster';
 import type { StackInfo } from '../test/helpers/stack-info';
 
 export const ENGINES = ['dev', 'cluster'] as const;

@@ -1,5 +1,5 @@
 /**
- * The local Replicate server as its own process (src/replicate-local/main.ts), for the chaos rows:
+ * The local Replicate server as its own process (tools/replicate-local/main.ts), for the chaos rows:
  * C2 kills it with the rest of the service and starts it again on the same port and data folder
  * (REPLICATE_LOCAL_DATA_DIR), where it carries on with the predictions it had, as Replicate would
  * after our side crashed. Its counters (/admin/stats) start from zero on every start, so the rows
@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../src/dev/paths';
-import { findFreePorts } from '../src/dev/ports';
-import { spawnManaged, waitUntil, type ManagedProcess } from '../src/dev/processes';
+import { REPO_ROOT } from '../tools/dev/paths';
+import { findFreePorts } from '../tools/dev/ports';
+import { spawnManaged, waitUntil, type ManagedProcess } from '../tools/dev/processes';
 import type { BenchContext } from './context';
 import { benchDataDir } from './data-dir';
 
@@ -48,7 +48,7 @@ export async function startProviderProcess(ctx: BenchContext, name: string): Pro
     spawnManaged({
       name,
       command: process.execPath,
-      args: ['--import', 'tsx', 'src/replicate-local/main.ts'],
+      args: ['--import', 'tsx', 'tools/replicate-local/main.ts'],
       env: {
         ...process.env,
         REPLICATE_LOCAL_PORT: String(port),

@@ -48,7 +48,7 @@ function engines(report: BenchReport): string {
   return `
 The Temporal rows ran once per engine (\`npm run bench -- --engines=${list.join(',')}\`), each engine with its own stack and
 its own floors: ${list.map((e) => `**${e}**, the ${ENGINE_LABEL[e]}`).join('; ')}. The cluster is the topology of
-\`npm run start:cluster\` (src/dev/temporal-cluster.ts) on the same 2 cores as everything else. B4–B7 do not depend on
+\`npm run start:cluster\` (tools/dev/temporal-cluster.ts) on the same 2 cores as everything else. B4–B7 do not depend on
 the engine and ran on the first only.
 `;
 }

@@ -1,6 +1,6 @@
 /**
  * The service under test as it runs in production: the API (src/server.ts, through the local
- * stack's entry src/dev/api.ts, which adds the local provider's input knobs the rows send) and the
+ * stack's entry tools/dev/api.ts, which adds the local provider's input knobs the rows send) and the
  * worker (src/worker.ts) as separate child processes, configured like the tests configure them
  * (test/helpers/test-env.ts serviceEnv) on their own database and task queue, against the bench's
  * local provider. Also the floor worker (bench/floor-worker.ts) with the same settings.
@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { createDb, type Db } from '../src/db/client';
-import { REPO_ROOT } from '../src/dev/paths';
-import { findFreePorts } from '../src/dev/ports';
-import { spawnManaged, waitUntil, type ManagedProcess } from '../src/dev/processes';
+import { REPO_ROOT } from '../tools/dev/paths';
+import { findFreePorts } from '../tools/dev/ports';
+import { spawnManaged, waitUntil, type ManagedProcess } from '../tools/dev/processes';
 import { taskQueues } from '../src/temporal/names';
 import { cloneDatabase, dropDatabase, serviceEnv } from '../test/helpers/test-env';
 import { grantCreditsIfNeeded } from './credits';
@@ -97,7 +97,7 @@ export async function startService(ctx: BenchContext, name: string, overrides: R
   const spawnApi = (truncateLog: boolean) =>
     spawnManaged({
       name: `${name}-api`,
-      ...nodeTs('src/dev/api.ts', process.env.BENCH_API_NODE_ARGS),
+      ...nodeTs('tools/dev/api.ts', process.env.BENCH_API_NODE_ARGS),
       env: childEnv(env),
       cwd: REPO_ROOT,
       logFile: path.join(ctx.runDir, `${name}-api.log`),

@@ -25,7 +25,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${TOOLS_BIN:-$ROOT/.tools/bin}"
 
 TEMPORAL_VERSION="1.5.1"
-# The production topology's server and UI (src/dev/cluster-topology.ts and docker-compose.yml pin the same).
+# The production topology's server and UI (tools/dev/cluster-topology.ts and docker-compose.yml pin the same).
 TEMPORAL_SERVER_VERSION="1.29.1"
 TEMPORAL_UI_VERSION="2.42.1"
 ALL_TOOLS=(temporal minio stripe-mock temporal-server temporal-sql-tool temporal-schema temporal-ui-server)

@@ -22,7 +22,7 @@ const PUBLISHED_VALUES = new Set([
   'r8_replace_me',
   'sk_test_replace_me',
   'whsec_replace_me',
-  // npm start (src/dev): pepper, stripe-mock key, local webhook secret, local Replicate token, MinIO root
+  // npm start (tools/dev): pepper, stripe-mock key, local webhook secret, local Replicate token, MinIO root
   'local-development-pepper-change-me',
   'sk_test_123',
   'whsec_local_development_only',

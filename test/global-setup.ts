@@ -3,7 +3,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { Client } from 'pg';
 import path from 'node:path';
 import { migrate } from '../src/db/migrate';
-import { makeTempDataDir, startStack, type RunningStack, type StackOptions } from '../src/dev/stack';
+import { makeTempDataDir, startStack, type RunningStack, type StackOptions } from '../tools/dev/stack';
 import { STACK_DIR, STACK_INFO_ENV, databaseUrlFor, stackInfoFile, type StackInfo } from './helpers/stack-info';
 import { WORKFLOW_INTERCEPTOR_MODULES } from '../src/temporal/request-id';
 

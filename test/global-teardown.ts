@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { RunningStack } from '../src/dev/stack';
+import type { RunningStack } from '../tools/dev/stack';
 import { STACK_INFO_ENV } from './helpers/stack-info';
 
 export default async function globalTeardown(): Promise<void> {

@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { waitUntil } from '../../src/dev/processes';
+import { waitUntil } from '../../tools/dev/processes';
 import { startChaosStack, type ChaosStack } from '../chaos-stack';
 import type { BenchContext } from '../context';
 import { cpuMeter } from '../proc';

@@ -2,7 +2,7 @@
 # One-shot (docker-compose service temporal-setup, image temporalio/admin-tools): once the Temporal
 # server answers, creates the namespace if missing and registers the custom search attributes of
 # temporal-config/search-attributes.json (mounted at $SEARCH_ATTRIBUTES_FILE) that are missing.
-# Idempotent. The local dev server gets the same attributes from src/dev/stack.ts (--search-attribute).
+# Idempotent. The local dev server gets the same attributes from tools/dev/stack.ts (--search-attribute).
 # Env: TEMPORAL_ADDRESS (read by the temporal CLI), NAMESPACE, NAMESPACE_RETENTION, SEARCH_ATTRIBUTES_FILE.
 set -eu
 export HOME="${HOME:-/tmp}" # the CLI looks for its config file under $HOME

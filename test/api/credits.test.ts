@@ -1,6 +1,6 @@
 import { ledgerBalance } from '../../src/credits/ledger';
-import { checkoutSessionEvent } from '../../src/dev/stripe-test-events';
-import { main as stripeComplete } from '../../scripts/stripe-complete-payment';
+import { checkoutSessionEvent } from '../../tools/dev/stripe-test-events';
+import { main as stripeComplete } from '../../tools/stripe-complete-payment';
 import { fundedUser } from '../helpers/factories';
 import { eventually } from '../helpers/http';
 import { startTestEnv, TEST_STRIPE_WEBHOOK_SECRET, type TestEnv, type TestUser } from '../helpers/test-env';

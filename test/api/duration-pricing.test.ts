@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ledgerBalance } from '../../src/credits/ledger';
-import { generateWav } from '../../src/replicate-local/audio-media';
+import { generateWav } from '../../tools/replicate-local/audio-media';
 import { fundedUser } from '../helpers/factories';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 

@@ -4,8 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Stripe from 'stripe';
-import { checkoutSessionEvent, signStripeEvent } from '../../src/dev/stripe-test-events';
-import { main as stripeComplete } from '../../scripts/stripe-complete-payment';
+import { checkoutSessionEvent, signStripeEvent } from '../../tools/dev/stripe-test-events';
+import { main as stripeComplete } from '../../tools/stripe-complete-payment';
 import { startTestEnv, TEST_STRIPE_WEBHOOK_SECRET, type TestEnv, type TestUser } from '../helpers/test-env';
 
 type VersionStatus = 'queued' | 'validating' | 'uploading' | 'training' | 'succeeded' | 'failed' | 'canceled';
@@ -339,7 +339,7 @@ describe('npm run stripe:complete', () => {
   it('when spawned as a CLI with --event checkout.session.expired, then the payment expires and the exit code is 0', async () => {
     const id = await createPayment(alice);
     const root = path.resolve(__dirname, '../..');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/stripe-complete-payment.ts', id, '--api', env.baseUrl, '--event', 'checkout.session.expired'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'tools/stripe-complete-payment.ts', id, '--api', env.baseUrl, '--event', 'checkout.session.expired'], {
       cwd: root,
       env: { PATH: process.env.PATH, STRIPE_WEBHOOK_SECRET: TEST_STRIPE_WEBHOOK_SECRET },
     });

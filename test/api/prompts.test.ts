@@ -1,5 +1,5 @@
 import { ledgerTotals } from '../../src/quota/ledger';
-import { checkoutSessionEvent } from '../../src/dev/stripe-test-events';
+import { checkoutSessionEvent } from '../../tools/dev/stripe-test-events';
 import { paidPayment, trainedVersion } from '../helpers/factories';
 import { eventually } from '../helpers/http';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';

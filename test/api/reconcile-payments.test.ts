@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { checkoutSessionEvent } from '../../src/dev/stripe-test-events';
+import { checkoutSessionEvent } from '../../tools/dev/stripe-test-events';
 import { ledgerTotals } from '../../src/quota/ledger';
 import { ensureReconcileSchedule } from '../../src/temporal/schedules';
 import type { ReconcileReport } from '../../workflows/reconcile';

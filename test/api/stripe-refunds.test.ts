@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { getOwed, ledgerBalance, ledgerOwed } from '../../src/credits/ledger';
-import { chargeRefundedEvent, checkoutSessionEvent, disputeEvent } from '../../src/dev/stripe-test-events';
+import { chargeRefundedEvent, checkoutSessionEvent, disputeEvent } from '../../tools/dev/stripe-test-events';
 import { grantImages, ledgerImagesOwed, ledgerTotals } from '../../src/quota/ledger';
 import { paidPayment, trainedVersion } from '../helpers/factories';
 import { eventually } from '../helpers/http';

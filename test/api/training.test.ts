@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Test } from 'supertest';
-import { checkoutSessionEvent } from '../../src/dev/stripe-test-events';
+import { checkoutSessionEvent } from '../../tools/dev/stripe-test-events';
 import { ledgerTotals } from '../../src/quota/ledger';
 import { makeBomb, makeGif, makeJpeg, makeTextFile, truncate } from '../fixtures/images';
 import { paidPayment, photos } from '../helpers/factories';

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { generateWav } from '../../src/replicate-local/audio-media';
+import { generateWav } from '../../tools/replicate-local/audio-media';
 import { makeTextFile } from '../fixtures/images';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 

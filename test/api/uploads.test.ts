@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { generateWav } from '../../src/replicate-local/audio-media';
+import { generateWav } from '../../tools/replicate-local/audio-media';
 import { makePng, makeTextFile } from '../fixtures/images';
 import { fundedUser } from '../helpers/factories';
 import { binaryParser, sha256 } from '../helpers/http';

@@ -1,5 +1,5 @@
 /**
- * `npm run start:cluster`, the production topology: the real src/dev/cluster.ts as a child process,
+ * `npm run start:cluster`, the production topology: the real tools/dev/cluster.ts as a child process,
  * with its own data folder and ports (so it clashes with neither the jest stack nor `npm start`):
  * two Temporal server nodes on Postgres, two workers, two API processes. A job, a training and a
  * prompt run through it; then a Temporal node and a worker are SIGKILLed while jobs run; then 20 jobs
@@ -10,17 +10,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
-import { main as completeStripePayment } from '../../scripts/stripe-complete-payment';
+import { main as completeStripePayment } from '../../tools/stripe-complete-payment';
 import { ledgerBalance } from '../../src/credits/ledger';
 import { createDb, type Db } from '../../src/db/client';
-import { TEMPORAL_DATABASES, TEMPORAL_NODE_IPS } from '../../src/dev/cluster-topology';
-import { REPO_ROOT } from '../../src/dev/paths';
-import { findFreePorts } from '../../src/dev/ports';
-import { makeTempDataDir, PG_PASSWORD, PG_USER } from '../../src/dev/stack';
-import { freeNodePortBase } from '../../src/dev/temporal-cluster';
+import { TEMPORAL_DATABASES, TEMPORAL_NODE_IPS } from '../../tools/dev/cluster-topology';
+import { REPO_ROOT } from '../../tools/dev/paths';
+import { findFreePorts } from '../../tools/dev/ports';
+import { makeTempDataDir, PG_PASSWORD, PG_USER } from '../../tools/dev/stack';
+import { freeNodePortBase } from '../../tools/dev/temporal-cluster';
 import { samePersonSet } from '../fixtures/faces';
 import { readStackInfo } from '../helpers/stack-info';
-import { isAlive, killTree } from '../../src/dev/process-tree';
+import { isAlive, killTree } from '../../tools/dev/process-tree';
 
 jest.setTimeout(300_000);
 
@@ -79,7 +79,7 @@ async function startCluster(dataDir: string): Promise<Cluster> {
     WORKFLOW_BUNDLE_PATH: readStackInfo().workflowBundlePath,
   };
   for (const key of ['DATABASE_URL', 'REPLICATE_API_TOKEN', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'S3_ENDPOINT', 'TEMPORAL_ADDRESS']) delete env[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/dev/cluster.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/dev/cluster.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

@@ -1,5 +1,5 @@
 /**
- * The local stack (src/dev/stack.ts) against the real binaries in .tools/bin (`npm run tools`).
+ * The local stack (tools/dev/stack.ts) against the real binaries in .tools/bin (`npm run tools`).
  * Starts its own stacks in temp dirs on random ports, independent of the global setup.
  */
 import fs from 'node:fs';
@@ -10,11 +10,11 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import Stripe from 'stripe';
-import { dynamicConfigFlags, parseDynamicConfig, readDynamicConfig } from '../../src/dev/dynamic-config';
-import { canConnect } from '../../src/dev/ports';
-import { livePids } from '../../src/dev/processes';
-import { readSearchAttributes, startStack, type RunningStack } from '../../src/dev/stack';
-import { isAlive, withDescendants } from '../../src/dev/process-tree';
+import { dynamicConfigFlags, parseDynamicConfig, readDynamicConfig } from '../../tools/dev/dynamic-config';
+import { canConnect } from '../../tools/dev/ports';
+import { livePids } from '../../tools/dev/processes';
+import { readSearchAttributes, startStack, type RunningStack } from '../../tools/dev/stack';
+import { isAlive, withDescendants } from '../../tools/dev/process-tree';
 
 jest.setTimeout(60_000);
 

@@ -1,6 +1,6 @@
-/** SupervisedService (src/dev/processes.ts) keeping real child processes running, with a fast policy. */
+/** SupervisedService (tools/dev/processes.ts) keeping real child processes running, with a fast policy. */
 import { spawn } from 'node:child_process';
-import { SupervisedService, restartDelayMs, SERVICE_RESTART_POLICY, type RestartPolicy } from '../../src/dev/processes';
+import { SupervisedService, restartDelayMs, SERVICE_RESTART_POLICY, type RestartPolicy } from '../../tools/dev/processes';
 
 /** Fast delays; a run counts as healthy only after a minute (a loaded machine starts node slowly). */
 const FAST: RestartPolicy = { initialDelayMs: 100, maxDelayMs: 400, resetAfterMs: 60_000 };

@@ -1,18 +1,18 @@
 /**
- * `npm start` supervises the API and the worker: the real src/dev/start.ts, on its own Temporal,
+ * `npm start` supervises the API and the worker: the real tools/dev/start.ts, on its own Temporal,
  * MinIO, stripe-mock and local Replicate (random ports, a temp data folder) and a database cloned
  * from the test stack's template, with a worker SIGKILLed under it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../../src/dev/paths';
-import { findFreePorts } from '../../src/dev/ports';
-import { makeTempDataDir } from '../../src/dev/stack';
-import { main as completeStripePayment } from '../../scripts/stripe-complete-payment';
+import { REPO_ROOT } from '../../tools/dev/paths';
+import { findFreePorts } from '../../tools/dev/ports';
+import { makeTempDataDir } from '../../tools/dev/stack';
+import { main as completeStripePayment } from '../../tools/stripe-complete-payment';
 import { readStackInfo } from '../helpers/stack-info';
 import { cloneDatabase, dropDatabase } from '../helpers/test-env';
-import { isAlive, withDescendants } from '../../src/dev/process-tree';
+import { isAlive, withDescendants } from '../../tools/dev/process-tree';
 
 jest.setTimeout(180_000);
 
@@ -69,7 +69,7 @@ async function startService(dataDir: string, databaseUrl: string): Promise<Start
     WORKFLOW_BUNDLE_PATH: readStackInfo().workflowBundlePath,
   };
   for (const key of ['REPLICATE_API_TOKEN', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'S3_ENDPOINT']) delete env[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/dev/start.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/dev/start.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { topUp } from '../../src/credits/ledger';
 import type { Db } from '../../src/db/client';
 import { grantImages } from '../../src/quota/ledger';
-import { builtinVersionId } from '../../src/replicate-local/models';
+import { builtinVersionId } from '../../tools/replicate-local/models';
 import { makeJpeg } from '../fixtures/images';
 import type { TestEnv, TestUser } from './test-env';
 

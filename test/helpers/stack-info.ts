@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RunningStack } from '../../src/dev/stack';
+import type { RunningStack } from '../../tools/dev/stack';
 
 /** What the global setup started, shared with test files (separate processes) through a file. */
 export interface StackInfo {

@@ -11,10 +11,10 @@ import {
   TEMPORAL_NODE_IPS,
   TEMPORAL_SERVER_VERSION,
   TEMPORAL_UI_VERSION,
-} from '../../src/dev/cluster-topology';
-import { readDynamicConfig } from '../../src/dev/dynamic-config';
-import { findTool, REPO_ROOT } from '../../src/dev/paths';
-import { nodeEnv, nodePorts, serverArgs } from '../../src/dev/temporal-cluster';
+} from '../../tools/dev/cluster-topology';
+import { readDynamicConfig } from '../../tools/dev/dynamic-config';
+import { findTool, REPO_ROOT } from '../../tools/dev/paths';
+import { nodeEnv, nodePorts, serverArgs } from '../../tools/dev/temporal-cluster';
 import '../../src/metrics/activities';
 import '../../src/metrics/business';
 import '../../src/metrics/http';
@@ -242,15 +242,15 @@ describe('Dockerfile', () => {
     expect(dockerfile).toContain('ln -s ../prisma dist/prisma');
   });
 
-  it('when the build context is filtered, then local state and generated code stay out', () => {
+  it('when the build context is filtered, then local state, generated code and the tools stay out', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
-    for (const p of ['node_modules', 'dist', '.data', '.tools', '.test-stack', 'src/generated', '.env', '.git']) expect(ignored).toContain(p);
+    for (const p of ['node_modules', 'dist', '.data', '.tools', '.test-stack', 'src/generated', '.env', '.git', 'tools', 'bench', 'test']) expect(ignored).toContain(p);
+    expect(dockerfile).not.toMatch(/^COPY\s+(?:--\S+\s+)*(?:tools|bench|test)\b/m);
   });
 
-  it('when the TypeScript build config is read, then it compiles the generated Prisma client and leaves out the dev stack', () => {
+  it('when the TypeScript build config is read, then it compiles the generated Prisma client and leaves out the tools', () => {
     const build = JSON.parse(read('tsconfig.build.json'));
-    expect(build.include).toEqual(expect.arrayContaining(['src', 'workflows', 'activities']));
-    expect(build.exclude).toEqual(expect.arrayContaining(['src/dev']));
+    expect(build.include).toEqual(['src', 'workflows', 'activities']);
     expect(build.exclude.some((p: string) => p.includes('generated'))).toBe(false);
   });
 });

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { findFreePorts } from '../../src/dev/ports';
-import { REPO_ROOT } from '../../src/dev/paths';
+import { findFreePorts } from '../../tools/dev/ports';
+import { REPO_ROOT } from '../../tools/dev/paths';
 import { createWorkers } from '../../src/worker';
 import { fundedUser } from '../helpers/factories';
 import { eventually } from '../helpers/http';

@@ -11,7 +11,7 @@ import { createApp } from '../../src/http/app';
 import { READY_CACHE_MS } from '../../src/http/routes/health';
 import { createLogger } from '../../src/logger';
 import { unavailableComponent } from '../../src/outages';
-import { startLocalReplicate, type LocalReplicate } from '../../src/replicate-local/server';
+import { startLocalReplicate, type LocalReplicate } from '../../tools/replicate-local/server';
 import { createRuntime, type Runtime } from '../../src/runtime';
 import { createTemporalClient } from '../../src/temporal/client';
 import { paidCredits } from '../helpers/factories';

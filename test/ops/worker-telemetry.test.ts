@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { findFreePorts } from '../../src/dev/ports';
+import { findFreePorts } from '../../tools/dev/ports';
 import { startMetricsServer, type MetricsServer } from '../../src/metrics/server';
 import { installWorkerTelemetry, temporalLogger } from '../../src/worker';
 import { fundedUser } from '../helpers/factories';

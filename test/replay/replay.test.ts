@@ -70,7 +70,7 @@ describe('replaying the recorded workflow histories', () => {
     const covered = new Set(histories.map((h) => h.workflowType));
     const uncovered = exportedWorkflows.filter((name) => !covered.has(name));
     if (uncovered.length > 0) {
-      throw new Error(`No recorded history in test/histories for: ${uncovered.join(', ')}. Add a scenario to scripts/record-histories.ts and run \`npm run record-histories\`.`);
+      throw new Error(`No recorded history in test/histories for: ${uncovered.join(', ')}. Add a scenario to tools/record-histories.ts and run \`npm run record-histories\`.`);
     }
   });
 

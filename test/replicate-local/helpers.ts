@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import archiver from 'archiver';
 import Replicate, { validateWebhook } from 'replicate';
 import sharp from 'sharp';
-import { startLocalReplicate, type Knobs, type LocalReplicate, type LocalReplicateOptions } from '../../src/replicate-local/server';
+import { startLocalReplicate, type Knobs, type LocalReplicate, type LocalReplicateOptions } from '../../tools/replicate-local/server';
 
 export interface Local {
   local: LocalReplicate;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { DEFAULT_KNOBS, knobsFromEnv } from '../../src/replicate-local/knobs';
+import { DEFAULT_KNOBS, knobsFromEnv } from '../../tools/replicate-local/knobs';
 import { startLocal, type Local } from './helpers';
 
 let t: Local;
@@ -61,7 +61,7 @@ test('knobsFromEnv reads REPLICATE_LOCAL_<KNOB> JSON values', () => {
 });
 
 test('main.ts starts the server from env vars and logs its URL', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/replicate-local/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/replicate-local/main.ts'], {
     cwd: path.resolve(__dirname, '../..'),
     env: { ...process.env, REPLICATE_LOCAL_PORT: '0', REPLICATE_LOCAL_LATENCY_MS: '123' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BUILTIN_MODELS } from '../../src/replicate-local/server';
+import { BUILTIN_MODELS } from '../../tools/replicate-local/server';
 import { rawApi, startLocal, type Local, type Prediction } from './helpers';
 
 const FLUX = 'black-forest-labs/flux-schnell';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BUILTIN_MODELS, type Knobs } from '../../src/replicate-local/server';
+import { BUILTIN_MODELS, type Knobs } from '../../tools/replicate-local/server';
 import {
   buildZip,
   clientValidates,

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
-import { decodePcm16Wav, encodeWav } from '../../src/replicate-local/audio-media';
-import { generateImage } from '../../src/replicate-local/image-media';
-import { BUILTIN_MODELS, builtinVersionId } from '../../src/replicate-local/server';
+import { decodePcm16Wav, encodeWav } from '../../tools/replicate-local/audio-media';
+import { generateImage } from '../../tools/replicate-local/image-media';
+import { BUILTIN_MODELS, builtinVersionId } from '../../tools/replicate-local/server';
 import {
   download,
   rawApi,

@@ -20,7 +20,7 @@ async function freePort(): Promise<number> {
 
 /** Runs main.ts in its own Node process (one process, so a SIGKILL hits the server itself) and waits until it answers. */
 async function startServerProcess(env: Record<string, string>, url: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/replicate-local/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/replicate-local/main.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: 'ignore',

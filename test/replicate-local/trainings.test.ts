@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { BUILTIN_MODELS } from '../../src/replicate-local/server';
+import { BUILTIN_MODELS } from '../../tools/replicate-local/server';
 import {
   buildZip,
   download,

@@ -1,6 +1,6 @@
 import Replicate, { validateWebhook } from 'replicate';
-import { signWebhook, startLocalReplicate } from '../../src/replicate-local/server';
-import { newWebhookSecret } from '../../src/replicate-local/webhooks';
+import { signWebhook, startLocalReplicate } from '../../tools/replicate-local/server';
+import { newWebhookSecret } from '../../tools/replicate-local/webhooks';
 import { clientValidates, startLocal, startWebhookReceiver, waitFor, type Local, type ReceivedRequest } from './helpers';
 
 const FLUX = 'black-forest-labs/flux-schnell';

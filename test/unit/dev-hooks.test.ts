@@ -2,7 +2,7 @@ import { checkParameters, offeredFields, type ModelContract } from '../../src/ca
 import { loadConfig } from '../../src/config';
 import { devHooks } from '../../src/dev-hooks';
 import { testCheckoutsAvailable } from '../../src/http/routes/console';
-import { installLocalDevHooks } from '../../src/dev/local-dev-hooks';
+import { installLocalDevHooks } from '../../tools/dev/local-dev-hooks';
 import { MINIMAL_ENV } from '../helpers/config';
 
 /**

@@ -2,7 +2,7 @@ import { checkParameters, fieldSchema, offeredFields, type ModelContract } from 
 import { modelContract } from '../../src/catalog/service';
 import { parseServerTiming, serverTimingHeader } from '../../src/http/server-timing';
 import { phase, Phases } from '../../src/shared/phases';
-import { installLocalDevHooks } from '../../src/dev/local-dev-hooks';
+import { installLocalDevHooks } from '../../tools/dev/local-dev-hooks';
 
 describe('Server-Timing', () => {
   it('records each phase, also one that throws, and parses back to durations', async () => {

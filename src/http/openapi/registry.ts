@@ -454,7 +454,7 @@ export const apiRoutes: ApiRoute[] = [
     },
   },
 
-  // -- src/http/routes/console.ts (with src/dev/console-checkout.ts) ----------------------------
+  // -- src/http/routes/console.ts (with tools/dev/console-checkout.ts) ----------------------------
   {
     method: 'get',
     path: '/api/v1/console-config',

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** The repository root: the nearest ancestor of this file holding package.json and temporal-config/
- *  (works from src/dev under tsx/jest and from dist/src/dev after `npm run build`). */
+ *  (tools/dev runs from source, under tsx or jest). */
 export const REPO_ROOT: string = (() => {
   let dir = __dirname;
   for (;;) {

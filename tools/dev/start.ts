@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { migrate } from '../db/migrate';
+import { migrate } from '../../src/db/migrate';
 import { startLocalReplicate, type LocalReplicate } from '../replicate-local/server';
 import { LOCAL_STRIPE_WEBHOOK_SECRET, LOCAL_TRAINER_MODEL } from './local-defaults';
 import { knobsFromEnv } from '../replicate-local/knobs';
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       const name = workerCount === 1 ? 'worker' : `worker-${i}`;
       services.push(supervise(name, 'src/worker.ts', { ...serviceEnv, ...workerMetricsPorts(serviceEnv, i) }, pids, say));
     }
-    services.push(supervise('api', 'src/dev/api.ts', serviceEnv, pids, say));
+    services.push(supervise('api', 'tools/dev/api.ts', serviceEnv, pids, say));
     for (const service of services) service.start();
     await waitForHttp(`${serviceEnv.PUBLIC_BASE_URL}/health`, 60_000);
     printUrls(serviceEnv, stack, replicate);

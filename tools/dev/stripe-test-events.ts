@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
-import type { CheckoutEventType } from '../payments/stripe-events';
+import type { CheckoutEventType } from '../../src/payments/stripe-events';
 
 /**
  * Stripe-shaped Checkout Session, refund and dispute events, signed like Stripe signs them,

@@ -8,4 +8,4 @@ import { installLocalDevHooks } from './local-dev-hooks';
 
 installLocalDevHooks();
 // Imported after the hooks are in place: the server starts as it is loaded.
-void import('../server');
+void import('../../src/server');

@@ -22,8 +22,8 @@
  */
 import { parseArgs } from 'node:util';
 import { CREDIT_PACK_KIND } from '../src/credits/checkout-sessions';
-import { LOCAL_STRIPE_WEBHOOK_SECRET } from '../src/dev/local-defaults';
-import { checkoutSessionEvent, signStripeEvent, type CheckoutSessionEvent } from '../src/dev/stripe-test-events';
+import { LOCAL_STRIPE_WEBHOOK_SECRET } from './dev/local-defaults';
+import { checkoutSessionEvent, signStripeEvent, type CheckoutSessionEvent } from './dev/stripe-test-events';
 
 export interface CompleteResult {
   event: CheckoutSessionEvent;

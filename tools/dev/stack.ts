@@ -81,7 +81,7 @@ export const DEFAULT_PORTS: StackPorts = {
   stripeMock: 12111,
 };
 
-/** Environment variable the caller (src/dev/start.ts) maps to each fixed port. */
+/** Environment variable the caller (tools/dev/start.ts) maps to each fixed port. */
 export const PORT_ENV_VARS: Record<keyof StackPorts, string> = {
   postgres: 'LOCAL_PG_PORT',
   temporal: 'TEMPORAL_PORT',

@@ -1,5 +1,5 @@
-import type { InputContract } from '../catalog/contract';
-import { installDevHooks, type DevHooks } from '../dev-hooks';
+import type { InputContract } from '../../src/catalog/contract';
+import { installDevHooks, type DevHooks } from '../../src/dev-hooks';
 import { createDevCheckoutRouter } from './console-checkout';
 
 /**

@@ -1,12 +1,12 @@
 import { Router } from 'express';
-import { CREDIT_PACK_KIND } from '../credits/checkout-sessions';
-import { getOwnPurchase } from '../credits/purchases';
-import { currentUser } from '../http/auth';
-import type { AppDeps } from '../http/deps';
-import { completeCheckoutBody } from '../http/routes/console';
-import { parse } from '../http/validate';
-import { getOwnPayment } from '../payments/checkout';
-import { handleStripeEvent, verifyStripeEvent } from '../payments/stripe-events';
+import { CREDIT_PACK_KIND } from '../../src/credits/checkout-sessions';
+import { getOwnPurchase } from '../../src/credits/purchases';
+import { currentUser } from '../../src/http/auth';
+import type { AppDeps } from '../../src/http/deps';
+import { completeCheckoutBody } from '../../src/http/routes/console';
+import { parse } from '../../src/http/validate';
+import { getOwnPayment } from '../../src/payments/checkout';
+import { handleStripeEvent, verifyStripeEvent } from '../../src/payments/stripe-events';
 import { checkoutSessionEvent, signStripeEvent } from './stripe-test-events';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Child-process supervision for the local stack (src/dev/stack.ts).
+ * Child-process supervision for the local stack (tools/dev/stack.ts).
  *
  * - stdout/stderr of every child go straight to a log file (the child holds the file descriptor;
  *   no pipes through Node, so a child never blocks or gets SIGPIPE when the parent goes away).

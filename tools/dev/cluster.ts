@@ -23,7 +23,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { migrate } from '../db/migrate';
+import { migrate } from '../../src/db/migrate';
 import { knobsFromEnv } from '../replicate-local/knobs';
 import { startLocalReplicate, type LocalReplicate } from '../replicate-local/server';
 import { CLUSTER_API_COUNT, CLUSTER_WORKER_COUNT, numHistoryShards } from './cluster-topology';
@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     for (let i = 1; i <= CLUSTER_WORKER_COUNT; i++) {
       services.push(supervise(`worker-${i}`, 'src/worker.ts', { ...serviceEnv, ...workerMetricsPorts(serviceEnv, i) }, pids, say));
     }
-    apiPorts.forEach((port, i) => services.push(supervise(`api-${i + 1}`, 'src/dev/api.ts', { ...serviceEnv, PORT: String(port) }, pids, say)));
+    apiPorts.forEach((port, i) => services.push(supervise(`api-${i + 1}`, 'tools/dev/api.ts', { ...serviceEnv, PORT: String(port) }, pids, say)));
     balancers.push(
       await startTcpBalancer({ host, port: Number(env.PORT), targets: apiPorts.map((port) => ({ host, port })) }),
     );
