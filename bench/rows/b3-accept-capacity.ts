@@ -252,7 +252,8 @@ const rate1 = (r: number) => `${round(r, 1)}/s`;
 function report(row: RowResult, searches: Record<PathName, Search>, o: { warmupMs: number; measureMs: number; holdMs: number; createRate: number }): RowResult {
   const { accept, start } = searches;
   const stepAt = (sr: Search, rate: number | null) => (rate === null ? undefined : sr.steps.find((st) => st.rate === rate));
-  const firstFail = (sr: Search) => sr.steps.find((st) => !st.pass && st.rate > (sr.capacity ?? 0));
+  /** The lowest failing rate above the capacity: the step that ended the search (upward or downward). */
+  const firstFail = (sr: Search) => [...sr.steps].sort((x, y) => x.rate - y.rate).find((st) => !st.pass && st.rate > (sr.capacity ?? 0));
   const capText = (sr: Search) => (sr.capacity === null ? `below ${rate1(MIN_RATE)}` : sr.steps.every((st) => st.pass) ? `≥ ${rate1(sr.capacity)}` : rate1(sr.capacity));
   const failText = (st: Step | undefined) =>
     st ? `at ${rate1(st.rate)}: p99 ${ms(st.measured.p99)}${st.errors ? `, ${st.errors} errors (${st.errorSamples.join('; ')})` : ''}${st.drainProblem ? `, ${st.drainProblem}` : ''}` : 'no step failed';
