@@ -1,6 +1,6 @@
 /**
- * `npm run start:cluster`, the production topology: the real tools/dev/cluster.ts as a child process,
- * with its own data folder and ports (so it clashes with neither the jest stack nor `npm start`):
+ * `npm run start:cluster`, the production topology: the real launcher (tools/dev/start.ts
+ * --topology=cluster) as a child process, with its own data folder and ports (so it clashes with neither the jest stack nor `npm start`):
  * two Temporal server nodes on Postgres, two workers, two API processes. A job, a training and a
  * prompt run through it; then a Temporal node and a worker are SIGKILLed while jobs run; then 20 jobs
  * meet a provider create limit of 2/s that both workers share.
@@ -79,7 +79,7 @@ async function startCluster(dataDir: string): Promise<Cluster> {
     WORKFLOW_BUNDLE_PATH: readStackInfo().workflowBundlePath,
   };
   for (const key of ['DATABASE_URL', 'REPLICATE_API_TOKEN', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'S3_ENDPOINT', 'TEMPORAL_ADDRESS']) delete env[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/dev/cluster.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tools/dev/start.ts', '--topology=cluster'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -169,7 +169,7 @@ async function ringMembers(c: Cluster, since = new Date(0)): Promise<{ rpc_addre
 async function waitForReady(c: Cluster): Promise<void> {
   try {
     await waitFor('the URL table', 240_000, () => {
-      if (c.child.exitCode !== null) throw new Error('cluster.ts exited');
+      if (c.child.exitCode !== null) throw new Error('the cluster launcher exited');
       return /Ready\./.test(c.output()) || undefined;
     });
   } catch (err) {

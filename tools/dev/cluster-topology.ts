@@ -1,7 +1,8 @@
 /**
- * The production topology's fixed facts, in one place: `npm run start:cluster` (tools/dev/cluster.ts)
- * runs them, docker-compose.yml states them again in its own syntax, and test/ops/compose.test.ts
- * checks that both say the same (server and UI versions, config files, shard count, nodes).
+ * The production topology's fixed facts, in one place: `npm run start:cluster` (tools/dev/start.ts
+ * --topology=cluster) runs them, docker-compose.yml states them again in its own syntax, and
+ * test/ops/compose.test.ts checks that both say the same (server and UI versions, config files,
+ * shard count, nodes).
  */
 import fs from 'node:fs';
 import path from 'node:path';
