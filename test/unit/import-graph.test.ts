@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import ts from 'typescript';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SOURCE_DIRS = ['src', 'activities', 'workflows'];
@@ -59,6 +60,43 @@ function cycles(graph: Map<string, string[]>): string[][] {
   for (const v of graph.keys()) if (!indices.has(v)) visit(v);
   return found;
 }
+
+/** The repository's top folders the product (src/, activities/, workflows/) may never reach. */
+const NOT_PRODUCT = ['tools', 'bench', 'test', 'scripts'];
+
+const compilerOptions = ts.parseJsonConfigFileContent(ts.readConfigFile(path.join(ROOT, 'tsconfig.json'), ts.sys.readFile).config, ts.sys, ROOT).options;
+
+/**
+ * Every repository file `file` reaches: its imports of any kind (value, type-only, re-exports,
+ * dynamic import(), require()), resolved as the compiler resolves them, and every relative path
+ * written as a string (a module loaded by file path at run time), resolved from the file's folder.
+ */
+function reaches(file: string): string[] {
+  const abs = path.join(ROOT, file);
+  const text = fs.readFileSync(abs, 'utf8');
+  const specifiers = ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
+  const imports = specifiers.flatMap((specifier) => {
+    const resolved = ts.resolveModuleName(specifier, abs, compilerOptions, ts.sys).resolvedModule?.resolvedFileName;
+    return resolved && !resolved.includes(`${path.sep}node_modules${path.sep}`) ? [path.relative(ROOT, resolved)] : [];
+  });
+  const pathStrings = [...text.matchAll(/['"`](\.\.?\/[^'"`$]*)['"`]/g)]
+    .map((m) => m[1]!)
+    .filter((literal) => !specifiers.includes(literal))
+    .map((literal) => path.relative(ROOT, path.resolve(path.dirname(abs), literal)));
+  return [...new Set([...imports, ...pathStrings])];
+}
+
+describe('when the product and the tools import each other', () => {
+  it('then no file of the product reaches tools/, bench/, test/ or scripts/, by import or by file path', () => {
+    const offenders = sourceFiles().flatMap((f) => reaches(f).filter((to) => NOT_PRODUCT.includes(to.split(path.sep)[0]!)).map((to) => `${f} -> ${to}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it('then the tools may import the product: the dev API entry is seen reaching src/server.ts and the hooks', () => {
+    expect(reaches(path.join('tools', 'dev', 'api.ts'))).toEqual(expect.arrayContaining([path.join('src', 'server.ts')]));
+    expect(reaches(path.join('tools', 'dev', 'local-dev-hooks.ts'))).toEqual(expect.arrayContaining([path.join('src', 'dev-hooks.ts'), path.join('src', 'catalog', 'contract.ts')]));
+  });
+});
 
 describe('when the modules import each other', () => {
   const graph = new Map(sourceFiles().map((f) => [f, valueImports(f)]));
