@@ -8,7 +8,8 @@ import { STACK_INFO_ENV } from './helpers/stack-info';
 const ROOT = path.resolve(__dirname, '..');
 /**
  * The quick bench takes about 8–9 minutes on 2 quiet cores (the chaos rows about 2.5 of them, the
- * isolation rows F1–F3 about 2, each on its own service); far more when the machine is shared.
+ * isolation rows F1–F3 about 2, each on its own service), plus about 3 for B3's capacity search
+ * and B9 (measured at a load average of 5–12); far more when the machine is shared.
  */
 const TIMEOUT_MS = 20 * 60_000;
 const ROWS = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B9', 'C1', 'C2', 'C3', 'C4', 'F1', 'F2', 'F3'];
