@@ -16,7 +16,7 @@ import { Client as PgClient } from 'pg';
 import { migrate } from '../src/db/migrate';
 import { startStack } from '../tools/dev/stack';
 import { spawnManaged, waitUntil, type ManagedProcess } from '../tools/dev/processes';
-import { databaseUrlFor, type StackInfo } from '../test/helpers/stack-info';
+import { databaseUrlFor, type StackInfo } from '../tools/dev/stack-info';
 import type { BenchContext } from './context';
 import { benchDataDir } from './data-dir';
 import { startClusterEngine, type ClusterEngine } from './engine';

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { LocalReplicate } from '../tools/replicate-local/server';
-import type { StackInfo } from '../test/helpers/stack-info';
+import type { StackInfo } from '../tools/dev/stack-info';
 import type { Engine } from './engine';
 
 /** What every row gets: the stack, the bench's own Temporal client and local provider, and settings. */

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { findFreePorts } from '../tools/dev/ports';
 import { freeNodePortBase, startTemporalCluster, waitForHealth, type TemporalCluster } from '../tools/dev/temporal-cluster';
-import type { StackInfo } from '../test/helpers/stack-info';
+import type { StackInfo } from '../tools/dev/stack-info';
 
 export const ENGINES = ['dev', 'cluster'] as const;
 export type Engine = (typeof ENGINES)[number];

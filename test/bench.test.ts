@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BenchReport } from '../bench/report';
-import { STACK_INFO_ENV } from './helpers/stack-info';
+import { STACK_INFO_ENV } from '../tools/dev/stack-info';
 
 const ROOT = path.resolve(__dirname, '..');
 /**

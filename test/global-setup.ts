@@ -1,18 +1,11 @@
-import fs from 'node:fs';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { Client } from 'pg';
-import path from 'node:path';
-import { migrate } from '../src/db/migrate';
-import { makeTempDataDir, startStack, type RunningStack, type StackOptions } from '../tools/dev/stack';
-import { STACK_DIR, STACK_INFO_ENV, databaseUrlFor, stackInfoFile, type StackInfo } from './helpers/stack-info';
-import { WORKFLOW_INTERCEPTOR_MODULES } from '../src/temporal/request-id';
-
-const TEMPLATE_DB = 'imagegen_test_template';
+import type { RunningStack } from '../tools/dev/stack';
+import { prepareStack } from '../tools/dev/prepared-stack';
+import { STACK_INFO_ENV } from '../tools/dev/stack-info';
 
 /**
- * Starts the real local stack once for the whole run: Temporal dev server (tuned dynamic
- * config), Postgres (TEST_DATABASE_URL, else embedded), MinIO and stripe-mock. Migrates a
- * template database each test file clones, and bundles the workflows once.
+ * Starts the real local stack once for the whole run (tools/dev/prepared-stack.ts): Temporal dev
+ * server (tuned dynamic config), Postgres (TEST_DATABASE_URL, else embedded), MinIO and
+ * stripe-mock, a migrated template database each test file clones, and the workflows bundled once.
  */
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
@@ -20,81 +13,4 @@ export default async function globalSetup(): Promise<void> {
   (globalThis as { __stack?: RunningStack }).__stack = stack;
   process.env[STACK_INFO_ENV] = infoFile;
   if (process.env.TEST_STACK_VERBOSE) console.log(`\nlocal stack ready in ${Date.now() - started} ms`, info);
-}
-
-export interface PreparedStack {
-  stack: RunningStack;
-  info: StackInfo;
-  /** Where `info` was written (what TEST_STACK_INFO_FILE points at). */
-  infoFile: string;
-}
-
-/**
- * The global setup's work, reusable (npm run bench): starts the stack, migrates the template
- * database, bundles the workflows, and writes the StackInfo file.
- */
-export async function prepareStack(opts: {
-  runId: string;
-  databaseUrl?: string;
-  templateDatabase?: string;
-  /** A throwaway state directory (deleted on stop); default a fresh temp dir. */
-  dataDir?: string;
-  log?: StackOptions['log'];
-  /** Start the Temporal dev server (default); the bench's cluster engine brings its own. */
-  temporal?: boolean;
-}): Promise<PreparedStack> {
-  const templateDatabase = opts.templateDatabase ?? TEMPLATE_DB;
-  const starting = startStack({
-    dataDir: opts.dataDir ?? makeTempDataDir('imagegen-test-'),
-    persistent: false,
-    databaseUrl: opts.databaseUrl,
-    components: { temporal: opts.temporal ?? true },
-    log: opts.log,
-  });
-  let stack: RunningStack | undefined;
-  let workflowBundlePath: string;
-  try {
-    [stack, workflowBundlePath] = await Promise.all([starting, bundleWorkflows(require.resolve('../workflows'), `workflow-bundle-${opts.runId}.js`)]);
-    await createTemplateDatabase(stack.databaseUrl, templateDatabase);
-  } catch (err) {
-    await (stack ?? (await starting.catch(() => undefined)))?.stop();
-    throw err;
-  }
-
-  const info: StackInfo = {
-    databaseUrl: stack.databaseUrl,
-    templateDatabase,
-    temporal: stack.temporal,
-    s3: stack.s3,
-    stripe: stack.stripe,
-    workflowBundlePath,
-  };
-  const infoFile = stackInfoFile(opts.runId);
-  fs.writeFileSync(infoFile, JSON.stringify(info, null, 2));
-  return { stack, info, infoFile };
-}
-
-/** Bundles the workflows at `workflowsPath` into STACK_DIR/`fileName`; returns the file. */
-export async function bundleWorkflows(workflowsPath: string, fileName: string): Promise<string> {
-  fs.mkdirSync(STACK_DIR, { recursive: true });
-  const { code } = await bundleWorkflowCode({
-    workflowsPath,
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
-    logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} },
-  });
-  const file = path.join(STACK_DIR, fileName);
-  fs.writeFileSync(file, code);
-  return file;
-}
-
-async function createTemplateDatabase(serverUrl: string, templateDatabase: string): Promise<void> {
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${templateDatabase} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${templateDatabase}`);
-  } finally {
-    await admin.end();
-  }
-  await migrate(databaseUrlFor(serverUrl, templateDatabase));
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { RunningStack } from '../tools/dev/stack';
-import { STACK_INFO_ENV } from './helpers/stack-info';
+import { STACK_INFO_ENV } from '../tools/dev/stack-info';
 
 export default async function globalTeardown(): Promise<void> {
   await (globalThis as { __stack?: RunningStack }).__stack?.stop();

@@ -29,10 +29,10 @@ import { REPO_ROOT } from './dev/paths';
 import { generateWav } from './replicate-local/audio-media';
 import { ensureReconcileSchedule } from '../src/temporal/schedules';
 import { taskQueues } from '../src/temporal/names';
-import { prepareStack } from '../test/global-setup';
+import { prepareStack } from './dev/prepared-stack';
 import { fundedUser, paidPayment, photos, trainedVersion } from '../test/helpers/factories';
 import { eventually } from '../test/helpers/http';
-import { STACK_INFO_ENV } from '../test/helpers/stack-info';
+import { STACK_INFO_ENV } from './dev/stack-info';
 import { startTestEnv, type TestEnv, type TestUser } from '../test/helpers/test-env';
 import { startReceiver } from '../test/events/webhook-receiver';
 

@@ -7,7 +7,7 @@ import { createOutputFetcher, type OutputFetchPolicy } from '../../src/provider/
 import { createS3Client, createStorage, type Storage } from '../../src/storage/s3';
 import { makePng } from '../fixtures/images';
 import { sha256 } from '../helpers/http';
-import { readStackInfo } from '../helpers/stack-info';
+import { readStackInfo } from '../../tools/dev/stack-info';
 
 /**
  * copyOutput against real HTTP servers on loopback and the test stack's MinIO: which URLs the

@@ -19,7 +19,7 @@ import { findFreePorts } from '../../tools/dev/ports';
 import { makeTempDataDir, PG_PASSWORD, PG_USER } from '../../tools/dev/stack';
 import { freeNodePortBase } from '../../tools/dev/temporal-cluster';
 import { samePersonSet } from '../fixtures/faces';
-import { readStackInfo } from '../helpers/stack-info';
+import { readStackInfo } from '../../tools/dev/stack-info';
 import { isAlive, killTree } from '../../tools/dev/process-tree';
 
 jest.setTimeout(300_000);

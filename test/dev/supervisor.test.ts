@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../../tools/dev/paths';
 import { findFreePorts } from '../../tools/dev/ports';
 import { makeTempDataDir } from '../../tools/dev/stack';
 import { main as completeStripePayment } from '../../tools/stripe-complete-payment';
-import { readStackInfo } from '../helpers/stack-info';
+import { readStackInfo } from '../../tools/dev/stack-info';
 import { cloneDatabase, dropDatabase } from '../helpers/test-env';
 import { isAlive, withDescendants } from '../../tools/dev/process-tree';
 

@@ -1,7 +1,7 @@
 import { createWorkers } from '../../src/worker';
 import { fundedUser } from '../helpers/factories';
 import { eventually } from '../helpers/http';
-import { readStackInfo } from '../helpers/stack-info';
+import { readStackInfo } from '../../tools/dev/stack-info';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 import { startReceiver } from './webhook-receiver';
 

@@ -15,7 +15,7 @@ import { startLocalReplicate, type LocalReplicate, type Knobs } from '../../tool
 import { signStripeEvent } from '../../tools/dev/stripe-test-events';
 import { createRuntime, type Runtime as AppRuntime } from '../../src/runtime';
 import { createWorkers } from '../../src/worker';
-import { databaseUrlFor, readStackInfo, type StackInfo } from './stack-info';
+import { databaseUrlFor, readStackInfo, type StackInfo } from '../../tools/dev/stack-info';
 
 export const TEST_STRIPE_WEBHOOK_SECRET = 'whsec_test_secret_for_signed_events';
 

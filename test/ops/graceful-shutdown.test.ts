@@ -6,7 +6,7 @@ import { REPO_ROOT } from '../../tools/dev/paths';
 import { createWorkers } from '../../src/worker';
 import { fundedUser } from '../helpers/factories';
 import { eventually } from '../helpers/http';
-import { readStackInfo } from '../helpers/stack-info';
+import { readStackInfo } from '../../tools/dev/stack-info';
 import { serviceEnv, startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 import { names, parseMetrics } from './prom';
 

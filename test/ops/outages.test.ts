@@ -15,7 +15,7 @@ import { startLocalReplicate, type LocalReplicate } from '../../tools/replicate-
 import { createRuntime, type Runtime } from '../../src/runtime';
 import { createTemporalClient } from '../../src/temporal/client';
 import { paidCredits } from '../helpers/factories';
-import { readStackInfo } from '../helpers/stack-info';
+import { readStackInfo } from '../../tools/dev/stack-info';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { cloneDatabase, dropDatabase, serviceEnv } from '../helpers/test-env';
 import { makePng } from '../fixtures/images';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createPresignCache, presignedGet } from '../../src/storage/presign-cache';
 import { createS3Client, createStorage, type Storage } from '../../src/storage/s3';
-import { readStackInfo } from '../helpers/stack-info';
+import { readStackInfo } from '../../tools/dev/stack-info';
 
 /**
  * Presigned URLs reused while valid, against the test stack's MinIO: a reused URL still

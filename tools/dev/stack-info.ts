@@ -1,8 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RunningStack } from '../../tools/dev/stack';
+import { REPO_ROOT } from './paths';
+import type { RunningStack } from './stack';
 
-/** What the global setup started, shared with test files (separate processes) through a file. */
+/**
+ * What a prepared stack (./prepared-stack.ts: jest's global setup, the bench, the history
+ * recorder) started, shared with the processes that use it (test files, the bench's services)
+ * through a file.
+ */
 export interface StackInfo {
   databaseUrl: string;
   templateDatabase: string;
@@ -12,7 +17,7 @@ export interface StackInfo {
   workflowBundlePath: string;
 }
 
-export const STACK_DIR = path.resolve(__dirname, '../../.test-stack');
+export const STACK_DIR = path.join(REPO_ROOT, '.test-stack');
 /** Set by the global setup for its test processes: each jest run has its own stack, even side by side. */
 export const STACK_INFO_ENV = 'TEST_STACK_INFO_FILE';
 
