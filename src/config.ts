@@ -171,7 +171,7 @@ const schema = z.object({
   FACE_CHECK_MAX_QUEUED_PER_ACCOUNT: positiveInt.default(60),
   /** Photos are decoded to fit in this many px before inspection: the detector sees 320 px, faces stay ≥ 100 px. */
   FACE_CHECK_MAX_SIDE_PX: positiveInt.default(640),
-  /** Detector score below which a detection is ignored: the sample sets' real faces score 0.42–0.94, shapes none. */
+  /** Detector score below which a detection is ignored: the sample sets' real faces score 0.37–0.95, shapes none. */
   FACE_CHECK_MIN_SCORE: z.coerce.number().gt(0).lt(1).default(0.3),
   /** Other faces count (multiple_faces) when at least this share of the largest face's width; smaller ones are the background. */
   FACE_CHECK_OTHER_FACE_MIN_RATIO: z.coerce.number().gt(0).max(1).default(0.5),

@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
+import { LeanTinyFaceDetector } from './detector';
 
 /**
  * What one photo shows, measured in a face-inspection thread (src/images/faces/thread.ts).
@@ -44,13 +45,15 @@ export interface AnalyzeOptions {
 /** The face is scaled to this square before its sharpness is measured, so photos of any size compare. */
 export const SHARPNESS_SIDE = 128;
 /**
- * Tiny face detector input sizes, tried in turn until one finds a face: 320 first (about 60 ms;
- * SSD MobileNet takes 400–500 ms a photo here, over the budget), then 224 and 416, whose grids
- * catch faces the first one scores low (large or tilted faces, blur). Only photos where 320 finds
- * nothing pay for the others.
+ * Tiny face detector input sizes, tried in turn until one finds a face: 320 first (SSD MobileNet
+ * takes 400–500 ms a photo here, over the budget), then 224 and 416, whose grids catch faces the
+ * first one scores low (large or tilted faces, blur). Only photos where 320 finds nothing pay for
+ * the others. sharp scales the photo to each size (lanczos), so the net never sees the full decode.
  */
 const DETECTOR_INPUTS = [320, 224, 416];
 
+/** The tiny face detector with a lean forward pass (detector.ts); face-api's own instance stays unused. */
+const detector = new LeanTinyFaceDetector();
 let ready: Promise<void> | undefined;
 
 /** Loads the WebAssembly backend and the three nets once per thread, from files inside the npm packages. */
@@ -63,7 +66,7 @@ export function loadModels(): Promise<void> {
     await tf.setBackend('wasm');
     await tf.ready();
     const models = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-    await faceapi.nets.tinyFaceDetector.loadFromDisk(models);
+    await detector.loadFromDisk(models);
     await faceapi.nets.faceLandmark68Net.loadFromDisk(models);
     await faceapi.nets.faceRecognitionNet.loadFromDisk(models);
   })();
@@ -79,41 +82,79 @@ export async function analyzePhoto(file: string, opts: AnalyzeOptions): Promise<
     .toColourspace('srgb')
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const { width, height } = info;
-  const image = tf.tensor3d(data, [height, width, 3], 'int32');
-  try {
-    let detections: faceapi.FaceDetection[] = [];
-    for (const inputSize of DETECTOR_INPUTS) {
-      detections = await faceapi.detectAllFaces(image as never, new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: opts.minScore }));
-      if (detections.length > 0) break;
+  const image: Rgb = { data, width: info.width, height: info.height };
+  const { width, height } = image;
+  const detections = await detectFaces(image, opts.minScore);
+  const found = detections
+    .map((detection) => ({ detection, box: clampBox(detection.box, width, height, detection.score) }))
+    .filter(({ box }) => box.width > 0 && box.height > 0)
+    .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+  const faces = found.map(({ box }) => box);
+  const largest = found[0];
+  if (largest === undefined) return { width, height, faces };
+  const main = largest.box;
+  const measured = await measureFace(data, width, height, main);
+  // Only the largest face is described: a photo with several faces is refused anyway.
+  const descriptor = await describeFace(image, largest.detection);
+  return { width, height, faces, face: { share: (main.width * main.height) / (width * height), ...measured, descriptor } };
+}
+
+/** The decoded photo: packed RGB, 3 bytes a pixel. */
+interface Rgb {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+/** Detections at each input size in turn until one finds a face, in the decoded photo's coordinates. */
+async function detectFaces(image: Rgb, minScore: number): Promise<faceapi.FaceDetection[]> {
+  for (const inputSize of DETECTOR_INPUTS) {
+    const scaled = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .resize(inputSize, inputSize, { fit: 'inside', withoutEnlargement: true })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const input = tf.tensor3d(scaled.data, [scaled.info.height, scaled.info.width, 3], 'int32');
+    try {
+      const detections = await detector.locateFaces(input as never, new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: minScore }));
+      if (detections.length > 0) return detections.map((d) => d.forSize(image.width, image.height));
+    } finally {
+      input.dispose();
     }
-    const found = detections
-      .map((detection) => ({ detection, box: clampBox(detection.box, width, height, detection.score) }))
-      .filter(({ box }) => box.width > 0 && box.height > 0)
-      .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
-    const faces = found.map(({ box }) => box);
-    const largest = found[0];
-    if (largest === undefined) return { width, height, faces };
-    const main = largest.box;
-    const measured = await measureFace(data, width, height, main);
-    // Only the largest face is described: a photo with several faces is refused anyway.
-    const descriptor = await describeFace(image, largest.detection);
-    return { width, height, faces, face: { share: (main.width * main.height) / (width * height), ...measured, descriptor } };
-  } finally {
-    image.dispose();
   }
+  return [];
 }
 
 /** Landmarks, alignment and the descriptor of one detected face, as face-api's own task chain does them. */
-async function describeFace(image: tf.Tensor3D, detection: faceapi.FaceDetection): Promise<number[]> {
-  const [crop] = await faceapi.extractFaceTensors(image as never, [detection]);
-  const landmarks = (await faceapi.nets.faceLandmark68Net.detectLandmarks(crop!)) as faceapi.FaceLandmarks68;
-  crop!.dispose();
+async function describeFace(image: Rgb, detection: faceapi.FaceDetection): Promise<number[]> {
+  const crop = await cropTensor(image, detection.box);
+  let landmarks: faceapi.FaceLandmarks68;
+  try {
+    landmarks = (await faceapi.nets.faceLandmark68Net.detectLandmarks(crop as never)) as faceapi.FaceLandmarks68;
+  } finally {
+    crop.dispose();
+  }
   const withLandmarks = faceapi.extendWithFaceLandmarks(faceapi.extendWithFaceDetection({}, detection), landmarks);
-  const [aligned] = await faceapi.extractFaceTensors(image as never, [withLandmarks.landmarks.align(null, { useDlibAlignment: true })]);
-  const descriptor = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(aligned!)) as Float32Array;
-  aligned!.dispose();
-  return Array.from(descriptor, (v) => Math.round(v * 1e6) / 1e6);
+  const aligned = await cropTensor(image, withLandmarks.landmarks.align(null, { useDlibAlignment: true }));
+  try {
+    const descriptor = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(aligned as never)) as Float32Array;
+    return Array.from(descriptor, (v) => Math.round(v * 1e6) / 1e6);
+  } finally {
+    aligned.dispose();
+  }
+}
+
+/**
+ * The pixels of a box (clipped and floored as face-api's extractFaceTensors does), cut by sharp
+ * from the decoded photo: only the face, never the whole photo, goes into the WebAssembly heap.
+ */
+async function cropTensor(image: Rgb, box: faceapi.Box): Promise<tf.Tensor3D> {
+  const { x, y, width, height } = box.clipAtImageBorders(image.width, image.height);
+  if (width <= 0 || height <= 0) throw new Error('the face lies outside the photo');
+  const crop = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .extract({ left: x, top: y, width, height })
+    .raw()
+    .toBuffer();
+  return tf.tensor3d(crop, [height, width, 3], 'int32');
 }
 
 /** Sharpness and exposure of the face: the inner 80% of its box, so hair and background weigh little. */
