@@ -1,3 +1,5 @@
+// First, before tfjs loads (see there).
+import './no-source-maps';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import { analyzePhoto, loadModels, type AnalyzeOptions } from './analyze';
