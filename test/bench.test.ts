@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BenchReport } from '../bench/report';
+import type { BenchReport } from '../tools/bench/report';
 import { STACK_INFO_ENV } from '../tools/dev/stack-info';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -23,7 +23,7 @@ const ROWS = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B9', 'C1', 'C2', 
 describe('npm run bench -- --quick', () => {
   it('when it runs on the test stack, then every row produces figures next to a floor and a verdict', async () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-test-')), 'report.json');
-    const args = ['--import', 'tsx', 'bench/run.ts', '--quick', `--stack-info=${process.env[STACK_INFO_ENV]}`, `--out=${out}`];
+    const args = ['--import', 'tsx', 'tools/bench/run.ts', '--quick', `--stack-info=${process.env[STACK_INFO_ENV]}`, `--out=${out}`];
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, BENCH_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));

@@ -244,8 +244,8 @@ describe('Dockerfile', () => {
 
   it('when the build context is filtered, then local state, generated code and the tools stay out', () => {
     const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
-    for (const p of ['node_modules', 'dist', '.data', '.tools', '.test-stack', 'src/generated', '.env', '.git', 'tools', 'bench', 'test']) expect(ignored).toContain(p);
-    expect(dockerfile).not.toMatch(/^COPY\s+(?:--\S+\s+)*(?:tools|bench|test)\b/m);
+    for (const p of ['node_modules', 'dist', '.data', '.tools', '.test-stack', 'src/generated', '.env', '.git', 'tools', 'test']) expect(ignored).toContain(p);
+    expect(dockerfile).not.toMatch(/^COPY\s+(?:--\S+\s+)*(?:tools|test)\b/m);
   });
 
   it('when the TypeScript build config is read, then it compiles the generated Prisma client and leaves out the tools', () => {

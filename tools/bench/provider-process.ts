@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../tools/dev/paths';
-import { findFreePorts } from '../tools/dev/ports';
-import { spawnManaged, waitUntil, type ManagedProcess } from '../tools/dev/processes';
+import { REPO_ROOT } from '../dev/paths';
+import { findFreePorts } from '../dev/ports';
+import { spawnManaged, waitUntil, type ManagedProcess } from '../dev/processes';
 import type { BenchContext } from './context';
 import { benchDataDir } from './data-dir';
 

@@ -1,6 +1,6 @@
 import { performance } from 'perf_hooks';
 import sharp from 'sharp';
-import { inspectImageFile } from '../src/images/inspect';
+import { inspectImageFile } from '../../src/images/inspect';
 
 /**
  * Times header-first inspection of the files against a full pixel decode of the same files,

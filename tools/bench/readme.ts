@@ -1,4 +1,4 @@
-/** Writes bench/README-section.md: the README's "Performance" section from a bench report. */
+/** Writes tools/bench/README-section.md: the README's "Performance" section from a bench report. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ENGINE_LABEL } from './engine';
@@ -14,7 +14,7 @@ table (JSON in \`.bench/latest-full.json\`); \`npm run bench -- --quick\` is a s
 \`test/bench.test.ts\` runs so the bench cannot rot. Goals are judged, never asserted. Each figure
 sits next to a **floor** measured in the same run on the same Temporal server and worker settings:
 for the job rows, a workflow with the same activity hops and signal and no-op activities
-(\`bench/floor-workflows.ts\`); for the chaos rows (C1–C4: workers, the whole service, Postgres or
+(\`tools/bench/floor-workflows.ts\`); for the chaos rows (C1–C4: workers, the whole service, Postgres or
 Temporal killed mid-run), the same workload run clean on the same service just before; for the
 others, as the floor column says.
 

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ErrorCode } from '../../src/error-codes';
+import { ErrorCode } from '../../../src/error-codes';
 import type { BenchContext } from '../context';
 import { openLoop } from '../http-client';
 import { cpuMeter, type CpuReport } from '../proc';

@@ -14,14 +14,14 @@
  *  - whether the credit ledger is exact for the row's users: nothing left reserved, the balance
  *    counters equal the ledger's sums (src/credits/ledger.ts getBalance, ledgerBalance), and
  *    balance = bought − spent where spent is what the jobs say they cost.
- * Goals are judged, never asserted, like every row (bench/rows/chaos-judge.ts).
+ * Goals are judged, never asserted, like every row (tools/bench/rows/chaos-judge.ts).
  *
- * The rows run on their own Postgres and Temporal (bench/chaos-stack.ts), their own local provider
- * process (bench/provider-process.ts) and one service with two workers on one task queue.
+ * The rows run on their own Postgres and Temporal (tools/bench/chaos-stack.ts), their own local provider
+ * process (tools/bench/provider-process.ts) and one service with two workers on one task queue.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { waitUntil } from '../../tools/dev/processes';
+import { waitUntil } from '../../dev/processes';
 import { startChaosStack, type ChaosStack } from '../chaos-stack';
 import type { BenchContext } from '../context';
 import { cpuMeter } from '../proc';

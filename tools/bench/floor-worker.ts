@@ -4,11 +4,11 @@
  * bundle with no-op activities. GET http://127.0.0.1:$FLOOR_STATS_PORT/stats counts activities.
  */
 import http from 'node:http';
-import { loadConfig } from '../src/config';
-import { createLogger } from '../src/logger';
-import { createRuntime } from '../src/runtime';
-import { createTemporalClient } from '../src/temporal/client';
-import { createWorkers, installWorkerTelemetry } from '../src/worker';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { createRuntime } from '../../src/runtime';
+import { createTemporalClient } from '../../src/temporal/client';
+import { createWorkers, installWorkerTelemetry } from '../../src/worker';
 import { createFloorActivities } from './floor-activities';
 
 async function main(): Promise<void> {

@@ -7,7 +7,7 @@
  * its idle latency measured just before with the same pace (the floor), and the flooding
  * account's completed jobs per second in steady state (its share of the provider limit).
  */
-import { ErrorCode } from '../../src/error-codes';
+import { ErrorCode } from '../../../src/error-codes';
 import type { BenchContext } from '../context';
 import { openLoop } from '../http-client';
 import { cpuMeter } from '../proc';

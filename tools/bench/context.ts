@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
-import type { LocalReplicate } from '../tools/replicate-local/server';
-import type { StackInfo } from '../tools/dev/stack-info';
+import type { LocalReplicate } from '../replicate-local/server';
+import type { StackInfo } from '../dev/stack-info';
 import type { Engine } from './engine';
 
 /** What every row gets: the stack, the bench's own Temporal client and local provider, and settings. */
@@ -19,7 +19,7 @@ export interface BenchContext {
   replicate: LocalReplicate;
   /** REPLICATE_CREATE_RATE_PER_SECOND the services run with (see run.ts). */
   createRatePerSecond: number;
-  /** The Temporal server of this run (bench/engine.ts); the chaos rows start their own of the same kind. */
+  /** The Temporal server of this run (tools/bench/engine.ts); the chaos rows start their own of the same kind. */
   engine: Engine;
   log(line: string): void;
 }

@@ -1,5 +1,5 @@
 /**
- * B5: photo validation. compareValidation (bench/validation-timing.ts) over 12 MP JPEGs:
+ * B5: photo validation. compareValidation (tools/bench/validation-timing.ts) over 12 MP JPEGs:
  * header-first inspection (what uploads run) against a full pixel decode of the same files,
  * each pass sequential. The full decode is the floor column: what validating by decoding costs.
  * Wall time of short, I/O-hopping work suffers most from a busy machine, so the figure is the
@@ -8,7 +8,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { compareValidation } from '../validation-timing';
-import { inspectImageFile } from '../../src/images/inspect';
+import { inspectImageFile } from '../../../src/images/inspect';
 import type { BenchContext } from '../context';
 import { benchPhotos } from '../photos';
 import type { RowResult } from '../report';

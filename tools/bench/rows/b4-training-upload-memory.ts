@@ -15,7 +15,7 @@ import { cpuMeter, watchMemory } from '../proc';
 import type { RowResult } from '../report';
 import { startService, type BenchUser, type Service } from '../service';
 import { round, sleep } from '../stats';
-import { paidPayment, photos } from '../../test/helpers/factories';
+import { paidPayment, photos } from '../../../test/helpers/factories';
 import { cpuGroups, emptyRow } from './common';
 
 const MB = 1024 * 1024;

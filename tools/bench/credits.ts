@@ -6,8 +6,8 @@
  * credit pack would. With neither, users get nothing and a 402 says so.
  */
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../src/db/client';
-import * as factories from '../test/helpers/factories';
+import type { Db } from '../../src/db/client';
+import * as factories from '../../test/helpers/factories';
 
 const PLENTY = 1_000_000;
 type Fn = (...args: unknown[]) => Promise<unknown>;
@@ -20,7 +20,7 @@ export function creditHelperName(): string | undefined {
 
 function ledgerTopUp(): Fn | undefined {
   try {
-    const ledger = require('../src/credits/ledger') as Record<string, unknown>;
+    const ledger = require('../../src/credits/ledger') as Record<string, unknown>;
     return typeof ledger.topUp === 'function' ? (ledger.topUp as Fn) : undefined;
   } catch {
     return undefined;
@@ -41,7 +41,7 @@ export async function grantCreditsIfNeeded(db: Db, userId: string): Promise<void
     try {
       await helper(db, userId, PLENTY);
     } catch (err) {
-      throw new Error(`test/helpers/factories.ts ${name}(db, userId, ${PLENTY}) failed; adapt bench/credits.ts to its signature: ${(err as Error).message}`);
+      throw new Error(`test/helpers/factories.ts ${name}(db, userId, ${PLENTY}) failed; adapt tools/bench/credits.ts to its signature: ${(err as Error).message}`);
     }
     return;
   }

@@ -24,13 +24,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { loadConfig } from '../../src/config';
-import { inspectPhotoSet } from '../../src/images/faces/inspect-set';
-import { createFaceInspector } from '../../src/images/faces/pool';
-import { checkTrainingImages, DEFAULT_IMAGE_RULES } from '../../src/images/validate';
-import type { ReceivedFile } from '../../src/shared/multipart';
-import { samePersonSet } from '../../test/fixtures/faces';
-import { MINIMAL_ENV } from '../../test/helpers/config';
+import { loadConfig } from '../../../src/config';
+import { inspectPhotoSet } from '../../../src/images/faces/inspect-set';
+import { createFaceInspector } from '../../../src/images/faces/pool';
+import { checkTrainingImages, DEFAULT_IMAGE_RULES } from '../../../src/images/validate';
+import type { ReceivedFile } from '../../../src/shared/multipart';
+import { samePersonSet } from '../../../test/fixtures/faces';
+import { MINIMAL_ENV } from '../../../test/helpers/config';
 import type { BenchContext } from '../context';
 import type { RowResult } from '../report';
 import { round, summarize } from '../stats';
@@ -65,7 +65,7 @@ export async function b8FaceInspection(ctx: BenchContext): Promise<RowResult> {
   const inputFile = path.join(ctx.runDir, 'b8-input.json');
   fs.writeFileSync(inputFile, JSON.stringify(files));
   const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--child', inputFile], {
-    // As the services run (bench/service.ts, the Dockerfile): two glibc malloc arenas.
+    // As the services run (tools/bench/service.ts, the Dockerfile): two glibc malloc arenas.
     env: { MALLOC_ARENA_MAX: '2', ...process.env },
     timeout: 10 * 60_000,
     maxBuffer: 16 * MB,

@@ -3,11 +3,11 @@
  * (closed loop) from this process. Floor: GET /health of the same API process (Express and the
  * HTTP stack, no database, no presigning) with the same connections and load generator.
  */
-import { authenticate } from '../../src/accounts/service';
-import { loadConfig } from '../../src/config';
-import { jobView } from '../../src/jobs/serialize';
-import { getOwnJob } from '../../src/jobs/service';
-import { createRuntime } from '../../src/runtime';
+import { authenticate } from '../../../src/accounts/service';
+import { loadConfig } from '../../../src/config';
+import { jobView } from '../../../src/jobs/serialize';
+import { getOwnJob } from '../../../src/jobs/service';
+import { createRuntime } from '../../../src/runtime';
 import type { BenchContext } from '../context';
 import { closedLoop } from '../http-client';
 import { cpuMeter } from '../proc';

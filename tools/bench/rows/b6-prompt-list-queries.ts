@@ -9,8 +9,8 @@ import { performance } from 'node:perf_hooks';
 import type { BenchContext } from '../context';
 import type { RowResult } from '../report';
 import { round } from '../stats';
-import { trainedVersion } from '../../test/helpers/factories';
-import { startTestEnv } from '../../test/helpers/test-env';
+import { trainedVersion } from '../../../test/helpers/factories';
+import { startTestEnv } from '../../../test/helpers/test-env';
 import { emptyRow, ms } from './common';
 
 const SIZES = [1, 10, 100];

@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (GitHub issue 8): starts the local stack (as the tests do), measures B1–B9,
  * the chaos rows C1–C4 (kills and restarts of workers, the whole service, Postgres and
- * Temporal mid-run: bench/rows/chaos.ts) and the isolation rows F1–F3 (one account's flood,
+ * Temporal mid-run: tools/bench/rows/chaos.ts) and the isolation rows F1–F3 (one account's flood,
  * silent webhooks and streams against another account), prints one table and writes it as JSON
  * under .bench/.
  * Goals are judged (PASS/MISS), never asserted: the run succeeds whatever the figures are, and
@@ -10,15 +10,15 @@
  *   npm run bench                  full mode (about 15 minutes)
  *   npm run bench -- --quick       short mode (about two minutes; test/bench.test.ts runs it)
  *   options: --only=B1,B7,C1   --create-rate=<per s>   --stack-info=<file> (reuse a running stack,
- *            e.g. the jest one)   --out=<file.json>   --readme (also write bench/README-section.md, the README's Performance section, git-ignored)
+ *            e.g. the jest one)   --out=<file.json>   --readme (also write tools/bench/README-section.md, the README's Performance section, git-ignored)
  *            --engines=dev,cluster (or --engine=cluster): the Temporal server(s) to measure on, one
- *            after the other, each with its own stack and floors (bench/engine.ts); on the second
+ *            after the other, each with its own stack and floors (tools/bench/engine.ts); on the second
  *            engine only the rows that measure Temporal (B1–B3, C1–C4, F1–F3) run again
  *            --render=<report.json> [--readme]: measure nothing, print that report again (and write
  *            the README section from it), e.g. after a change to the report's layout
  *
  * Every figure sits next to a floor measured in the same run on the same Temporal server and
- * worker settings (see bench/floor-workflows.ts and each row's header).
+ * worker settings (see tools/bench/floor-workflows.ts and each row's header).
  *
  * Environment: BENCH_DATA_DIR (where the stack keeps its state; default /dev/shm), BENCH_DATABASE_URL
  * (an existing Postgres instead of the embedded one), BENCH_LOG_LEVEL (API and worker; default
@@ -30,10 +30,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { REPO_ROOT } from '../tools/dev/paths';
-import { startLocalReplicate } from '../tools/replicate-local/server';
-import { bundleWorkflows, prepareStack, type PreparedStack } from '../tools/dev/prepared-stack';
-import { STACK_INFO_ENV, type StackInfo } from '../tools/dev/stack-info';
+import { REPO_ROOT } from '../dev/paths';
+import { startLocalReplicate } from '../replicate-local/server';
+import { bundleWorkflows, prepareStack, type PreparedStack } from '../dev/prepared-stack';
+import { STACK_INFO_ENV, type StackInfo } from '../dev/stack-info';
 import type { BenchContext } from './context';
 import { creditSource } from './credits';
 import { benchDataDir } from './data-dir';
@@ -68,7 +68,7 @@ import { startService, type Service } from './service';
 const DEFAULT_CREATE_RATE = 10;
 
 /** --readme writes the README's Performance section here (git-ignored), to be pasted over the README's. */
-const README_SECTION_FILE = path.join(REPO_ROOT, 'bench', 'README-section.md');
+const README_SECTION_FILE = path.join(REPO_ROOT, 'tools', 'bench', 'README-section.md');
 
 export interface BenchOptions {
   quick: boolean;
@@ -78,7 +78,7 @@ export interface BenchOptions {
   stackInfoFile?: string;
   out?: string;
   readme?: boolean;
-  /** The Temporal servers to measure on, one after the other (bench/engine.ts); default dev. */
+  /** The Temporal servers to measure on, one after the other (tools/bench/engine.ts); default dev. */
   engines?: Engine[];
   /** Measure nothing: print (and with `readme`, write the README section of) this saved report. */
   render?: string;
@@ -97,7 +97,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (key === '--readme') opts.readme = true;
     else if ((key === '--engine' || key === '--engines') && value) opts.engines = parseEngines(value);
     else if (key === '--render' && value) opts.render = path.resolve(value);
-    else throw new Error(`unknown option ${arg} (see bench/run.ts)`);
+    else throw new Error(`unknown option ${arg} (see tools/bench/run.ts)`);
   }
   return opts;
 }
@@ -328,7 +328,7 @@ const CHAOS_ROWS: Array<[string, string, (env: ChaosEnv) => Promise<RowResult>]>
   ['C4', 'Temporal restart', c4TemporalRestart],
 ];
 
-/** C1–C4 share their own stack, provider process and service (bench/rows/chaos.ts), started once. */
+/** C1–C4 share their own stack, provider process and service (tools/bench/rows/chaos.ts), started once. */
 async function runChaosRows(
   ctx: BenchContext,
   wanted: (id: string) => boolean,

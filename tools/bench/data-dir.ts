@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeTempDataDir } from '../tools/dev/stack';
+import { makeTempDataDir } from '../dev/stack';
 
 /**
  * A fresh folder for a stack's state (Temporal's SQLite file, Postgres, MinIO), on tmpfs when

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { withDescendants } from '../../tools/dev/process-tree';
+import { withDescendants } from '../../dev/process-tree';
 import { commandOf, pidsMatching } from '../proc';
 import type { BenchContext } from '../context';
 import type { RowResult } from '../report';

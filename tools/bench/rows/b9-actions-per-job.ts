@@ -3,12 +3,12 @@
  * outputs), the same 1-output job with a `webhook` (to a local receiver that answers 200), a
  * prompt on a trained model and a training: Temporal actions as Temporal Cloud bills them,
  * history events and workflow tasks, counted from the real histories of the workflows each one
- * ran (bench/history-count.ts), and CPU per job of each process (API, worker, Temporal,
- * Postgres). Beside them, the same for the floor workflow (bench/floor-workflows.ts,
+ * ran (tools/bench/history-count.ts), and CPU per job of each process (API, worker, Temporal,
+ * Postgres). Beside them, the same for the floor workflow (tools/bench/floor-workflows.ts,
  * floorGenerationJob) on its no-op worker.
  *
  * The floor: floorGenerationJob is the Temporal shape of a 1-output generation job as
- * bench/floor-workflows.ts writes it, with no-op activities (its hops, timer and signal are
+ * tools/bench/floor-workflows.ts writes it, with no-op activities (its hops, timer and signal are
  * counted from its histories like the jobs', not assumed). It is the only floor there is: the
  * 2-output job and the prompt (a generation on a trained model) are set beside it too, and a
  * training has none (its shape, zip then create then wait with progress, has no floor workflow).
@@ -27,9 +27,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { workflowIds, taskQueues } from '../../src/temporal/names';
-import { paidPayment, photos } from '../../test/helpers/factories';
-import { startReceiver } from '../../test/events/webhook-receiver';
+import { workflowIds, taskQueues } from '../../../src/temporal/names';
+import { paidPayment, photos } from '../../../test/helpers/factories';
+import { startReceiver } from '../../../test/events/webhook-receiver';
 import type { BenchContext } from '../context';
 import { addCounts, countHistory, describeActions, type HistoryCount } from '../history-count';
 import { postMultipartFiles } from '../http-client';
@@ -265,10 +265,10 @@ async function idleRates(groups: () => Record<string, number[]>, ms: number): Pr
   return Object.fromEntries(Object.entries(used).map(([g, v]) => [g, v / seconds]));
 }
 
-const CLK_TCK = 100; // USER_HZ (getconf CLK_TCK), as bench/proc.ts
+const CLK_TCK = 100; // USER_HZ (getconf CLK_TCK), as tools/bench/proc.ts
 
 /**
- * CPU ticks used so far by each process of the groups. cpuMeter (bench/proc.ts) reports whole
+ * CPU ticks used so far by each process of the groups. cpuMeter (tools/bench/proc.ts) reports whole
  * percents of a core, about 10 ms per job here: too coarse for a per-job figure, so the row reads
  * the ticks itself (utime + stime of /proc/<pid>/stat).
  */
@@ -380,7 +380,7 @@ function report(row: RowResult, results: Map<Kind, KindResult>, idle: IdleRates,
   row.pass = failed === 0 && unsettled === 0 && parts.length === 5;
   row.notes.push(
     `Samples per kind: ${o.n} (training ${o.trainings}), one at a time, after a warm-up of one each; model latency 0 (training 1 s), outputs 256×256 WebP. ` +
-      `Actions as Temporal Cloud bills them, from each run's history (bench/history-count.ts); a range means the samples differed. ` +
+      `Actions as Temporal Cloud bills them, from each run's history (tools/bench/history-count.ts); a range means the samples differed. ` +
       `CPU per job: each kind's block under one meter, from /proc ticks, net of each process's idle use (ms of CPU a second: ${Object.entries(idle).map(([k, v]) => `${k} ${round(v, 1)}`).join(', ')}), ` +
       `and including the bench's waiting (a long poll for the result, a visibility query ${SETTLE_MS} ms after the job closed and again ${SETTLE_MS} ms later), the same for the floor. ` +
       `What bills them: ${notes.join(' ')}`,

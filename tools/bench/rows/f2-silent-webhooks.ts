@@ -13,7 +13,7 @@ import { cpuMeter } from '../proc';
 import type { RowResult } from '../report';
 import { startService, type Service } from '../service';
 import { round, sleep, summarize } from '../stats';
-import { startReceiver, startSilentReceiver } from '../../test/events/webhook-receiver';
+import { startReceiver, startSilentReceiver } from '../../../test/events/webhook-receiver';
 import { cpuGroups, emptyRow, jobBody, ms, waitAllFinal } from './common';
 import { latenciesOf, phasesText, submitPaced, type Latencies, type Sent } from './isolation';
 

@@ -7,9 +7,9 @@
  * balancer. Its nodes are supervised: one that dies is started again with backoff.
  */
 import path from 'node:path';
-import { findFreePorts } from '../tools/dev/ports';
-import { freeNodePortBase, startTemporalCluster, waitForHealth, type TemporalCluster } from '../tools/dev/temporal-cluster';
-import type { StackInfo } from '../tools/dev/stack-info';
+import { findFreePorts } from '../dev/ports';
+import { freeNodePortBase, startTemporalCluster, waitForHealth, type TemporalCluster } from '../dev/temporal-cluster';
+import type { StackInfo } from '../dev/stack-info';
 
 export const ENGINES = ['dev', 'cluster'] as const;
 export type Engine = (typeof ENGINES)[number];

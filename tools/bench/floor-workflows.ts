@@ -8,7 +8,7 @@
  * records the job) → wait for one signal (the provider's webhook; here the create activity sends
  * it) on a poll timer → store the outputs and complete (main queue). Two activity hops, one
  * timer and one signal, no search-attribute upserts. The no-op activities carry the names of
- * real activities of their queues (bench/floor-activities.ts says why).
+ * real activities of their queues (tools/bench/floor-activities.ts says why).
  */
 import { condition, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { FloorActivities } from './floor-activities';

@@ -3,16 +3,16 @@
  * stack's entry tools/dev/api.ts, which adds the local provider's input knobs the rows send) and the
  * worker (src/worker.ts) as separate child processes, configured like the tests configure them
  * (test/helpers/test-env.ts serviceEnv) on their own database and task queue, against the bench's
- * local provider. Also the floor worker (bench/floor-worker.ts) with the same settings.
+ * local provider. Also the floor worker (tools/bench/floor-worker.ts) with the same settings.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { createDb, type Db } from '../src/db/client';
-import { REPO_ROOT } from '../tools/dev/paths';
-import { findFreePorts } from '../tools/dev/ports';
-import { spawnManaged, waitUntil, type ManagedProcess } from '../tools/dev/processes';
-import { taskQueues } from '../src/temporal/names';
-import { cloneDatabase, dropDatabase, serviceEnv } from '../test/helpers/test-env';
+import { createDb, type Db } from '../../src/db/client';
+import { REPO_ROOT } from '../dev/paths';
+import { findFreePorts } from '../dev/ports';
+import { spawnManaged, waitUntil, type ManagedProcess } from '../dev/processes';
+import { taskQueues } from '../../src/temporal/names';
+import { cloneDatabase, dropDatabase, serviceEnv } from '../../test/helpers/test-env';
 import { grantCreditsIfNeeded } from './credits';
 import type { BenchContext } from './context';
 import { HttpClient } from './http-client';
@@ -211,7 +211,7 @@ export interface FloorWorker {
 }
 
 /**
- * A worker for the floor workflows (bench/floor-workflows.ts) with the service's exact worker
+ * A worker for the floor workflows (tools/bench/floor-workflows.ts) with the service's exact worker
  * settings (createWorkers from src/worker.ts, the same env), on its own task queue.
  */
 export async function startFloorWorker(ctx: BenchContext, svc: Service, name: string): Promise<FloorWorker> {
@@ -219,7 +219,7 @@ export async function startFloorWorker(ctx: BenchContext, svc: Service, name: st
   const taskQueue = `floor-${name}-${randomUUID().slice(0, 8)}`;
   const proc = spawnManaged({
     name: `floor-${name}`,
-    ...nodeTs('bench/floor-worker.ts'),
+    ...nodeTs('tools/bench/floor-worker.ts'),
     env: childEnv({
       ...svc.env,
       TEMPORAL_TASK_QUEUE: taskQueue,

@@ -28,7 +28,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { BenchContext } from '../context';
 import { HttpClient, openLoop } from '../http-client';
-import { parseServerTiming } from '../../src/http/server-timing';
+import { parseServerTiming } from '../../../src/http/server-timing';
 import { cpuMeter, type CpuReport } from '../proc';
 import type { RowResult } from '../report';
 import { startFloorWorker, startService, type FloorWorker, type Service } from '../service';

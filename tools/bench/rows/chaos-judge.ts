@@ -1,12 +1,12 @@
 /**
- * Judging a chaos run against the clean run of the same workload (see bench/rows/chaos.ts for
+ * Judging a chaos run against the clean run of the same workload (see tools/bench/rows/chaos.ts for
  * what each figure means): completion, the extra delay of the jobs the failure hit, provider
  * predictions per job and orphans, the credit ledger, and the evidence for a miss (the worst
  * job's workflow history, unfinished jobs' pending activities).
  */
 import { tsToMs } from '@temporalio/common/lib/time';
-import { getBalance, ledgerBalance } from '../../src/credits/ledger';
-import { workflowIds } from '../../src/temporal/names';
+import { getBalance, ledgerBalance } from '../../../src/credits/ledger';
+import { workflowIds } from '../../../src/temporal/names';
 import type { BenchContext } from '../context';
 import type { ProviderPrediction, ProviderProcess } from '../provider-process';
 import type { RowResult } from '../report';
