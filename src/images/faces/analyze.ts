@@ -63,7 +63,9 @@ export function loadModels(): Promise<void> {
     setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
     // One thread per pool slot: parallelism comes from the pool, not from the backend.
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-    await tf.setBackend('wasm');
+    // setBackend answers false (and tfjs goes on with its plain-JS backend, about 20× slower) when the
+    // backend fails to start, as its multithreaded build does in Node: then this thread is not ready.
+    if (!(await tf.setBackend('wasm'))) throw new Error('the WebAssembly backend of tfjs did not start');
     await tf.ready();
     const models = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
     await detector.loadFromDisk(models);
