@@ -1,4 +1,4 @@
-import type { Runtime } from '../src/runtime';
+import type { Dependencies } from '../src/dependencies';
 import { createEventActivities } from './events';
 import { createInputActivities } from './inputs';
 import { createJobActivities } from './jobs';
@@ -10,7 +10,7 @@ import { createReconcileActivities } from './reconcile';
 import { createTrainingActivities } from './training';
 import { createWebhookActivities } from './webhooks-out';
 
-export type ActivityDeps = Pick<Runtime, 'db' | 'storage' | 'provider' | 'outputFetcher' | 'stripe' | 'temporalClient' | 'production' | 'webhooks'>;
+export type ActivityDeps = Pick<Dependencies, 'db' | 'storage' | 'provider' | 'outputFetcher' | 'stripe' | 'temporalClient' | 'production' | 'webhooks'>;
 
 /**
  * Every activity, grouped by the task queue it runs on and the option preset it runs under

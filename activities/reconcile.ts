@@ -4,7 +4,7 @@ import { reconcileFindings } from '../src/metrics/business';
 import { applyCheckoutSession } from '../src/payments/outcome';
 import { stripeFailureType } from '../src/payments/stripe-errors';
 import { settleReservation } from '../src/quota/ledger';
-import type { Runtime } from '../src/runtime';
+import type { Dependencies } from '../src/dependencies';
 
 const ACTIVE_JOB = ['queued', 'running'] as const;
 const ACTIVE_VERSION = ['queued', 'validating', 'uploading', 'training'] as const;
@@ -36,7 +36,7 @@ export interface Orphans {
  * workflow is gone (terminated by an operator, or lost), payments Stripe completed whose
  * webhook never arrived, and reservations that outlived their prompt.
  */
-export function createReconcileActivities({ db, stripe, temporalClient }: Pick<Runtime, 'db' | 'stripe' | 'temporalClient'>) {
+export function createReconcileActivities({ db, stripe, temporalClient }: Pick<Dependencies, 'db' | 'stripe' | 'temporalClient'>) {
   /** True unless the workflow (that exact run, when given) is still running. */
   async function workflowGone(workflowId: string, runId?: string | null): Promise<boolean> {
     const client = await temporalClient();

@@ -3,7 +3,7 @@ import { loadConfig } from './config';
 import { createApp } from './http/app';
 import { createLogger } from './logger';
 import { collectProcessMetrics } from './metrics/registry';
-import { createRuntime } from './runtime';
+import { createDependencies } from './dependencies';
 import { createTemporalClient } from './temporal/client';
 
 /** In-flight requests get this long after SIGTERM (compose gives the api 30 s before SIGKILL). */
@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'api' });
   collectProcessMetrics({ service: 'api' });
-  const runtime = createRuntime(config, { logger });
+  const runtime = createDependencies(config, { logger });
   const temporal = await createTemporalClient(config.temporal);
   const app = createApp({ config, logger, temporal, ...runtime });
 

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './logger';
 import { activityMetricsInterceptor } from './metrics/activities';
 import { collectProcessMetrics } from './metrics/registry';
 import { startMetricsServer } from './metrics/server';
-import { createRuntime, type Runtime } from './runtime';
+import { createDependencies, type Dependencies } from './dependencies';
 import { taskQueues } from './temporal/names';
 import { ensureOutputExpirySchedule, ensureReconcileSchedule } from './temporal/schedules';
 import sharp from 'sharp';
@@ -34,7 +34,7 @@ export interface WorkerHandle {
  */
 export async function createWorkers(opts: {
   config: Config;
-  runtime: Runtime;
+  runtime: Dependencies;
   /** A prebuilt bundle (production image, tests) instead of bundling at start. */
   workflowBundlePath?: string;
   /** Replaces single activities by name (tests inject faults this way); each stays on its group's queue. */
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
   installWorkerTelemetry({ logger, metrics: { host, port: workerSdkPort } });
   collectProcessMetrics({ service: 'worker' });
   const metricsServer = workerAppPort > 0 ? await startMetricsServer({ host, port: workerAppPort }) : undefined;
-  const runtime = createRuntime(config);
+  const runtime = createDependencies(config);
   const workers = await createWorkers({ config, runtime, workflowBundlePath: config.worker.workflowBundlePath });
   const reconcileSchedule = await ensureReconcileSchedule(await runtime.temporalClient(), config);
   const outputExpirySchedule = await ensureOutputExpirySchedule(await runtime.temporalClient(), config);

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
-import { createRuntime, type Runtime } from '../../src/runtime';
+import { createDependencies, type Dependencies } from '../../src/dependencies';
 import { fundedUser } from '../helpers/factories';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 import { readStream } from './sse-reader';
@@ -15,13 +15,13 @@ const MODEL = 'black-forest-labs/flux-schnell';
 let env: TestEnv;
 let alice: TestUser;
 let bob: TestUser;
-let second: { baseUrl: string; runtime: Runtime; server: http.Server };
+let second: { baseUrl: string; runtime: Dependencies; server: http.Server };
 
 beforeAll(async () => {
   env = await startTestEnv({ knobs: { latency_ms: 1500 } });
   [alice, bob] = await Promise.all([fundedUser(env), fundedUser(env)]);
   // A second API process on the same database: it has no worker and hears nothing from it directly.
-  const runtime = createRuntime(env.config);
+  const runtime = createDependencies(env.config);
   const server = http.createServer(createApp({ config: env.config, logger: createLogger({ level: 'silent', name: 'api-2' }), temporal: env.temporal, ...runtime }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   second = { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, runtime, server };

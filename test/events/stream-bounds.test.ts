@@ -4,7 +4,7 @@ import type { Config } from '../../src/config';
 import { RESOURCE_EVENTS_APPLICATION_NAME } from '../../src/events/fanout';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
-import { createRuntime } from '../../src/runtime';
+import { createDependencies } from '../../src/dependencies';
 import supertest from 'supertest';
 import { fundedUser } from '../helpers/factories';
 import { eventually } from '../helpers/http';
@@ -231,7 +231,7 @@ describe('bounded event streams', () => {
 
   it('when the API process shuts down, then its open streams end with the retry hint, to be resumed elsewhere', async () => {
     const jobId = await slowJob(30_000);
-    const runtime = createRuntime(env.config);
+    const runtime = createDependencies(env.config);
     const server = http.createServer(createApp({ ...runtime, config: env.config, temporal: env.temporal, logger: createLogger({ level: 'silent', name: 'api-stopping' }) }));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const stream = await openStream(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, eventsPath(jobId), user);

@@ -13,7 +13,7 @@ import { LOCAL_TRAINER_MODEL } from '../../tools/dev/local-defaults';
 import { installLocalDevHooks } from '../../tools/dev/local-dev-hooks';
 import { startLocalReplicate, type LocalReplicate, type Knobs } from '../../tools/replicate-local/server';
 import { signStripeEvent } from '../../tools/dev/stripe-test-events';
-import { createRuntime, type Runtime as AppRuntime } from '../../src/runtime';
+import { createDependencies, type Dependencies } from '../../src/dependencies';
 import { createWorkers } from '../../src/worker';
 import { databaseUrlFor, readStackInfo, type StackInfo } from '../../tools/dev/stack-info';
 
@@ -35,8 +35,8 @@ export interface TestUser {
 
 export interface TestEnv {
   config: Config;
-  runtime: AppRuntime;
-  db: AppRuntime['db'];
+  runtime: Dependencies;
+  db: Dependencies['db'];
   temporal: TemporalClient;
   replicate: LocalReplicate;
   /** Every SQL statement the API and worker sent, in order (tests count them). */
@@ -86,7 +86,7 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
   });
 
   const queries: string[] = [];
-  const runtime = createRuntime(config, { onQuery: (sql) => queries.push(sql) });
+  const runtime = createDependencies(config, { onQuery: (sql) => queries.push(sql) });
   const temporal = new TemporalClient({
     connection: await Connection.connect({ address: config.temporal.address }),
     namespace: config.temporal.namespace,

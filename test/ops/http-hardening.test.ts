@@ -2,7 +2,7 @@ import supertest from 'supertest';
 import { loadConfig, type Config } from '../../src/config';
 import { createApp } from '../../src/http/app';
 import { createLogger } from '../../src/logger';
-import { createRuntime } from '../../src/runtime';
+import { createDependencies } from '../../src/dependencies';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 import { MINIMAL_ENV } from '../helpers/config';
 
@@ -159,7 +159,7 @@ describe('rate limits', () => {
   });
 
   it('when two API processes serve one key, then they count against one shared limit, not one each', async () => {
-    const second = createRuntime(env.config);
+    const second = createDependencies(env.config);
     try {
       const config = { ...env.config, rateLimit: { ...env.config.rateLimit, perKeyPerMinute: 4 } };
       const logger = createLogger({ level: 'silent', name: 'test' });

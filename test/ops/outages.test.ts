@@ -1,5 +1,5 @@
 /**
- * Real outages: the API, wired as src/server.ts wires it (createRuntime + createTemporalClient),
+ * Real outages: the API, wired as src/server.ts wires it (createDependencies + createTemporalClient),
  * reaches Postgres, Temporal and MinIO through TCP proxies this test cuts (connections reset, new
  * ones refused) or silences (nothing goes through), then restores.
  */
@@ -12,7 +12,7 @@ import { READY_CACHE_MS } from '../../src/http/routes/health';
 import { createLogger } from '../../src/logger';
 import { unavailableComponent } from '../../src/outages';
 import { startLocalReplicate, type LocalReplicate } from '../../tools/replicate-local/server';
-import { createRuntime, type Runtime } from '../../src/runtime';
+import { createDependencies, type Dependencies } from '../../src/dependencies';
 import { createTemporalClient } from '../../src/temporal/client';
 import { paidCredits } from '../helpers/factories';
 import { readStackInfo } from '../../tools/dev/stack-info';
@@ -31,7 +31,7 @@ const stack = readStackInfo();
 let proxies: { postgres: TcpProxy; temporal: TcpProxy; s3: TcpProxy };
 let serverDatabaseUrl: string;
 let config: Config;
-let runtime: Runtime;
+let runtime: Dependencies;
 let temporalClose: () => Promise<void>;
 let replicate: LocalReplicate;
 let server: http.Server;
@@ -62,7 +62,7 @@ beforeAll(async () => {
     DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
     DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
   });
-  runtime = createRuntime(config);
+  runtime = createDependencies(config);
   const temporal = await createTemporalClient(config.temporal);
   temporalClose = () => temporal.connection.close();
   server.on('request', createApp({ config, logger: createLogger({ level: config.logLevel, name: 'outages-api' }), temporal, ...runtime }));

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { createRuntime } from '../../src/runtime';
+import { createDependencies } from '../../src/dependencies';
 import { createTemporalClient } from '../../src/temporal/client';
 import { createWorkers, installWorkerTelemetry } from '../../src/worker';
 import { createFloorActivities } from './floor-activities';
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     logger: createLogger({ level: config.logLevel, name: 'floor-worker' }),
     metrics: { host: '127.0.0.1', port: config.metrics.workerSdkPort },
   });
-  const runtime = createRuntime(config);
+  const runtime = createDependencies(config);
   const temporal = await createTemporalClient(config.temporal);
   const floor = createFloorActivities(temporal);
   const counts = { creates: 0, noops: 0 };

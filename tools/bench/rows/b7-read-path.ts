@@ -7,7 +7,7 @@ import { authenticate } from '../../../src/accounts/service';
 import { loadConfig } from '../../../src/config';
 import { jobView } from '../../../src/jobs/serialize';
 import { getOwnJob } from '../../../src/jobs/service';
-import { createRuntime } from '../../../src/runtime';
+import { createDependencies } from '../../../src/dependencies';
 import type { BenchContext } from '../context';
 import { closedLoop } from '../http-client';
 import { cpuMeter } from '../proc';
@@ -73,7 +73,7 @@ export async function b7ReadPath(ctx: BenchContext, svc: Service, fromB1?: { use
 /** CPU milliseconds per call of each step of GET /status, in this process (sequential, after a warm-up). */
 async function cpuPerStep(svc: Service, user: BenchUser, jobId: string): Promise<Record<string, number>> {
   const config = loadConfig(svc.env);
-  const runtime = createRuntime(config);
+  const runtime = createDependencies(config);
   try {
     const job = await getOwnJob(runtime.db, user.id, jobId);
     const key = job.outputs[0]?.s3Key ?? `jobs/${jobId}/0.webp`;

@@ -12,7 +12,7 @@ import { createStripe, type Stripe } from './stripe/client';
 import { createTemporalClient } from './temporal/client';
 
 /** The dependencies both the API and the worker build from config. */
-export interface Runtime {
+export interface Dependencies {
   db: Db;
   storage: Storage;
   provider: Provider;
@@ -39,7 +39,7 @@ export interface Runtime {
 }
 
 /** `onQuery` sees every SQL statement (tests count queries with it). */
-export function createRuntime(config: Config, opts: { onQuery?: (sql: string) => void; logger?: Logger } = {}): Runtime {
+export function createDependencies(config: Config, opts: { onQuery?: (sql: string) => void; logger?: Logger } = {}): Dependencies {
   const db = createDb(config.database.url, config.database.poolSize, { onQuery: opts.onQuery, timeouts: config.database });
   const eventFanout = createEventFanout({
     url: config.database.url,
