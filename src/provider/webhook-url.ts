@@ -29,7 +29,7 @@ const query = z.object({
  * The workflow (and run) a webhook's query names. A query we did not make names nothing: the
  * handler then finds the workflow by the prediction id, if any row recorded it.
  */
-export function webhookTarget(rawQuery: unknown): { workflowId?: string; runId?: string } {
+export function workflowOfWebhook(rawQuery: unknown): { workflowId?: string; runId?: string } {
   const parsed = query.safeParse(rawQuery);
   if (!parsed.success || !parsed.data.workflow_id) return {};
   return { workflowId: parsed.data.workflow_id, runId: parsed.data.run_id };

@@ -6,7 +6,7 @@ import { AppError, ErrorCode } from '../../errors';
 import { snapshot } from '../../provider/prediction';
 import type { ProviderPrediction } from '../../provider/replicate';
 import { verifyWebhook } from '../../provider/webhook-signature';
-import { webhookTarget } from '../../provider/webhook-url';
+import { workflowOfWebhook } from '../../provider/webhook-url';
 import { predictionUpdated } from '../../../workflows/signals';
 import type { AppDeps } from '../deps';
 import { stripeWebhookHandler } from './stripe-webhook';
@@ -43,7 +43,7 @@ export function createWebhooksRouter(deps: AppDeps): Router {
     if (!verdict.ok) throw new AppError(400, ErrorCode.webhookSignatureInvalid, `Webhook rejected: ${verdict.reason}`);
 
     const prediction = parseJson(body, predictionBody) as unknown as ProviderPrediction;
-    const target = webhookTarget(req.query);
+    const target = workflowOfWebhook(req.query);
     const runId = target.runId;
     const workflowId = target.workflowId ?? (await db.job.findUnique({ where: { providerPredictionId: prediction.id }, select: { workflowId: true } }))?.workflowId;
 
