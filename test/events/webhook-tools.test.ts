@@ -136,6 +136,9 @@ describe('the deliveries list and redelivery', () => {
     const res = await env.api.post('/api/v1/generate').set(user.auth).send({ model: FLUX, prompt: 'a bell', webhook: receiver.url('/job'), webhook_events_filter: ['completed'] }).expect(202);
     const jobId = res.body.job_id;
     await env.waitForJob(user, jobId, 60_000);
+    // The delivery workflow starts just after the job's final commit, so the job can read as
+    // succeeded a moment before it exists: wait for its attempt, then for it to end.
+    await eventually(() => env.db.webhookDelivery.findFirst({ where: { resourceId: jobId, event: 'completed' } }), 30_000, 100);
     await env.temporal.workflow.getHandle(`webhooks-job-${jobId}`).result();
 
     const list = await env.api.get(`/api/v1/webhooks/deliveries?resource=job:${jobId}`).set(user.auth).expect(200);
