@@ -131,27 +131,43 @@ async function giveBack(tx: Tx, req: { userId: string; purchaseId: string; key: 
   return true;
 }
 
-/** A row written in the reserving statement: its table and each column's value as typed SQL (casts included). */
-export interface RowInsert {
-  table: string;
-  columns: Record<string, Prisma.Sql>;
+/**
+ * What accepting a job reserves: its maximum cost, counted into the account's active jobs
+ * (refused at `maxActive`) and, with `apiKeyId`, into that key's month.
+ */
+export interface CreditReservation {
+  userId: string;
+  jobId: string;
+  credits: number;
+  maxActive: number;
+  apiKeyId: string | null;
 }
 
 export type ReserveResult = { reserved: true } | { reserved: false; available: number };
 
 /**
- * Reserves a job's maximum cost and writes the job's own row in ONE statement: a conditional
- * update of the counters, the `reserve:<job id>` ledger row and `row`, the latter two only if
- * the update happened. No transaction is opened, so no pool connection waits on the API
- * between round trips, and the statement is atomic: any failure (a unique key of `row`, such
- * as an Idempotency-Key, or of the ledger's `reserve:<job id>`, so a job never reserves twice)
- * undoes all of it. The update re-checks its condition on the newest row version, so the
- * counters never go below zero under any concurrency (and a CHECK constraint backs it).
- * Never while credits are owed: 402 account_in_debt. The same update counts the job into the
- * account's active jobs, refused at `maxActive` (429 too_many_active_jobs), exactly under any
- * concurrency for the same reason; settling the reservation counts it out. Only a refusal costs
- * a second query, to read what the user has (so its figures may already be a moment newer than
- * the refusal).
+ * The reservation's part of the one statement that accepts a job (see reserveWith): `ctes`, the
+ * statement's first common table expressions, ending in `reserved` (one row if the credits were
+ * reserved, none if refused), and `guard`, a column the statement must select.
+ */
+export interface ReservingSql {
+  ctes: Prisma.Sql;
+  guard: Prisma.Sql;
+}
+
+/**
+ * Reserves a job's maximum cost in ONE statement with the job's own row: `write` runs a
+ * statement that opens with the reservation's `ctes`, inserts its row `FROM reserved` (so only
+ * if the credits were reserved), selects the `guard`, and says whether its row was written. No
+ * transaction is opened, so no pool connection waits on the API between round trips, and the
+ * statement is atomic: any failure (a unique key of the row, such as an Idempotency-Key, or of
+ * the ledger's `reserve:<job id>`, so a job never reserves twice) undoes all of it. The update
+ * re-checks its condition on the newest row version, so the counters never go below zero under
+ * any concurrency (and a CHECK constraint backs it). Never while credits are owed: 402
+ * account_in_debt. The same update counts the job into the account's active jobs, refused at
+ * `maxActive` (429 too_many_active_jobs), exactly under any concurrency for the same reason;
+ * settling the reservation counts it out. Only a refusal costs a second query, to read what the
+ * user has (so its figures may already be a moment newer than the refusal).
  *
  * With `apiKeyId`, the same statement also counts the credits into that key's month
  * (api_keys.month_spent_credits for the UTC month in spend_month), refused past the key's
@@ -159,17 +175,21 @@ export type ReserveResult = { reserved: true } | { reserved: false; available: n
  * the newest version of the key's row, so concurrent jobs of one key never overshoot its budget.
  * The two updates depend on each other: the balance moves only if the key's month did, and the
  * key's month moves only if the balance looked sufficient; should a concurrent statement take
- * the balance in between (the key counted, the balance refused), the statement divides by zero,
- * which undoes all of it, and runs again.
+ * the balance in between (the key counted, the balance refused), the guard divides by zero,
+ * which undoes all of it, and the statement runs again.
+ *
+ * Lock order: the key's row, then the balance's, as settleCredits takes them, so a job
+ * accepted while another of the same key settles waits for it instead of deadlocking.
  */
-export async function reserveCreditsWithRow(
-  db: Db,
-  req: { userId: string; jobId: string; credits: number; maxActive: number; apiKeyId?: string | null },
-  row: RowInsert,
-): Promise<ReserveResult> {
+export async function reserveWith(db: Db, r: CreditReservation, write: (sql: ReservingSql) => Promise<boolean>): Promise<ReserveResult> {
+  const sql = reservingSql(r);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await reserveOnce(db, req, row);
+      if (await write(sql)) {
+        countLedgerMovement('credits', 'reserve', r.credits);
+        return { reserved: true };
+      }
+      return await refusal(db, r);
     } catch (err) {
       if (!isDivisionByZero(err) || attempt >= RESERVE_ATTEMPTS) throw err;
     }
@@ -182,54 +202,43 @@ const RESERVE_ATTEMPTS = 5;
 /** The UTC month a statement counts a key's spend in (created_at is stored to the millisecond: rounded alike). */
 const SPEND_MONTH = Prisma.sql`(date_trunc('month', now()::timestamptz(3) AT TIME ZONE 'UTC'))::date`;
 
-async function reserveOnce(
-  db: Db,
-  req: { userId: string; jobId: string; credits: number; maxActive: number; apiKeyId?: string | null },
-  row: RowInsert,
-): Promise<ReserveResult> {
-  const key = `reserve:${req.jobId}`;
-  const apiKeyId = req.apiKeyId ?? null;
-  const names = Prisma.raw(Object.keys(row.columns).map((c) => `"${c}"`).join(', '));
+function reservingSql(r: CreditReservation): ReservingSql {
   const monthSpent = Prisma.sql`(CASE WHEN k.spend_month = ${SPEND_MONTH} THEN k.month_spent_credits ELSE 0 END)`;
-  const inserted = await db.$queryRaw<{ written: number; guard: number }[]>`
-    WITH key_month AS (
+  const ctes = Prisma.sql`
+    key_month AS (
       UPDATE api_keys k
-         SET month_spent_credits = ${monthSpent} + ${req.credits}::int, spend_month = ${SPEND_MONTH}
-       WHERE k.id = ${apiKeyId}::uuid AND k.user_id = ${req.userId}::uuid
-         AND (k.monthly_credit_budget IS NULL OR ${monthSpent} + ${req.credits}::int <= k.monthly_credit_budget)
+         SET month_spent_credits = ${monthSpent} + ${r.credits}::int, spend_month = ${SPEND_MONTH}
+       WHERE k.id = ${r.apiKeyId}::uuid AND k.user_id = ${r.userId}::uuid
+         AND (k.monthly_credit_budget IS NULL OR ${monthSpent} + ${r.credits}::int <= k.monthly_credit_budget)
          AND EXISTS (SELECT 1 FROM credit_balances b
-                      WHERE b.user_id = ${req.userId}::uuid AND b.credits >= ${req.credits} AND b.owed = 0 AND b.active_jobs < ${req.maxActive})
-         AND ${noImageDebt(req.userId)}
+                      WHERE b.user_id = ${r.userId}::uuid AND b.credits >= ${r.credits} AND b.owed = 0 AND b.active_jobs < ${r.maxActive})
+         AND ${noImageDebt(r.userId)}
       RETURNING k.id
     ), reserved AS (
       UPDATE credit_balances
-         SET credits = credits - ${req.credits}, reserved = reserved + ${req.credits}, active_jobs = active_jobs + 1, updated_at = now()
-       WHERE user_id = ${req.userId}::uuid AND credits >= ${req.credits} AND owed = 0 AND active_jobs < ${req.maxActive}
-         AND ${noImageDebt(req.userId)}
-         AND (${apiKeyId}::uuid IS NULL OR EXISTS (SELECT 1 FROM key_month))
+         SET credits = credits - ${r.credits}, reserved = reserved + ${r.credits}, active_jobs = active_jobs + 1, updated_at = now()
+       WHERE user_id = ${r.userId}::uuid AND credits >= ${r.credits} AND owed = 0 AND active_jobs < ${r.maxActive}
+         AND ${noImageDebt(r.userId)}
+         AND (${r.apiKeyId}::uuid IS NULL OR EXISTS (SELECT 1 FROM key_month))
       RETURNING user_id
     ), ledger AS (
       INSERT INTO credit_ledger (id, user_id, key, movement, credits, job_id)
-      SELECT ${randomUUID()}::uuid, user_id, ${key}, 'reserve'::credit_movement, ${req.credits}::int, ${req.jobId}::uuid FROM reserved
-    ), written AS (
-      INSERT INTO ${Prisma.raw(`"${row.table}"`)} (${names})
-      SELECT ${Prisma.join(Object.values(row.columns))} FROM reserved
-      RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM written)::int AS written,
-           (1 / (1 + (SELECT count(*) FROM reserved) - (SELECT count(*) FROM key_month)))::int AS guard`;
-  if (inserted[0]?.written === 1) {
-    countLedgerMovement('credits', 'reserve', req.credits);
-    return { reserved: true };
-  }
-  const balance = await db.creditBalance.findUnique({ where: { userId: req.userId }, select: { credits: true, owed: true, activeJobs: true } });
+      SELECT ${randomUUID()}::uuid, user_id, ${`reserve:${r.jobId}`}, 'reserve'::credit_movement, ${r.credits}::int, ${r.jobId}::uuid FROM reserved
+    )`;
+  const guard = Prisma.sql`(1 / (1 + (SELECT count(*) FROM reserved) - (SELECT count(*) FROM key_month)))::int`;
+  return { ctes, guard };
+}
+
+/** Why a reservation was refused: a 402 or 429 for debt, the active-jobs cap or the key's budget; else what the user has. */
+async function refusal(db: Db, r: CreditReservation): Promise<ReserveResult> {
+  const balance = await db.creditBalance.findUnique({ where: { userId: r.userId }, select: { credits: true, owed: true, activeJobs: true } });
   if (balance && balance.owed > 0) throw accountInDebtError('credits', balance.owed);
-  const imagesOwed = await userImagesOwed(db, req.userId);
+  const imagesOwed = await userImagesOwed(db, r.userId);
   if (imagesOwed > 0) throw accountInDebtError('images', imagesOwed);
-  if (balance && balance.activeJobs >= req.maxActive) throw tooManyActiveJobs(balance.activeJobs, req.maxActive);
-  if (apiKeyId) {
-    const spend = await keyMonthSpend(db, apiKeyId);
-    if (spend && spend.budget !== null && spend.spent + req.credits > spend.budget) throw keyBudgetExceeded(spend.budget, spend.spent, req.credits);
+  if (balance && balance.activeJobs >= r.maxActive) throw tooManyActiveJobs(balance.activeJobs, r.maxActive);
+  if (r.apiKeyId) {
+    const spend = await keyMonthSpend(db, r.apiKeyId);
+    if (spend && spend.budget !== null && spend.spent + r.credits > spend.budget) throw keyBudgetExceeded(spend.budget, spend.spent, r.credits);
   }
   return { reserved: false, available: balance?.credits ?? 0 };
 }
@@ -280,14 +289,10 @@ export async function settleCredits(tx: Tx, req: { jobId: string; used: number }
   // The settle marker is the release row (written even for 0), so a second settle does nothing.
   if (!(await record(tx, { key: `release:${req.jobId}`, movement: 'release', userId, jobId: req.jobId, credits: released }))) return null;
   if (used > 0) await record(tx, { key: `commit:${req.jobId}`, movement: 'commit', userId, jobId: req.jobId, credits: used });
-  await tx.$executeRaw`
-    UPDATE credit_balances
-       SET reserved = reserved - ${reserved.credits}, credits = credits + ${released}, active_jobs = active_jobs - 1, updated_at = now()
-     WHERE user_id = ${userId}::uuid`;
-  // Credits released while something is owed pay it first (a refund took what it could meanwhile).
-  if (released > 0) await payDebt(tx, { userId, key: `debt-paid:release:${req.jobId}`, jobId: req.jobId });
   // The key's month counted the whole reservation: what was released no longer counts (only
-  // while the key still counts the month the job was accepted in).
+  // while the key still counts the month the job was accepted in). The key's row before the
+  // balance's, the order the reserving statement locks them in (reserveWith): a job of the same
+  // key accepted meanwhile waits for this transaction instead of deadlocking with it.
   if (released > 0) {
     await tx.$executeRaw`
       UPDATE api_keys k SET month_spent_credits = k.month_spent_credits - ${released}
@@ -295,6 +300,12 @@ export async function settleCredits(tx: Tx, req: { jobId: string; used: number }
        WHERE j.id = ${req.jobId}::uuid AND k.id = j.api_key_id
          AND k.spend_month = (date_trunc('month', j.created_at AT TIME ZONE 'UTC'))::date`;
   }
+  await tx.$executeRaw`
+    UPDATE credit_balances
+       SET reserved = reserved - ${reserved.credits}, credits = credits + ${released}, active_jobs = active_jobs - 1, updated_at = now()
+     WHERE user_id = ${userId}::uuid`;
+  // Credits released while something is owed pay it first (a refund took what it could meanwhile).
+  if (released > 0) await payDebt(tx, { userId, key: `debt-paid:release:${req.jobId}`, jobId: req.jobId });
   return used;
 }
 

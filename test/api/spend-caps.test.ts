@@ -1,4 +1,7 @@
-import { ledgerBalance } from '../../src/credits/ledger';
+import { randomUUID } from 'node:crypto';
+import { ledgerBalance, settleCredits } from '../../src/credits/ledger';
+import { insertJobReserving, type NewJob } from '../../src/jobs/rows';
+import { workflowIds } from '../../src/temporal/names';
 import { fundedUser } from '../helpers/factories';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
@@ -127,6 +130,28 @@ describe("an API key's monthly credit budget", () => {
     expect(await ledgerSpendOfKey(created.body.id)).toBe(10);
   });
 
+  it('when jobs of a key settle while new jobs of the same key are accepted, then every statement succeeds (both lock the key, then the balance) and the counters are exact', async () => {
+    const user = await fundedUser(env, 1000);
+    const created = await env.api.post('/api/v1/keys').set(user.auth).send({ name: 'busy', monthly_credit_budget: 900 }).expect(201);
+    const keyId: string = created.body.id;
+    // Straight to the ledger, many at once: the window between a settle's two updates is a
+    // round trip, and an accept that locked the rows in the other order would deadlock in it.
+    const accept = (id: string) =>
+      insertJobReserving(env.db, newJob(user.id, keyId, id), { userId: user.id, jobId: id, credits: 2, maxActive: 1000, apiKeyId: keyId });
+    const first = Array.from({ length: 40 }, () => randomUUID());
+    for (const id of first) expect(await accept(id)).toEqual({ reserved: true });
+
+    const second = Array.from({ length: 40 }, () => randomUUID());
+    const results = await Promise.allSettled(
+      first.flatMap((id, i) => [env.db.$transaction((tx) => settleCredits(tx, { jobId: id, used: 0 })), accept(second[i]!)]),
+    );
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    const balance = await env.db.creditBalance.findUniqueOrThrow({ where: { userId: user.id } });
+    expect(balance).toMatchObject({ credits: 1000 - 80, reserved: 80, activeJobs: 40 });
+    expect((await listedKey(user, keyId)).credits_spent_this_month).toBe(80);
+    expect(await ledgerSpendOfKey(keyId)).toBe(80);
+  });
+
   it('when the budget is raised, removed or set on a key without one (PATCH), then the next job follows the new budget; another account’s key is a 404', async () => {
     const user = await fundedUser(env, 1000);
     const keyId = (await env.api.get('/api/v1/keys').set(user.auth).expect(200)).body.items[0].id as string;
@@ -168,3 +193,32 @@ describe("an API key's monthly credit budget", () => {
     expect((await listedKey(user, created.body.id)).credits_spent_this_month).toBe(4);
   });
 });
+
+/** A queued job's row as the accept statement writes it (no workflow: these tests drive the ledger alone). */
+function newJob(userId: string, apiKeyId: string, id: string): NewJob {
+  return {
+    id,
+    userId,
+    status: 'queued',
+    model: FLUX,
+    prompt: 'ledger only',
+    numOutputs: 1,
+    seed: null,
+    outputFormat: 'png',
+    parameters: {},
+    priceUnit: 'output',
+    priceCredits: 2,
+    inputUploadId: null,
+    webhook: null,
+    webhookEventsFilter: [],
+    idempotencyKey: null,
+    requestHash: 'ledger-only',
+    requestId: null,
+    workflowId: workflowIds.generationJob(id),
+    deadlineAt: null,
+    apiKeyId,
+    retentionSeconds: null,
+    batchId: null,
+    batchIndex: null,
+  };
+}
