@@ -3,7 +3,7 @@ import { creditsFor } from '../src/catalog/service';
 import { settleCredits } from '../src/credits/ledger';
 import { ErrorCode } from '../src/error-codes';
 import { recordFinished } from '../src/metrics/business';
-import { completeBatchOfJob } from '../src/batches/service';
+import { completeBatchOfJob } from '../src/batches/rows';
 import type { Tx } from '../src/db/transaction';
 import { changeWithEvents, type AlsoWake, type EventDeps } from './events';
 import { outputColumns, type CopiedOutput } from './outputs';

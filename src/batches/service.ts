@@ -2,16 +2,16 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
-import type { Tx } from '../db/transaction';
 import { AppError, ErrorCode } from '../errors';
-import { recordEvent, wakeWebhookDelivery } from '../events/record';
-import type { ResourceRef } from '../events/types';
-import type { Batch, Job } from '../generated/prisma/client';
+import { wakeWebhookDelivery } from '../events/record';
+import type { Batch } from '../generated/prisma/client';
 import type { GenerateBody } from '../jobs/schemas';
-import { cancelJob, FINISHED, submitJob } from '../jobs/service';
-import { iso } from '../shared/dates';
+import { FINISHED } from '../jobs/rows';
+import { cancelJob, submitJob } from '../jobs/service';
 import { webhookColumns } from '../webhooks-out/request';
+import { batchRef, completeBatchIfDone, getOwnBatch, type BatchWithJobs, type RejectedItem } from './rows';
 import type { CreateBatchBody } from './schemas';
+import { batchStatus } from './views';
 
 /**
  * Batches: up to 100 jobs in one request. The batch is only a grouping: each item is an ordinary
@@ -39,16 +39,6 @@ export interface BatchDeps {
 /** Items submitted at once: a batch of 100 takes its turns on the pool and on Temporal like a few clients would. */
 const SUBMIT_CONCURRENCY = 4;
 
-export interface RejectedItem {
-  index: number;
-  status: number;
-  error: { code: string; message: string; details?: unknown };
-}
-
-type BatchJob = Pick<Job, 'id' | 'status' | 'batchIndex' | 'errorCode' | 'errorMessage' | 'creditsSpent'>;
-export type BatchWithJobs = Batch & { jobs: BatchJob[] };
-
-const batchRef = (id: string): ResourceRef => ({ resourceType: 'batch', resourceId: id });
 
 export async function createBatch(
   deps: BatchDeps,
@@ -115,44 +105,6 @@ async function submitItems(deps: BatchDeps, batch: Batch, req: { userId: string;
   if (completed && batch.webhook) await wakeWebhookDelivery(deps.temporal, deps.config.temporal.taskQueue, batchRef(batch.id), batch.userId);
 }
 
-/**
- * Marks the batch completed if its submission finished and none of its jobs is queued or running,
- * and records its `completed` event, in the caller's transaction; true when this call completed it
- * (a conditional update: of two concurrent callers, one does).
- */
-export async function completeBatchIfDone(tx: Tx, batchId: string): Promise<boolean> {
-  const rows = await tx.$queryRaw<Array<{ id: string }>>`
-    UPDATE "batches" b SET "completed_at" = now()
-     WHERE b."id" = ${batchId}::uuid AND b."completed_at" IS NULL AND b."submitted_at" IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM "jobs" j WHERE j."batch_id" = b."id" AND j."status" IN ('queued', 'running'))
-    RETURNING b."id"`;
-  if (!rows[0]) return false;
-  const counts = await tx.$queryRaw<Array<{ status: string; n: number }>>`
-    SELECT "status"::text AS status, count(*)::int AS n FROM "jobs" WHERE "batch_id" = ${batchId}::uuid GROUP BY 1`;
-  await recordEvent(tx, batchRef(batchId), 'completed', { status: 'completed', counts: Object.fromEntries(counts.map((c) => [c.status, c.n])) });
-  return true;
-}
-
-/**
- * After a job became final (in the same transaction): completes its batch if it was the last
- * item. Returns the batch to wake the webhook of, or null.
- */
-export async function completeBatchOfJob(tx: Tx, jobId: string): Promise<ResourceRef | null> {
-  const rows = await tx.$queryRaw<Array<{ batch_id: string | null }>>`SELECT "batch_id" FROM "jobs" WHERE "id" = ${jobId}::uuid`;
-  const batchId = rows[0]?.batch_id;
-  if (!batchId) return null;
-  return (await completeBatchIfDone(tx, batchId)) ? batchRef(batchId) : null;
-}
-
-export async function getOwnBatch(db: Db, userId: string, batchId: string): Promise<BatchWithJobs> {
-  const batch = await db.batch.findFirst({
-    where: { id: batchId, userId },
-    include: { jobs: { select: { id: true, status: true, batchIndex: true, errorCode: true, errorMessage: true, creditsSpent: true }, orderBy: { batchIndex: 'asc' } } },
-  });
-  if (!batch) throw AppError.notFound('Batch');
-  return batch;
-}
-
 /** Cancels every item not final yet (each like DELETE /jobs/{id}); 409 when all are final. */
 export async function cancelBatch(deps: BatchDeps, userId: string, batchId: string): Promise<{ batch: BatchWithJobs; canceled: number }> {
   const batch = await getOwnBatch(deps.db, userId, batchId);
@@ -171,47 +123,4 @@ export async function cancelBatch(deps: BatchDeps, userId: string, batchId: stri
     }
   }
   return { batch, canceled };
-}
-
-const batchStatus = (b: Batch) => (b.completedAt ? 'completed' : b.submittedAt ? 'running' : 'submitting');
-
-/** The public shape of a batch: its counts and one entry per item, by index. */
-export function batchView(b: BatchWithJobs) {
-  const rejected = b.rejected as unknown as RejectedItem[];
-  const byIndex = new Map(b.jobs.map((j) => [j.batchIndex, j]));
-  const rejectedByIndex = new Map(rejected.map((r) => [r.index, r]));
-  const counts: Record<string, number> = { queued: 0, running: 0, succeeded: 0, failed: 0, canceled: 0, aborted: 0 };
-  for (const j of b.jobs) counts[j.status] = (counts[j.status] ?? 0) + 1;
-  const items = Array.from({ length: b.size }, (_, index) => {
-    const job = byIndex.get(index);
-    if (job) {
-      return {
-        index,
-        job_id: job.id,
-        status: job.status as string,
-        error: job.errorCode ? { code: job.errorCode, message: job.errorMessage ?? '' } : null,
-        credits_spent: job.creditsSpent,
-      };
-    }
-    const refused = rejectedByIndex.get(index);
-    return {
-      index,
-      job_id: null,
-      status: refused ? 'rejected' : 'pending',
-      error: refused ? { code: refused.error.code, message: refused.error.message, http_status: refused.status, ...(refused.error.details === undefined ? {} : { details: refused.error.details }) } : null,
-      credits_spent: null,
-    };
-  });
-  return {
-    batch_id: b.id,
-    kind: b.kind as 'job',
-    status: batchStatus(b),
-    size: b.size,
-    counts: { ...counts, created: b.jobs.length, rejected: items.filter((i) => i.status === 'rejected').length, final: b.jobs.filter((j) => FINISHED.has(j.status)).length },
-    webhook: b.webhook,
-    created_at: b.createdAt.toISOString(),
-    submitted_at: iso(b.submittedAt),
-    completed_at: iso(b.completedAt),
-    items,
-  };
 }

@@ -1,7 +1,7 @@
 import { getCatalogModel, modelContract, needsFileDuration } from '../catalog/service';
 import { checkParameters } from '../catalog/contract';
 import type { Db } from '../db/client';
-import type { CatalogModel, Upload } from '../generated/prisma/client';
+import type { CatalogModel, Job, Upload } from '../generated/prisma/client';
 import { AppError } from '../errors';
 import type { GenerateBody } from './schemas';
 
@@ -85,4 +85,19 @@ function formatDuration(ms: number): string {
   const minutes = Math.floor(ms / 60_000);
   const [whole = '0', fraction] = ((ms - minutes * 60_000) / 1000).toFixed(3).replace(/\.?0+$/, '').split('.');
   return `${minutes}:${whole.padStart(2, '0')}${fraction ? `.${fraction}` : ''} (${ms / 1000} s)`;
+}
+
+/**
+ * The exact input the model receives, less the input file (its presigned URL is made when
+ * the job runs): the validated parameters (the caller's, the contract's defaults and the
+ * protected fields, checkModelInput above), then our own fields. Image models (those with an
+ * output format) also get num_outputs and output_format; other kinds make one output.
+ */
+export function providerInput(job: Pick<Job, 'prompt' | 'numOutputs' | 'seed' | 'outputFormat' | 'parameters'>): Record<string, unknown> {
+  return {
+    ...(job.parameters as Record<string, unknown>),
+    ...(job.prompt === null ? {} : { prompt: job.prompt }),
+    ...(job.outputFormat === null ? {} : { num_outputs: job.numOutputs, output_format: job.outputFormat }),
+    ...(job.seed === null ? {} : { seed: job.seed }),
+  };
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
 import type { Storage } from '../storage/s3';
-import { FINISHED, getOwnJob, type JobWithOutputs } from './service';
+import { FINISHED, getOwnJob, type JobWithOutputs } from './rows';
 
 /**
  * Deleting job outputs from our bucket, on request (DELETE /jobs/{id}/outputs) and on expiry

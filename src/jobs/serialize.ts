@@ -1,8 +1,8 @@
 import { creditsReserved } from '../credits/usage';
 import { presignedGet } from '../storage/presign-cache';
 import type { Storage } from '../storage/s3';
-import type { JobWithOutputs } from './service';
-import { providerInput } from './service';
+import { providerInput } from './model-input';
+import type { JobWithOutputs } from './rows';
 import { iso } from '../shared/dates';
 
 /**

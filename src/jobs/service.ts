@@ -2,18 +2,18 @@ import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
-import { Prisma, type Job, type JobOutput } from '../generated/prisma/client';
+import type { Job } from '../generated/prisma/client';
 import { creditsFor, unitCredits } from '../catalog/service';
 import { jobQuote } from '../quotes/quote';
 import { resolveDeadline } from '../shared/deadline';
-import { reserveCreditsWithRow, settleCredits, type RowInsert } from '../credits/ledger';
+import { settleCredits } from '../credits/ledger';
 import { AppError, ErrorCode } from '../errors';
-import { afterCursor, decodeCursor, page } from '../shared/pagination';
 import { providerWebhookUrl } from '../provider/webhook-url';
 import { workflowIds } from '../temporal/names';
 import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
 import type { generationJob } from '../../workflows/generation-job';
-import { checkModelInput } from './model-input';
+import { checkModelInput, providerInput } from './model-input';
+import { FINISHED, findByIdempotencyKey, getOwnJob, insertJobReserving, type JobStart, type NewJob } from './rows';
 import { retentionSeconds } from './retention';
 import type { GenerateBody } from './schemas';
 import { webhookColumns } from '../webhooks-out/request';
@@ -25,39 +25,13 @@ export interface JobDeps {
   temporal: Client;
 }
 
-/** What starting a job's workflow needs of its row. */
-export type JobStart = Pick<
-  Job,
-  'id' | 'userId' | 'model' | 'prompt' | 'numOutputs' | 'seed' | 'outputFormat' | 'parameters' | 'inputUploadId' | 'workflowId' | 'requestId' | 'deadlineAt'
->;
-
-/** The row an accepted job starts with, as the accept statement writes it. */
-type NewJob = JobStart &
-  Pick<Job, 'status' | 'priceUnit' | 'priceCredits' | 'webhook' | 'webhookEventsFilter' | 'idempotencyKey' | 'requestHash' | 'apiKeyId' | 'retentionSeconds' | 'batchId' | 'batchIndex'>;
-
 export interface SubmitResult {
   job: Pick<Job, 'id' | 'status'>;
   /** True when an Idempotency-Key matched an earlier request: no new job was made. */
   replayed: boolean;
 }
 
-export const FINISHED: ReadonlySet<string> = new Set(['succeeded', 'failed', 'canceled', 'aborted']);
 
-
-/**
- * The exact input the model receives, less the input file (its presigned URL is made when
- * the job runs): the validated parameters (the caller's, the contract's defaults and the
- * protected fields, src/jobs/model-input.ts), then our own fields. Image models (those with an
- * output format) also get num_outputs and output_format; other kinds make one output.
- */
-export function providerInput(job: Pick<Job, 'prompt' | 'numOutputs' | 'seed' | 'outputFormat' | 'parameters'>): Record<string, unknown> {
-  return {
-    ...(job.parameters as Record<string, unknown>),
-    ...(job.prompt === null ? {} : { prompt: job.prompt }),
-    ...(job.outputFormat === null ? {} : { num_outputs: job.numOutputs, output_format: job.outputFormat }),
-    ...(job.seed === null ? {} : { seed: job.seed }),
-  };
-}
 
 type SubmitRequest = {
   userId: string;
@@ -143,11 +117,13 @@ async function acceptJob(deps: JobDeps, req: SubmitRequest, requestHash: string)
     batchId: req.batch?.id ?? null,
     batchIndex: req.batch?.index ?? null,
   };
-  const reservation = await reserveCreditsWithRow(
-    deps.db,
-    { userId: req.userId, jobId: id, credits: maxCost, maxActive: deps.config.accounts.maxActiveJobs, apiKeyId: req.apiKeyId },
-    jobRow(job),
-  );
+  const reservation = await insertJobReserving(deps.db, job, {
+    userId: req.userId,
+    jobId: id,
+    credits: maxCost,
+    maxActive: deps.config.accounts.maxActiveJobs,
+    apiKeyId: req.apiKeyId ?? null,
+  });
   if (!reservation.reserved) {
     throw new AppError(402, ErrorCode.insufficientCredits, `This job costs up to ${maxCost} credits and you have ${reservation.available}; buy a credit pack (POST /api/v1/credits/checkout)`, {
       needed: maxCost,
@@ -162,47 +138,10 @@ function jobDeadline(req: SubmitRequest): Date | null {
   return resolveDeadline(req.body.deadline, req.deadlineAt);
 }
 
-/** The jobs row of a new job, column by column with its SQL type, for the accept statement. */
-function jobRow(j: NewJob): RowInsert {
-  const sql = Prisma.sql;
-  return {
-    table: 'jobs',
-    columns: {
-      id: sql`${j.id}::uuid`,
-      user_id: sql`${j.userId}::uuid`,
-      status: sql`${j.status}::job_status`,
-      model: sql`${j.model}::text`,
-      prompt: sql`${j.prompt}::text`,
-      num_outputs: sql`${j.numOutputs}::int`,
-      seed: sql`${j.seed}::int`,
-      output_format: sql`${j.outputFormat}::text`,
-      parameters: sql`${JSON.stringify(j.parameters)}::jsonb`,
-      price_unit: sql`${j.priceUnit}::price_unit`,
-      price_credits: sql`${j.priceCredits}::int`,
-      input_upload_id: sql`${j.inputUploadId}::uuid`,
-      webhook: sql`${j.webhook}::text`,
-      webhook_events_filter: sql`${j.webhookEventsFilter}::text[]`,
-      idempotency_key: sql`${j.idempotencyKey}::text`,
-      request_hash: sql`${j.requestHash}::text`,
-      request_id: sql`${j.requestId}::text`,
-      workflow_id: sql`${j.workflowId}::text`,
-      deadline_at: sql`${j.deadlineAt?.toISOString() ?? null}::timestamptz`,
-      api_key_id: sql`${j.apiKeyId}::uuid`,
-      retention_seconds: sql`${j.retentionSeconds}::int`,
-      batch_id: sql`${j.batchId}::uuid`,
-      batch_index: sql`${j.batchIndex}::int`,
-    },
-  };
-}
-
 /** A unique index refused the write: Prisma's P2002, or SQLSTATE 23505 from a raw statement. */
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } };
   return e.code === 'P2002' || e.meta?.driverAdapterError?.cause?.originalCode === '23505';
-}
-
-async function findByIdempotencyKey(db: Db, userId: string, key: string): Promise<Job | null> {
-  return db.job.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey: key } } });
 }
 
 async function replay(deps: JobDeps, job: Job, requestHash: string): Promise<SubmitResult> {
@@ -254,66 +193,6 @@ export async function startJobWorkflow(deps: JobDeps, job: JobStart, fileField: 
     },
     hooks,
   );
-}
-
-export type JobWithOutputs = Job & { outputs: JobOutput[] };
-
-/**
- * The caller's job with its outputs (by index), or 404: another user's job does not exist for
- * them. One raw statement, the outputs aggregated as JSON: GET /status reads it on every poll,
- * and Prisma's own query costs more than twice the CPU for the same row (README, B7).
- */
-export async function getOwnJob(db: Db, userId: string, jobId: string): Promise<JobWithOutputs> {
-  const rows = await db.$queryRaw<JobRow[]>`
-    SELECT j.*, COALESCE((SELECT json_agg(o ORDER BY o.index) FROM job_outputs o WHERE o.job_id = j.id), '[]') AS outputs
-      FROM jobs j
-     WHERE j.id = ${jobId}::uuid AND j.user_id = ${userId}::uuid`;
-  if (!rows[0]) throw AppError.notFound('Job');
-  return jobFromRow(rows[0]);
-}
-
-/**
- * A jobs row as Postgres names it (snake_case), with its outputs as JSON (numbers and timestamps
- * as JSON gives them). Only the fields that need more than a new name are spelled out.
- */
-interface JobRow extends Record<string, unknown> {
-  webhook_events_filter: string[] | null;
-  outputs: Array<Record<string, unknown> & { size_bytes: number; created_at: string; expires_at: string | null; deleted_at: string | null }>;
-}
-
-/** snake_case column names as the camelCase fields Prisma gives them, values unchanged. */
-function camelCased(row: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(row).map(([column, value]) => [column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()), value]));
-}
-
-const dateOrNull = (iso: string | null) => (iso === null ? null : new Date(iso));
-
-/**
- * The row in Prisma's shape, as the rest of the code reads jobs (test/api/hot-path-statements
- * holds it equal to Prisma's own read of the same job, so a new column cannot drift).
- */
-function jobFromRow({ outputs, ...job }: JobRow): JobWithOutputs {
-  return {
-    ...(camelCased(job) as Job),
-    webhookEventsFilter: job.webhook_events_filter ?? [],
-    outputs: outputs.map((o) => ({
-      ...(camelCased(o) as JobOutput),
-      sizeBytes: BigInt(o.size_bytes),
-      createdAt: new Date(o.created_at),
-      expiresAt: dateOrNull(o.expires_at),
-      deletedAt: dateOrNull(o.deleted_at),
-    })),
-  };
-}
-
-export async function listJobs(db: Db, userId: string, q: { status?: Job['status']; limit: number; cursor?: string }) {
-  const rows = await db.job.findMany({
-    where: { userId, ...(q.status ? { status: q.status } : {}), ...afterCursor(decodeCursor(q.cursor)) },
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take: q.limit + 1,
-    include: { outputs: { orderBy: { index: 'asc' } } },
-  });
-  return page(rows, q.limit);
 }
 
 /** Cancels the workflow, which cancels the provider prediction and records `canceled`. */

@@ -13,6 +13,7 @@ import { checkParameters } from '../catalog/contract';
 import { assertNoDebt } from '../quota/ledger';
 import { promptInput, TRAINED_MODEL_CONTRACT, type CreatePromptBody } from './schemas';
 import { webhookColumns } from '../webhooks-out/request';
+import { getOwnPrompt } from './rows';
 import { resolveDeadline } from '../shared/deadline';
 
 export interface PromptDeps {
@@ -114,12 +115,6 @@ export async function checkPromptRequest(
   const { input: parameters, issues } = checkParameters(TRAINED_MODEL_CONTRACT, req.body.parameters, { devKnobs: deps.config.env !== 'production' });
   if (issues.length) throw AppError.validation(`Invalid parameters: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
   return { version: { ...version, providerModel, providerVersion }, parameters };
-}
-
-export async function getOwnPrompt(db: Db, userId: string, promptId: string) {
-  const prompt = await db.prompt.findFirst({ where: { id: promptId, userId }, include: { images: { orderBy: { index: 'asc' } } } });
-  if (!prompt) throw AppError.notFound('Prompt');
-  return prompt;
 }
 
 /** Cancels the prompt's workflow run, which cancels the prediction and releases the reservation. */

@@ -1,9 +1,8 @@
 import { presignedGet } from '../storage/presign-cache';
 import type { Storage } from '../storage/s3';
-import type { getOwnPrompt, ListedPrompt } from './service';
+import type { PromptWithImages } from './rows';
+import type { ListedPrompt } from './service';
 import { iso } from '../shared/dates';
-
-type PromptWithImages = Awaited<ReturnType<typeof getOwnPrompt>>;
 
 export async function promptView(storage: Storage, p: PromptWithImages) {
   return {

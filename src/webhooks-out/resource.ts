@@ -2,12 +2,13 @@ import type { Db } from '../db/client';
 import { AppError } from '../errors';
 import type { ResourceRef } from '../events/types';
 import { jobView } from '../jobs/serialize';
-import { getOwnJob } from '../jobs/service';
+import { getOwnJob } from '../jobs/rows';
 import { promptView } from '../prompts/views';
-import { getOwnPrompt } from '../prompts/service';
+import { getOwnPrompt } from '../prompts/rows';
 import type { Storage } from '../storage/s3';
 import { versionView } from '../training/views';
-import { batchView, getOwnBatch } from '../batches/service';
+import { getOwnBatch } from '../batches/rows';
+import { batchView } from '../batches/views';
 
 export interface ResourceHead {
   userId: string;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ledgerBalance } from '../../src/credits/ledger';
-import { getOwnJob } from '../../src/jobs/service';
+import { getOwnJob } from '../../src/jobs/rows';
 import { fundedUser } from '../helpers/factories';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 

@@ -105,6 +105,19 @@ describe('when the modules import each other', () => {
     expect(cycles(graph)).toEqual([]);
   });
 
+  it("then the worker reaches no API service: it reads jobs, prompts and batches through their rows and views modules, not the services that accept and cancel them", () => {
+    const reached = new Set<string>();
+    const visit = (f: string) => {
+      if (reached.has(f)) return;
+      reached.add(f);
+      for (const d of graph.get(f) ?? []) visit(d);
+    };
+    visit(path.join('src', 'worker.ts'));
+    expect(reached.has(path.join('src', 'webhooks-out', 'resource.ts'))).toBe(true);
+    const services = ['jobs', 'prompts', 'batches', 'training', 'uploads', 'accounts'].map((d) => path.join('src', d, 'service.ts'));
+    expect(services.filter((s) => reached.has(s))).toEqual([]);
+  });
+
   it('then layers point one way: only the HTTP layer and the process entry points import from src/http', () => {
     const allowed = (f: string) => f.startsWith(path.join('src', 'http')) || f === path.join('src', 'server.ts');
     const offenders = [...graph].filter(([f, deps]) => !allowed(f) && deps.some((d) => d.startsWith(path.join('src', 'http') + path.sep))).map(([f]) => f);

@@ -1,6 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { batchView, cancelBatch, createBatch, getOwnBatch } from '../../batches/service';
+import { getOwnBatch } from '../../batches/rows';
+import { cancelBatch, createBatch } from '../../batches/service';
+import { batchView } from '../../batches/views';
 import { batchIdParam, createBatchBody } from '../../batches/schemas';
 import { idempotencyKey } from '../../jobs/schemas';
 import { currentUser } from '../auth';

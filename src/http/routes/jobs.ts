@@ -6,7 +6,8 @@ import { downloadQuery, generateBody, idempotencyKey, jobIdParam, listJobsQuery 
 import { jobMetadata, jobView } from '../../jobs/serialize';
 import { createFinishedViews } from '../../jobs/finished-views';
 import { deleteJobOutputs } from '../../jobs/outputs';
-import { cancelJob, FINISHED, getOwnJob, listJobs, submitJob } from '../../jobs/service';
+import { FINISHED, getOwnJob, listJobs } from '../../jobs/rows';
+import { cancelJob, submitJob } from '../../jobs/service';
 import { MAX_DEADLINE_MS } from '../../shared/deadline';
 import { holdUntilFinal } from '../hold';
 import { cancelAfterDeadline, cancelAfterHeader, preferHeader, waitSeconds } from '../preferences';

@@ -6,7 +6,7 @@
 import { authenticate } from '../../../src/accounts/service';
 import { loadConfig } from '../../../src/config';
 import { jobView } from '../../../src/jobs/serialize';
-import { getOwnJob } from '../../../src/jobs/service';
+import { getOwnJob } from '../../../src/jobs/rows';
 import { createDependencies } from '../../../src/dependencies';
 import type { BenchContext } from '../context';
 import { closedLoop } from '../http-client';
