@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { activityInfo, ApplicationFailure, heartbeat } from '@temporalio/activity';
 import { ErrorCode } from '../src/error-codes';
 import { recordFinished } from '../src/metrics/business';
-import { prepareTrainingImage, zipImagesStream } from '../src/images/prepare';
+import { prepareTrainingImage } from '../src/images/prepare';
+import { zipImagesStream } from '../src/images/training-zip';
 import { progressFromLogs, snapshot, type PredictionSnapshot } from '../src/provider/prediction';
 import type { Provider } from '../src/provider/replicate';
 import { grantImages } from '../src/quota/ledger';
@@ -56,44 +57,49 @@ export function createTrainingActivities(deps: EventDeps & { storage: Storage; p
     },
 
     /**
-     * Reads the uploaded photos from our bucket, orients them and strips their metadata
-     * (location included), and streams them as one zip back into the bucket, under
-     * deterministic keys and with one image in flight at a time.
+     * Streams the training photos as one zip into the bucket, under a deterministic key, one
+     * image in flight at a time. Photos the API stored `prepared` (oriented, bounded, metadata
+     * and location stripped, JPEG: src/images/prepare.ts, in the same decode as their inspection)
+     * are packed as they are: nothing is decoded or written here but the zip.
      *
-     * It works in two passes so a retry resumes instead of starting over: each prepared photo
-     * is stored on its own, then the zip is streamed from those. The heartbeat carries how far
-     * it got (`ZipProgress`), so a worker that dies at photo 25 of 30 costs the next attempt
-     * five photos, not thirty.
+     * Photos stored as uploaded (trainings started before the API prepared them) are prepared
+     * here, in two passes so a retry resumes instead of starting over: each prepared photo is
+     * stored on its own, then the zip is streamed from those. The heartbeat carries how far it
+     * got (`ZipProgress`), so a worker that dies at photo 25 of 30 costs the next attempt five
+     * photos, not thirty.
      */
-    async buildTrainingZip(req: { versionId: string; uploadKeys: string[] }): Promise<{ key: string; bytes: number }> {
+    async buildTrainingZip(req: { versionId: string; uploadKeys: string[]; prepared?: boolean }): Promise<{ key: string; bytes: number }> {
       const key = `versions/${req.versionId}/training-images.zip`;
-      const preparedKey = (index: number) => `versions/${req.versionId}/prepared/${entryName(index)}`;
       const resumed = (activityInfo().heartbeatDetails as ZipProgress | undefined) ?? { prepared: 0 };
       if (resumed.zipBytes !== undefined && (await storage.exists(key))) return { key, bytes: resumed.zipBytes };
+      const pack = async (source: (index: number) => NodeJS.ReadableStream) => {
+        const prepared = req.uploadKeys.length;
+        const zip = zipImagesStream(
+          req.uploadKeys.map((_uploadKey, index) => ({
+            name: entryName(index),
+            source: () => {
+              heartbeat({ prepared } satisfies ZipProgress);
+              return source(index);
+            },
+          })),
+        );
+        const stored = await storage.putStream(key, Readable.from(zip.stream as AsyncIterable<Buffer>), 'application/zip');
+        await zip.done;
+        heartbeat({ prepared, zipBytes: stored.sizeBytes } satisfies ZipProgress);
+        return { key, bytes: stored.sizeBytes };
+      };
+      if (req.prepared) return pack((index) => lazyObjectStream(storage, req.uploadKeys[index]!));
 
+      const preparedKey = (index: number) => `versions/${req.versionId}/prepared/${entryName(index)}`;
       for (let index = resumed.prepared; index < req.uploadKeys.length; index++) {
         heartbeat({ prepared: index } satisfies ZipProgress);
         const image = prepareTrainingImage(lazyObjectStream(storage, req.uploadKeys[index]!));
         await storage.putStream(preparedKey(index), Readable.from(image as AsyncIterable<Buffer>), 'image/jpeg');
       }
-      const prepared = req.uploadKeys.length;
-      heartbeat({ prepared } satisfies ZipProgress);
-
-      const zip = zipImagesStream(
-        req.uploadKeys.map((_uploadKey, index) => ({
-          name: entryName(index),
-          source: () => {
-            heartbeat({ prepared } satisfies ZipProgress);
-            // A prepared photo that went missing (the bucket was cleaned up) is prepared again.
-            return lazyObjectStream(storage, preparedKey(index), () => prepareTrainingImage(lazyObjectStream(storage, req.uploadKeys[index]!)));
-          },
-        })),
-      );
-      const stored = await storage.putStream(key, Readable.from(zip.stream as AsyncIterable<Buffer>), 'application/zip');
-      await zip.done;
-      heartbeat({ prepared, zipBytes: stored.sizeBytes } satisfies ZipProgress);
+      // A prepared photo that went missing (the bucket was cleaned up) is prepared again.
+      const zipped = await pack((index) => lazyObjectStream(storage, preparedKey(index), () => prepareTrainingImage(lazyObjectStream(storage, req.uploadKeys[index]!))));
       await storage.remove(req.uploadKeys.map((_k, index) => preparedKey(index)));
-      return { key, bytes: stored.sizeBytes };
+      return zipped;
     },
 
     /** Creates the user's destination model on the provider unless it exists. */

@@ -9,6 +9,11 @@ export interface TrainModelInput {
   versionId: string;
   /** The photos as uploaded (already checked by the API), in order. */
   uploadKeys: string[];
+  /**
+   * The API stored the photos as the trainer gets them (prepared in the upload's one decode):
+   * the zip only packs them. Absent in trainings started before it did.
+   */
+  photosPrepared?: boolean;
   triggerWord: string;
   trainer: { model: string; destinationOwner: string; steps: number };
   webhookUrl: string | null;
@@ -22,7 +27,7 @@ export interface TrainModelResult {
 }
 
 /**
- * Trains a user's personal model: prepare the photos (oriented, metadata stripped) into
+ * Trains a user's personal model: pack the photos (oriented, metadata stripped) into
  * one zip in our bucket, make sure the destination model exists, start the training with
  * a presigned URL of the zip, wait (webhook signal, polling fallback that records
  * progress), record the trained version and grant the plan's images. Failure records a
@@ -38,7 +43,7 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
   try {
     setStatus('validating');
     await db.updateVersion({ versionId, status: 'validating' });
-    const zip = await images.buildTrainingZip({ versionId, uploadKeys: input.uploadKeys });
+    const zip = await images.buildTrainingZip({ versionId, uploadKeys: input.uploadKeys, prepared: input.photosPrepared === true });
 
     setStatus('uploading');
     await db.updateVersion({ versionId, status: 'uploading', zipKey: zip.key });

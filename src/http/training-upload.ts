@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { Config } from '../config';
-import { MultipartError, receiveMultipart } from '../shared/multipart';
+import { MultipartError, receiveMultipart } from './multipart';
 import type { TrainingPhotos } from '../training/service';
 
 /**

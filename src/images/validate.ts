@@ -1,4 +1,4 @@
-import type { ReceivedFile } from '../shared/multipart';
+import type { ReceivedFile } from '../shared/received-file';
 import { formatBytes, formatMegapixels } from './format';
 import { inspectImageFile, type ImageInfo, type ImageType } from './inspect';
 

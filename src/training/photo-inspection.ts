@@ -2,7 +2,7 @@ import type { Config } from '../config';
 import { AppError, ErrorCode } from '../errors';
 import { inspectPhotoSet, type SetReport } from '../images/faces/inspect-set';
 import { QueueFullError, type FaceInspector } from '../images/faces/pool';
-import type { ReceivedFile } from '../shared/multipart';
+import type { ReceivedFile } from '../shared/received-file';
 
 export interface InspectionDeps {
   config: Config;
@@ -18,8 +18,11 @@ const RETRY_AFTER_SECONDS = '5';
  */
 export type PhotoInspection = Omit<SetReport, 'validation'> & { training_refuses_errors: boolean };
 
-/** Header checks and face checks of received photos, for one account's turn on the inspection threads. */
-export async function inspectTrainingPhotos(deps: InspectionDeps, userId: string, files: ReceivedFile[]): Promise<SetReport> {
+/**
+ * Header checks and face checks of received photos, for one account's turn on the inspection
+ * threads; with `prepare`, each photo inspected also gets its prepared JPEG (preparedPathOf).
+ */
+export async function inspectTrainingPhotos(deps: InspectionDeps, userId: string, files: ReceivedFile[], opts: { prepare?: boolean } = {}): Promise<SetReport> {
   const { training } = deps.config;
   try {
     return await inspectPhotoSet(
@@ -36,6 +39,7 @@ export async function inspectTrainingPhotos(deps: InspectionDeps, userId: string
       },
       userId,
       files,
+      opts,
     );
   } catch (err) {
     if (!(err instanceof QueueFullError)) throw err;

@@ -1,11 +1,13 @@
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
-import type { ReceivedUpload } from '../shared/multipart';
-import { validateTrainingImages, type ValidationResult, type ValidImage } from '../images/validate';
+import type { ReceivedUpload } from '../shared/received-file';
+import { preparedPathOf, prepareTrainingImage } from '../images/prepare';
+import { validateTrainingImages, type ValidImage } from '../images/validate';
 import type { FaceInspector } from '../images/faces/pool';
 import type { Storage } from '../storage/s3';
 import { providerWebhookUrl } from '../provider/webhook-url';
@@ -26,8 +28,6 @@ export interface TrainingDeps {
 const TRIGGER_WORD = /^[A-Za-z][A-Za-z0-9_]{1,31}$/;
 const DEFAULT_TRIGGER_WORD = 'TOK';
 const UPLOAD_CONCURRENCY = 4;
-const EXTENSIONS = { jpeg: 'jpg', png: 'png', webp: 'webp' } as const;
-const CONTENT_TYPES = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp' } as const;
 
 /** The form the training upload sends: its photos (on disk, see src/http/training-upload.ts) and its fields. */
 export type TrainingPhotos = Pick<ReceivedUpload, 'files' | 'fields'>;
@@ -46,12 +46,12 @@ export async function startTraining(
   const { payment, upload } = req;
   const triggerWord = parseTriggerWord(upload.fields.trigger_word);
   const webhook = webhookFormColumns(upload.fields, deps.config);
-  const verdict = await checkPhotos(deps, req.userId, upload.files);
+  const checked = await checkPhotos(deps, req.userId, upload.files);
 
   const versionId = randomUUID();
   const workflowId = workflowIds.trainModel(payment.id);
   const uploadPrefix = `versions/${versionId}/uploads`;
-  const uploadKeys = await storePhotos(deps.storage, uploadPrefix, verdict.images);
+  const uploadKeys = await storePhotos(deps.storage, uploadPrefix, checked);
   await deps.db.modelVersion.create({
     data: {
       id: versionId,
@@ -87,15 +87,22 @@ export async function inspectUploadedPhotos(deps: TrainingDeps, req: { userId: s
   return { ...report, training_refuses_errors: deps.config.faceCheck.training === 'enforce' };
 }
 
+/** Photos that passed every check, in order; `prepared`: each one's prepared JPEG is on disk beside it (preparedPathOf). */
+interface CheckedPhotos {
+  images: ValidImage[];
+  prepared: boolean;
+}
+
 /**
  * The header-first checks; with FACE_CHECK_TRAINING=enforce also the face checks (the same
  * inspection as POST /photos/inspect), refusing a set with any error and listing every finding.
+ * The inspection also prepares each photo for the trainer from the same decode.
  */
-async function checkPhotos(deps: TrainingDeps, userId: string, files: TrainingPhotos['files']): Promise<Extract<ValidationResult, { ok: true }>> {
+async function checkPhotos(deps: TrainingDeps, userId: string, files: TrainingPhotos['files']): Promise<CheckedPhotos> {
   if (deps.config.faceCheck.training === 'enforce') {
-    const report = await inspectTrainingPhotos(deps, userId, files);
+    const report = await inspectTrainingPhotos(deps, userId, files, { prepare: true });
     if (!report.ok || !report.validation.ok) throw photosRefused(report);
-    return report.validation;
+    return { images: report.validation.images, prepared: true };
   }
   const verdict = await validateTrainingImages(files, {
     minSide: deps.config.training.minSidePx,
@@ -115,7 +122,7 @@ async function checkPhotos(deps: TrainingDeps, userId: string, files: TrainingPh
       { files: verdict.files, problems: verdict.problems },
     );
   }
-  return verdict;
+  return { images: verdict.images, prepared: false };
 }
 
 export type TrainablePayment = Awaited<ReturnType<typeof trainablePayment>>;
@@ -164,15 +171,20 @@ function parseTriggerWord(raw: string | undefined): string {
   return word;
 }
 
-/** Streams each checked photo from disk into the bucket, a few at a time. */
-async function storePhotos(storage: Storage, prefix: string, images: ValidImage[]): Promise<string[]> {
-  const keys = images.map((img, i) => `${prefix}/${String(i + 1).padStart(4, '0')}.${EXTENSIONS[img.type]}`);
+/**
+ * Stores each checked photo as the trainer gets it (src/images/prepare.ts), a few at a time:
+ * the JPEG its inspection prepared, or prepared now from the received file. The one decode of
+ * the photo; the training only packs these into its zip.
+ */
+async function storePhotos(storage: Storage, prefix: string, { images, prepared }: CheckedPhotos): Promise<string[]> {
+  const keys = images.map((_img, i) => `${prefix}/${String(i + 1).padStart(4, '0')}.jpg`);
   let next = 0;
   const worker = async () => {
     while (next < images.length) {
       const i = next++;
       const img = images[i]!;
-      await storage.putStream(keys[i]!, createReadStream(img.path), CONTENT_TYPES[img.type]);
+      const jpeg = prepared ? createReadStream(preparedPathOf(img.path)) : Readable.from(prepareTrainingImage(img.path) as AsyncIterable<Buffer>);
+      await storage.putStream(keys[i]!, jpeg, 'image/jpeg');
     }
   };
   await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, images.length) }, worker));
@@ -195,6 +207,7 @@ async function startWorkflow(
         {
           versionId: v.versionId,
           uploadKeys: v.uploadKeys,
+          photosPrepared: true,
           triggerWord: v.triggerWord,
           trainer: { model: config.training.trainerModel, destinationOwner: config.training.destinationOwner, steps: config.training.steps },
           webhookUrl: providerWebhookUrl(config.http.publicBaseUrl, v.workflowId),

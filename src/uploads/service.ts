@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import type { Upload } from '../generated/prisma/client';
 import { AppError, ErrorCode } from '../errors';
-import { MultipartError, receiveMultipart, type ReceivedFile, type ReceivedUpload } from '../shared/multipart';
+import type { ReceivedFile, ReceivedUpload } from '../shared/received-file';
 import { formatBytes } from '../images/format';
 import { SNIFF_LENGTH, sniffMediaType } from '../images/sniff';
 import type { Storage } from '../storage/s3';
@@ -19,8 +18,18 @@ export interface UploadDeps {
   storage: Storage;
 }
 
-/** Room for the multipart framing around the largest file. */
-const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+/** The file of an upload request, not read yet: the service reserves quota first, then receives it (src/http/file-upload.ts). */
+export interface IncomingFile {
+  /** The request's declared length (Content-Length), if it gave one. */
+  declaredBytes: number | null;
+  /**
+   * Receives the file to a temp file, at most `maxBytes` of it: past that the rest is discarded
+   * and the file is kept as maxBytes + 1 bytes, marked truncated. A body too large for such a
+   * form throws the error `whenTooLarge` gives, if it gives one, else 413 payload_too_large; a
+   * malformed form throws its 4xx.
+   */
+  receive(maxBytes: number, whenTooLarge: () => Promise<AppError> | undefined): Promise<ReceivedUpload>;
+}
 
 /**
  * POST /uploads: receives one file (form field `file`) to a temp file, takes its type from
@@ -35,18 +44,18 @@ const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
  * storage_quota_exceeded), so parallel uploads cannot fill the disk or the bucket. The
  * reservation is settled to the file's real size, or released if the upload fails.
  */
-export async function createUpload(deps: UploadDeps, req: { userId: string; body: IncomingMessage }): Promise<Upload> {
+export async function createUpload(deps: UploadDeps, req: { userId: string; file: IncomingFile }): Promise<Upload> {
   const { maxBytes, quotaBytes } = deps.config.uploads;
   const largest = Math.max(maxBytes.image, maxBytes.audio, maxBytes.video);
-  const declared = Number(req.body.headers['content-length']);
-  const want = Number.isSafeInteger(declared) && declared > 0 ? Math.min(largest, declared) : largest;
+  const declared = req.file.declaredBytes;
+  const want = declared !== null && Number.isSafeInteger(declared) && declared > 0 ? Math.min(largest, declared) : largest;
   const granted = await reserveUploadBytes(deps.db, req.userId, want, quotaBytes);
   if (granted === 0) throw await quotaExceeded(deps, req.userId, { ownReservation: 0, closeConnection: true });
   // The quota, not a size limit, is what stops a file that outgrows its reservation.
   const quotaBound = granted < want;
   let settled = false;
   try {
-    const received = await receiveFile(req.body, granted, () => (quotaBound ? quotaExceeded(deps, req.userId, { ownReservation: granted, closeConnection: true }) : undefined));
+    const received = await req.file.receive(granted, () => (quotaBound ? quotaExceeded(deps, req.userId, { ownReservation: granted, closeConnection: true }) : undefined));
     try {
       const upload = await storeUpload(deps, req.userId, received, { granted, quotaBound });
       settled = true;
@@ -107,24 +116,6 @@ async function quotaExceeded(deps: UploadDeps, userId: string, opts: { ownReserv
     // The body is left unread: close the connection after answering.
     opts.closeConnection ? { Connection: 'close' } : undefined,
   );
-}
-
-/**
- * Receives the multipart body, at most `maxFileBytes` of file. A body too large for that is
- * answered by `whenTooLarge` if it has an error for it (the quota binds), else 413 payload_too_large.
- */
-async function receiveFile(body: IncomingMessage, maxFileBytes: number, whenTooLarge: () => Promise<AppError> | undefined): Promise<ReceivedUpload> {
-  try {
-    return await receiveMultipart(body, {
-      fileFields: ['file'],
-      limits: { maxFiles: 1, maxFileBytes, maxTotalBytes: maxFileBytes + MULTIPART_OVERHEAD_BYTES, maxFields: 5, maxFieldBytes: 1024 },
-    });
-  } catch (err) {
-    if (!(err instanceof MultipartError)) throw err;
-    const quota = err.code === 'payload_too_large' ? whenTooLarge() : undefined;
-    if (quota) throw await quota;
-    throw err.toAppError();
-  }
 }
 
 async function readHead(file: ReceivedFile): Promise<Buffer> {

@@ -1,30 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import yauzl from 'yauzl';
 import { createActivities } from '../../activities';
 import type { Storage } from '../../src/storage/s3';
 import { photos } from '../helpers/factories';
 import { startTestEnv, type TestEnv } from '../helpers/test-env';
+import { readObject, zipEntries } from '../helpers/zip';
 
 /** Every zip entry's name, from the archive in the bucket. */
 async function zipEntryNames(storage: Storage, key: string): Promise<string[]> {
-  const object = await storage.getStream(key);
-  const chunks: Buffer[] = [];
-  for await (const chunk of object!.body) chunks.push(chunk as Buffer);
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(Buffer.concat(chunks), { lazyEntries: true }, (err, archive) => {
-      if (err) return reject(err);
-      const names: string[] = [];
-      archive.on('entry', (entry: yauzl.Entry) => {
-        names.push(entry.fileName);
-        archive.readEntry();
-      });
-      archive.on('end', () => resolve(names));
-      archive.on('error', reject);
-      archive.readEntry();
-    });
-  });
+  return [...(await zipEntries(storage, key)).keys()];
 }
 
 /** The real storage, counting which uploaded photos are read. */
@@ -38,14 +23,14 @@ function countingReads(storage: Storage, reads: string[]): Storage {
   };
 }
 
-describe('when the training zip is retried after an attempt died part-way', () => {
+describe('the training zip', () => {
   let env: TestEnv;
   beforeAll(async () => {
     env = await startTestEnv({ worker: false });
   });
   afterAll(() => env?.stop());
 
-  it('then the next attempt resumes after the photos its heartbeat says are prepared, and the zip is whole', async () => {
+  it('when photos stored as uploaded are zipped again after an attempt died part-way, then the next attempt resumes after the photos its heartbeat says are prepared, and the zip is whole', async () => {
     const versionId = randomUUID();
     const images = await photos(5, 256);
     const uploadKeys = images.map((_, i) => `versions/${versionId}/uploads/${i}.jpg`);
@@ -77,5 +62,24 @@ describe('when the training zip is retried after an attempt died part-way', () =
     const again = await third.run(createActivities({ ...env.runtime, storage: countingReads(env.runtime.storage, reads3) }).buildTrainingZip, { versionId, uploadKeys });
     expect(again).toEqual(zip);
     expect(reads3).toEqual([]);
+  });
+
+  it('when the API stored the photos prepared, then the zip packs them byte for byte: each read once, nothing decoded or written but the zip', async () => {
+    const versionId = randomUUID();
+    const images = await photos(4, 256);
+    const uploadKeys = images.map((_, i) => `versions/${versionId}/uploads/${String(i + 1).padStart(4, '0')}.jpg`);
+    await Promise.all(images.map((img, i) => env.runtime.storage.putStream(uploadKeys[i]!, Readable.from([img]), 'image/jpeg')));
+    const reads: string[] = [];
+    const writes: string[] = [];
+    const counting = countingReads(env.runtime.storage, reads);
+    const storage: Storage = { ...counting, putStream: (key, body, type) => (writes.push(key), counting.putStream(key, body, type)) };
+    const env1 = new MockActivityEnvironment({ attempt: 1, heartbeatTimeoutMs: 10_000 });
+    const zip = (await env1.run(createActivities({ ...env.runtime, storage }).buildTrainingZip, { versionId, uploadKeys, prepared: true })) as { key: string };
+
+    expect(reads).toEqual(uploadKeys);
+    expect(writes).toEqual([zip.key]);
+    const entries = await zipEntries(env.runtime.storage, zip.key);
+    expect([...entries.keys()]).toEqual(['0001.jpg', '0002.jpg', '0003.jpg', '0004.jpg']);
+    for (const [i, key] of uploadKeys.entries()) expect(entries.get(`000${i + 1}.jpg`)!.equals(await readObject(env.runtime.storage, key))).toBe(true);
   });
 });

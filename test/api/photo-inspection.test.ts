@@ -1,7 +1,10 @@
+import sharp from 'sharp';
 import type { Test } from 'supertest';
 import { blurryPhoto, groupPhoto, samePersonSet, someoneElse, type FacePhoto } from '../fixtures/faces';
+import { TRAINING_IMAGE_MAX_SIDE } from '../../src/images/prepare';
 import { paidPayment } from '../helpers/factories';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
+import { readObject } from '../helpers/zip';
 
 /**
  * POST /photos/inspect and the training upload's face checks, through the real API, thread pool and
@@ -58,10 +61,19 @@ describe('when the same set is uploaded for training', () => {
 });
 
 describe('when ten photos of one person are uploaded for training', () => {
-  it('then the training starts', async () => {
+  it('then the training starts, with each photo stored as its inspection prepared it from the same decode (upright JPEG, no metadata)', async () => {
     const payment = await paidPayment(env.db, user.id);
     const res = await upload(`/api/v1/versions/train/${payment.id}`, same).expect(202);
     expect(res.body).toMatchObject({ version_id: expect.any(String), status: 'queued' });
+    const row = await env.db.modelVersion.findUniqueOrThrow({ where: { id: res.body.version_id } });
+    for (let i = 0; i < same.length; i++) {
+      const stored = await readObject(env.runtime.storage, `${row.uploadPrefix}/${String(i + 1).padStart(4, '0')}.jpg`);
+      const [meta, original] = await Promise.all([sharp(stored).metadata(), sharp(same[i]!.buffer).metadata()]);
+      expect([meta.format, meta.exif, meta.icc]).toEqual(['jpeg', undefined, undefined]);
+      // Upright and at most the trainer's side, in the original's proportions.
+      expect(Math.max(meta.width!, meta.height!)).toBe(Math.min(TRAINING_IMAGE_MAX_SIDE, Math.max(original.width!, original.height!)));
+      expect(meta.width! / meta.height!).toBeCloseTo(original.width! / original.height!, 2);
+    }
   }, 120_000);
 });
 

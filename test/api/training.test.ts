@@ -2,10 +2,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Test } from 'supertest';
 import { checkoutSessionEvent } from '../../tools/dev/stripe-test-events';
 import { ledgerTotals } from '../../src/quota/ledger';
-import { makeBomb, makeGif, makeJpeg, makeTextFile, truncate } from '../fixtures/images';
+import sharp from 'sharp';
+import { makeBomb, makeGif, makeJpeg, makePng, makeTextFile, makeWebp, truncate } from '../fixtures/images';
 import { paidPayment, photos } from '../helpers/factories';
 import { eventually } from '../helpers/http';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
+import { readObject, zipEntries } from '../helpers/zip';
 
 let env: TestEnv;
 let user: TestUser;
@@ -117,6 +119,33 @@ describe('training a model', () => {
 
     const again = await train(payment.id, named(await photos(10))).expect(409);
     expect(again.body.error).toMatchObject({ code: 'payment_already_used', details: { version_id: res.body.version_id } });
+  });
+
+  it('when the photos are JPEG (one turned by EXIF, with a GPS position), PNG and WebP, then each is stored once as the trainer gets it (upright JPEG, no metadata) and the zip packs exactly those bytes', async () => {
+    const payment = await paidPayment(env.db, user.id, 'starter');
+    const phone = await makeJpeg({ width: 1000, height: 600, orientation: 6, gps: true });
+    const files: Array<[Buffer, string]> = [
+      ...named(await photos(8)),
+      [phone, 'phone.jpg'],
+      [await makePng({ width: 600, height: 520 }), 'scan.png'],
+      [await makeWebp({ width: 520, height: 640 }), 'web.webp'],
+    ];
+    const res = await train(payment.id, files).expect(202);
+    const info = await waitForVersion(res.body.version_id);
+    expect(info.status).toBe('succeeded');
+
+    const row = await env.db.modelVersion.findUniqueOrThrow({ where: { id: res.body.version_id } });
+    const entries = await zipEntries(env.runtime.storage, row.zipKey!);
+    expect(entries.size).toBe(files.length);
+    for (let i = 0; i < files.length; i++) {
+      const name = `${String(i + 1).padStart(4, '0')}.jpg`;
+      const stored = await readObject(env.runtime.storage, `${row.uploadPrefix}/${name}`);
+      expect(entries.get(name)!.equals(stored)).toBe(true);
+      const meta = await sharp(stored).metadata();
+      expect([meta.format, meta.orientation, meta.exif, meta.xmp, meta.icc]).toEqual(['jpeg', undefined, undefined, undefined, undefined]);
+    }
+    // The phone photo was stored 1000×600 turned by its EXIF: upright, it is 600×1000.
+    expect(await sharp(entries.get('0009.jpg')!).metadata()).toMatchObject({ width: 600, height: 1000 });
   });
 
   it('when the same payment is sent to train several times at once, then exactly one training starts', async () => {

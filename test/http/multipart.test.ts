@@ -4,7 +4,8 @@ import { createServer, request, type Server } from 'http';
 import type { AddressInfo } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { MultipartError, receiveMultipart, type MultipartLimits, type ReceivedUpload } from '../../src/shared/multipart';
+import { MultipartError, receiveMultipart, type MultipartLimits } from '../../src/http/multipart';
+import type { ReceivedUpload } from '../../src/shared/received-file';
 
 const LIMITS: MultipartLimits = { maxFiles: 5, maxFileBytes: 10_000, maxTotalBytes: 100_000 };
 

@@ -1,10 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { loadConfig } from '../../src/config';
+import { preparedPathOf } from '../../src/images/prepare';
 import { inspectPhotoSet, type SetReport } from '../../src/images/faces/inspect-set';
 import { createFaceInspector, QueueFullError, type FaceInspector } from '../../src/images/faces/pool';
-import type { ReceivedFile } from '../../src/shared/multipart';
+import type { ReceivedFile } from '../../src/shared/received-file';
 import { blurryPhoto, darkPhoto, groupPhoto, noFacePhoto, samePersonSet, someoneElse, type FacePhoto } from '../fixtures/faces';
 import { makeJpeg, receivedFile } from '../fixtures/images';
 import { MINIMAL_ENV } from '../helpers/config';
@@ -45,6 +47,21 @@ describe('when a set of ten photos of one person is inspected', () => {
     expect(report).toMatchObject({ ok: true, errors: 0, warnings: 0 });
     expect(report.photos.map((p) => p.faces)).toEqual(same.map(() => 1));
     for (const p of report.photos) expect(p.face!.sharpness).toBeGreaterThan(settings.thresholds.minSharpness);
+  }, 120_000);
+});
+
+describe('when a set is inspected for a training (prepare)', () => {
+  it('then the findings are the same, and each photo gets its prepared training JPEG beside it from the same decode', async () => {
+    const set = [...same.slice(0, 3), await blurryPhoto('blurry.jpg'), await groupPhoto('group.jpg')];
+    const received = await files(set);
+    const report = await inspectPhotoSet({ inspector, settings, rules: { minImages: 1, maxImages: 40 } }, 'acct-1', received, { prepare: true });
+    expect(codesOf(report)).toEqual(codesOf(await inspect(set)));
+    for (const file of received) {
+      const meta = await sharp(preparedPathOf(file.path)).metadata();
+      const original = await sharp(file.path).metadata();
+      expect([meta.format, meta.exif, meta.icc]).toEqual(['jpeg', undefined, undefined]);
+      expect(meta.width! / meta.height!).toBeCloseTo(original.width! / original.height!, 2);
+    }
   }, 120_000);
 });
 

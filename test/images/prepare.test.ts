@@ -5,7 +5,8 @@ import sharp from 'sharp';
 import { Readable } from 'stream';
 import { buffer } from 'stream/consumers';
 import yauzl from 'yauzl';
-import { prepareTrainingImage, TRAINING_IMAGE_MAX_SIDE, trainingZipEntries, zipImagesStream } from '../../src/images/prepare';
+import { prepareTrainingImage, TRAINING_IMAGE_MAX_SIDE } from '../../src/images/prepare';
+import { trainingZipEntries, zipImagesStream } from '../../src/images/training-zip';
 import { makeJpeg, makePng, makeTextFile, makeWebp } from '../fixtures/images';
 
 let dir: string;

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'fs/promises';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import type { ReceivedFile } from '../../src/shared/multipart';
+import type { ReceivedFile } from '../../src/shared/received-file';
 import { DEFAULT_IMAGE_RULES, validateTrainingImages, type ImageIssue } from '../../src/images/validate';
 import { makeBomb, makeGif, makeJpeg, makePng, makeTextFile, makeWebp, receivedFile, truncate } from '../fixtures/images';
 

@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
+import { TRAINING_JPEG_QUALITY, trainingPixels } from '../prepare';
 import { LeanTinyFaceDetector } from './detector';
 
 /**
@@ -75,17 +76,15 @@ export function loadModels(): Promise<void> {
   return ready;
 }
 
-export async function analyzePhoto(file: string, opts: AnalyzeOptions): Promise<PhotoAnalysis> {
+/**
+ * Measures the faces of one photo. With `preparedPath`, the photo is decoded once as the trainer
+ * gets it (src/images/prepare.ts), that JPEG written to `preparedPath`, and the same pixels,
+ * scaled down, analyzed: the training upload stores what the inspection decoded.
+ */
+export async function analyzePhoto(file: string, opts: AnalyzeOptions, preparedPath?: string): Promise<PhotoAnalysis> {
   await loadModels();
-  const { data, info } = await sharp(file, { limitInputPixels: opts.maxPixels, failOn: 'error' })
-    .rotate()
-    .resize(opts.maxSidePx, opts.maxSidePx, { fit: 'inside', withoutEnlargement: true })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const image: Rgb = { data, width: info.width, height: info.height };
-  const { width, height } = image;
+  const image = preparedPath ? await decodePrepared(file, opts, preparedPath) : await decode(file, opts);
+  const { data, width, height } = image;
   const detections = await detectFaces(image, opts.minScore);
   const found = detections
     .map((detection) => ({ detection, box: clampBox(detection.box, width, height, detection.score) }))
@@ -106,6 +105,34 @@ interface Rgb {
   data: Buffer;
   width: number;
   height: number;
+}
+
+/** The photo decoded for analysis alone: upright, at most maxSidePx a side (shrink-on-load). */
+async function decode(file: string, opts: AnalyzeOptions): Promise<Rgb> {
+  const { data, info } = await sharp(file, { limitInputPixels: opts.maxPixels, failOn: 'error' })
+    .rotate()
+    .resize(opts.maxSidePx, opts.maxSidePx, { fit: 'inside', withoutEnlargement: true })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+/** The photo decoded once as the trainer gets it, written as its JPEG to `preparedPath`, and scaled down for analysis. */
+async function decodePrepared(file: string, opts: AnalyzeOptions, preparedPath: string): Promise<Rgb> {
+  const full = await trainingPixels(sharp(file, { limitInputPixels: opts.maxPixels, failOn: 'error' }))
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const raw = { raw: { width: full.info.width, height: full.info.height, channels: 3 as const } };
+  await sharp(full.data, raw).jpeg({ quality: TRAINING_JPEG_QUALITY }).toFile(preparedPath);
+  const { data, info } = await sharp(full.data, raw)
+    .resize(opts.maxSidePx, opts.maxSidePx, { fit: 'inside', withoutEnlargement: true })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
 }
 
 /** Detections at each input size in turn until one finds a face, in the decoded photo's coordinates. */

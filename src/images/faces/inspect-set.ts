@@ -1,5 +1,5 @@
 import type { FaceCheckSettings } from '../../config';
-import type { ReceivedFile } from '../../shared/multipart';
+import type { ReceivedFile } from '../../shared/received-file';
 import { checkTrainingImages, validationResult, type ImageRules, type ValidationResult } from '../validate';
 import { countedFaces, notInspected, photoFindings, setFindings, type Finding } from './findings';
 import type { FaceInspector } from './pool';
@@ -38,6 +38,7 @@ export async function inspectPhotoSet(
   deps: { inspector: FaceInspector; settings: FaceCheckSettings; rules: Partial<ImageRules> },
   account: string,
   files: ReceivedFile[],
+  opts: { prepare?: boolean } = {},
 ): Promise<SetReport> {
   const headers = await checkTrainingImages(files, deps.rules);
   const photos: PhotoReport[] = headers.checks.map((check, index) => ({
@@ -53,6 +54,7 @@ export async function inspectPhotoSet(
   const outcomes = await deps.inspector.analyze(
     account,
     inspectable.map(({ check }) => check.file.path),
+    opts,
   );
   const t = deps.settings.thresholds;
   const described: Array<{ index: number; filename: string; descriptor: number[] }> = [];

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { preparedPathOf } from '../prepare';
 import type { AnalyzeOptions, PhotoAnalysis } from './analyze';
 import type { ThreadReply, ThreadRequest } from './thread';
 
@@ -25,8 +26,11 @@ export interface FaceInspectorOptions {
 export type PhotoOutcome = { ok: true; analysis: PhotoAnalysis } | { ok: false; error: string };
 
 export interface FaceInspector {
-  /** Analyzes the photos (paths on local disk) for one account; answers in input order. */
-  analyze(account: string, paths: string[]): Promise<PhotoOutcome[]>;
+  /**
+   * Analyzes the photos (paths on local disk) for one account; answers in input order. With
+   * `prepare`, each photo analyzed also gets its prepared training JPEG at preparedPathOf(path).
+   */
+  analyze(account: string, paths: string[], opts?: { prepare?: boolean }): Promise<PhotoOutcome[]>;
   /** Photos waiting and being analyzed now (for the bench and the tests). */
   stats(): { queued: number; running: number; threads: number };
   close(): Promise<void>;
@@ -41,6 +45,7 @@ export class QueueFullError extends Error {
 
 interface Task {
   path: string;
+  preparedPath?: string;
   resolve(outcome: PhotoOutcome): void;
 }
 
@@ -126,7 +131,7 @@ export function createFaceInspector(opts: FaceInspectorOptions): FaceInspector {
       current.busy = { id, task };
       current.worker.ref();
       current.ready.then(
-        () => current.worker.postMessage({ id, path: task.path, options: opts.analyze } satisfies ThreadRequest),
+        () => current.worker.postMessage({ id, path: task.path, options: opts.analyze, preparedPath: task.preparedPath } satisfies ThreadRequest),
         (err: Error) => {
           current.busy = undefined;
           task.resolve({ ok: false, error: `the face model could not be loaded: ${err.message}` });
@@ -137,7 +142,7 @@ export function createFaceInspector(opts: FaceInspectorOptions): FaceInspector {
   }
 
   return {
-    analyze(account, paths) {
+    analyze(account, paths, { prepare = false } = {}) {
       if (closed) return Promise.reject(new Error('the face inspector is closed'));
       if (paths.length === 0) return Promise.resolve([]);
       // A request larger than a bound is still admitted when nothing is waiting, so a bound below
@@ -149,7 +154,7 @@ export function createFaceInspector(opts: FaceInspectorOptions): FaceInspector {
         (p) =>
           new Promise<PhotoOutcome>((resolve) => {
             const list = queues.get(account) ?? [];
-            list.push({ path: p, resolve });
+            list.push({ path: p, resolve, ...(prepare ? { preparedPath: preparedPathOf(p) } : {}) });
             queues.set(account, list);
             queued++;
           }),

@@ -12,6 +12,8 @@ export interface ThreadRequest {
   id: number;
   path: string;
   options: AnalyzeOptions;
+  /** Also write the photo's prepared training JPEG here, from the same decode. */
+  preparedPath?: string;
 }
 
 export type ThreadReply = { id: number; ok: true; analysis: Awaited<ReturnType<typeof analyzePhoto>> } | { id: number; ok: false; error: string };
@@ -27,7 +29,7 @@ if (port) {
     (err: unknown) => port.postMessage({ ready: false, error: String(err) }),
   );
   port.on('message', (req: ThreadRequest) => {
-    analyzePhoto(req.path, req.options).then(
+    analyzePhoto(req.path, req.options, req.preparedPath).then(
       (analysis) => port.postMessage({ id: req.id, ok: true, analysis } satisfies ThreadReply),
       (err: unknown) => port.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies ThreadReply),
     );

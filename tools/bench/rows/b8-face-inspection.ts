@@ -28,7 +28,7 @@ import { loadConfig } from '../../../src/config';
 import { inspectPhotoSet } from '../../../src/images/faces/inspect-set';
 import { createFaceInspector } from '../../../src/images/faces/pool';
 import { checkTrainingImages, DEFAULT_IMAGE_RULES } from '../../../src/images/validate';
-import type { ReceivedFile } from '../../../src/shared/multipart';
+import type { ReceivedFile } from '../../../src/shared/received-file';
 import { samePersonSet } from '../../../test/fixtures/faces';
 import { MINIMAL_ENV } from '../../../test/helpers/config';
 import type { BenchContext } from '../context';

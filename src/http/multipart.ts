@@ -9,18 +9,7 @@ import { pipeline } from 'stream/promises';
 import { AppError, ErrorCode } from '../errors';
 import { formatBytes } from '../images/format';
 import { meter } from '../streams';
-
-export interface ReceivedFile {
-  field: string;
-  filename: string;
-  declaredType: string;
-  path: string;
-  /** Bytes kept on disk; for a truncated file that is maxFileBytes + 1. */
-  sizeBytes: number;
-  sha256: string;
-  /** The file exceeded maxFileBytes: the rest was discarded, so the caller can report it as too large. */
-  truncated: boolean;
-}
+import type { ReceivedFile, ReceivedUpload } from '../shared/received-file';
 
 export interface MultipartLimits {
   maxFiles: number;
@@ -29,14 +18,6 @@ export interface MultipartLimits {
   maxTotalBytes: number;
   maxFields?: number;
   maxFieldBytes?: number;
-}
-
-export interface ReceivedUpload {
-  files: ReceivedFile[];
-  fields: Record<string, string>;
-  dir: string;
-  /** Removes the temp directory and every file in it. */
-  cleanup(): Promise<void>;
 }
 
 export interface ReceiveOptions {
