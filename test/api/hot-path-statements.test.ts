@@ -49,7 +49,7 @@ describe('accepting a job', () => {
     for (const headers of [{}, { 'Idempotency-Key': 'one-statement' }] as Record<string, string>[]) {
       const seen = await statementsOf(async () => expect((await generate({ model: FLUX, prompt: 'counted' }, headers)).status).toBe(202));
       expect(seen).toHaveLength(1);
-      expect(seen[0]).toMatch(/UPDATE credit_balances[\s\S]*INSERT INTO credit_ledger[\s\S]*INSERT INTO "jobs"/);
+      expect(seen[0]).toMatch(/UPDATE credit_balances[\s\S]*INSERT INTO credit_ledger[\s\S]*INSERT INTO jobs/);
     }
   });
 
