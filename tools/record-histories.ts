@@ -62,6 +62,16 @@ interface Context {
 
 const FINAL = ['succeeded', 'failed', 'canceled'];
 
+/**
+ * Waits for a job's webhook delivery workflow to end. It starts just after the job's final commit,
+ * so the job can read as succeeded a moment before the workflow exists.
+ */
+async function deliveriesDone(ctx: Context, jobId: string): Promise<void> {
+  const handle = ctx.env.temporal.workflow.getHandle(`webhooks-job-${jobId}`);
+  await eventually(() => handle.describe().then(() => true, () => false), 30_000, 100);
+  await handle.result();
+}
+
 function expectStatus(what: string, actual: unknown, expected: string): void {
   if (actual !== expected) throw new Error(`${what} ended ${String(actual)}, expected ${expected}`);
 }
@@ -240,7 +250,7 @@ const SCENARIOS: Scenario[] = [
         receiver.failFirst('/hook', 1);
         const jobId = await generate(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'a bell', num_outputs: 2, webhook: receiver.url('/hook') });
         expectStatus('the job', (await ctx.env.waitForJob(ctx.user, jobId, 60_000)).status, 'succeeded');
-        await ctx.env.temporal.workflow.getHandle(`webhooks-job-${jobId}`).result();
+        await deliveriesDone(ctx, jobId);
         return `webhooks-job-${jobId}`;
       } finally {
         await receiver.close();
@@ -256,7 +266,7 @@ const SCENARIOS: Scenario[] = [
       try {
         const jobId = await generate(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'a drum', webhook: receiver.url('/start'), webhook_events_filter: ['start'] });
         expectStatus('the job', (await ctx.env.waitForJob(ctx.user, jobId, 60_000)).status, 'succeeded');
-        await ctx.env.temporal.workflow.getHandle(`webhooks-job-${jobId}`).result();
+        await deliveriesDone(ctx, jobId);
         return `webhooks-job-${jobId}`;
       } finally {
         await receiver.close();
@@ -289,7 +299,7 @@ const SCENARIOS: Scenario[] = [
       try {
         const jobId = await generate(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'a gong', webhook: receiver.url('/again'), webhook_events_filter: ['completed'] });
         expectStatus('the job', (await ctx.env.waitForJob(ctx.user, jobId, 60_000)).status, 'succeeded');
-        await ctx.env.temporal.workflow.getHandle(`webhooks-job-${jobId}`).result();
+        await deliveriesDone(ctx, jobId);
         const delivery = await ctx.env.db.webhookDelivery.findFirstOrThrow({ where: { resourceId: jobId } });
         await ctx.env.api.post(`/api/v1/webhooks/deliveries/${delivery.id}/redeliver`).set(ctx.user.auth).expect(202);
         const workflowId = `webhook-redeliver-${delivery.eventId}`;
