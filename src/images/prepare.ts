@@ -36,5 +36,10 @@ export function trainingPixels(image: Sharp): Sharp {
     .flatten({ background: '#ffffff' });
 }
 
-/** Where the training upload's inspection writes a received photo's prepared JPEG: beside it, in the upload's temp directory. */
+/** Where a training upload's received photo gets its prepared JPEG: beside it, in the upload's temp directory. */
 export const preparedPathOf = (receivedPath: string) => `${receivedPath}.prepared.jpg`;
+
+/** Writes a received photo's prepared JPEG to preparedPathOf(path) (what the inspection does in the same decode). */
+export async function writePreparedTrainingImage(path: string): Promise<void> {
+  await trainingPixels(sharp(path)).jpeg({ quality: TRAINING_JPEG_QUALITY }).toFile(preparedPathOf(path));
+}

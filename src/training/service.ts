@@ -1,12 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
 import type { ReceivedUpload } from '../shared/received-file';
-import { preparedPathOf, prepareTrainingImage } from '../images/prepare';
+import { preparedPathOf, writePreparedTrainingImage } from '../images/prepare';
 import { validateTrainingImages, type ValidImage } from '../images/validate';
 import type { FaceInspector } from '../images/faces/pool';
 import type { Storage } from '../storage/s3';
@@ -87,22 +86,17 @@ export async function inspectUploadedPhotos(deps: TrainingDeps, req: { userId: s
   return { ...report, training_refuses_errors: deps.config.faceCheck.training === 'enforce' };
 }
 
-/** Photos that passed every check, in order; `prepared`: each one's prepared JPEG is on disk beside it (preparedPathOf). */
-interface CheckedPhotos {
-  images: ValidImage[];
-  prepared: boolean;
-}
-
 /**
  * The header-first checks; with FACE_CHECK_TRAINING=enforce also the face checks (the same
  * inspection as POST /photos/inspect), refusing a set with any error and listing every finding.
- * The inspection also prepares each photo for the trainer from the same decode.
+ * Each photo that passes gets its prepared JPEG beside it (preparedPathOf), decoded once: in the
+ * inspection's own decode, or here when the inspection is off.
  */
-async function checkPhotos(deps: TrainingDeps, userId: string, files: TrainingPhotos['files']): Promise<CheckedPhotos> {
+async function checkPhotos(deps: TrainingDeps, userId: string, files: TrainingPhotos['files']): Promise<ValidImage[]> {
   if (deps.config.faceCheck.training === 'enforce') {
     const report = await inspectTrainingPhotos(deps, userId, files, { prepare: true });
     if (!report.ok || !report.validation.ok) throw photosRefused(report);
-    return { images: report.validation.images, prepared: true };
+    return report.validation.images;
   }
   const verdict = await validateTrainingImages(files, {
     minSide: deps.config.training.minSidePx,
@@ -122,7 +116,9 @@ async function checkPhotos(deps: TrainingDeps, userId: string, files: TrainingPh
       { files: verdict.files, problems: verdict.problems },
     );
   }
-  return { images: verdict.images, prepared: false };
+  // One photo at a time: a 12 MP photo decodes to tens of MB, and the API serves everyone else meanwhile.
+  for (const image of verdict.images) await writePreparedTrainingImage(image.path);
+  return verdict.images;
 }
 
 export type TrainablePayment = Awaited<ReturnType<typeof trainablePayment>>;
@@ -172,19 +168,17 @@ function parseTriggerWord(raw: string | undefined): string {
 }
 
 /**
- * Stores each checked photo as the trainer gets it (src/images/prepare.ts), a few at a time:
- * the JPEG its inspection prepared, or prepared now from the received file. The one decode of
- * the photo; the training only packs these into its zip.
+ * Stores each checked photo's prepared JPEG (src/images/prepare.ts), a few at a time: the only
+ * form the photo is stored in; the training only packs these into its zip.
  */
-async function storePhotos(storage: Storage, prefix: string, { images, prepared }: CheckedPhotos): Promise<string[]> {
+async function storePhotos(storage: Storage, prefix: string, images: ValidImage[]): Promise<string[]> {
   const keys = images.map((_img, i) => `${prefix}/${String(i + 1).padStart(4, '0')}.jpg`);
   let next = 0;
   const worker = async () => {
     while (next < images.length) {
       const i = next++;
       const img = images[i]!;
-      const jpeg = prepared ? createReadStream(preparedPathOf(img.path)) : Readable.from(prepareTrainingImage(img.path) as AsyncIterable<Buffer>);
-      await storage.putStream(keys[i]!, jpeg, 'image/jpeg');
+      await storage.putStream(keys[i]!, createReadStream(preparedPathOf(img.path)), 'image/jpeg');
     }
   };
   await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, images.length) }, worker));
