@@ -40,7 +40,7 @@ export function createActivityGroups(deps: ActivityDeps) {
       created: (owner, run) =>
         'job' in owner
           ? jobs.markJobRunning({ jobId: owner.job, predictionId: run.id, modelVersion: run.version, retryCount: run.attempts - 1 })
-          : prompts.markPromptRunning({ promptId: owner.prompt.promptId, predictionId: run.id }),
+          : prompts.markPromptRunning({ promptId: owner.prompt.promptId, versionId: owner.prompt.versionId, predictionId: run.id }),
     },
   });
   const recordOutputs: RecordOutputs = (owner, outputs) =>

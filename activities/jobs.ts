@@ -29,8 +29,9 @@ export function createJobActivities(deps: EventDeps) {
   const change = changeWithEvents(deps);
   const job = (jobId: string) => ({ resourceType: 'job' as const, resourceId: jobId });
   return {
-    async markJobRunning(req: { jobId: string; predictionId: string; modelVersion: string | null; retryCount: number }): Promise<void> {
-      await change(job(req.jobId), async (tx, emit) => {
+    /** Records the job's run and moves it to running; false (nothing written) when the job already ended. */
+    async markJobRunning(req: { jobId: string; predictionId: string; modelVersion: string | null; retryCount: number }): Promise<boolean> {
+      return change(job(req.jobId), async (tx, emit) => {
         const [moved] = await tx.job.updateManyAndReturn({
           where: { id: req.jobId, status: { in: [...ACTIVE] } },
           data: {
@@ -44,6 +45,7 @@ export function createJobActivities(deps: EventDeps) {
         });
         // A job with a deadline says so on its stream when it starts (and again when it ends by it).
         if (moved) await emit('status', { status: 'running', ...(moved.deadlineAt ? { deadline: moved.deadlineAt.toISOString() } : {}) });
+        return moved !== undefined;
       });
     },
 

@@ -26,13 +26,22 @@ export function createPromptActivities(deps: EventDeps) {
       }
     },
 
-    async markPromptRunning(req: { promptId: string; predictionId: string }): Promise<void> {
-      await change(prompt(req.promptId), async (tx, emit) => {
+    /**
+     * Records the prompt's run and moves it to running; false when the prompt already ended, whose
+     * images reserved for this run (after its cancel released what it held) are released here.
+     */
+    async markPromptRunning(req: { promptId: string; versionId: string; predictionId: string }): Promise<boolean> {
+      return change(prompt(req.promptId), async (tx, emit) => {
         const { count } = await tx.prompt.updateMany({
           where: { id: req.promptId, status: { in: [...ACTIVE] } },
           data: { status: 'running', providerPredictionId: req.predictionId, startedAt: new Date() },
         });
-        if (count > 0) await emit('status', { status: 'running' });
+        if (count === 0) {
+          await settleReservation(tx, { versionId: req.versionId, promptId: req.promptId, used: 0 });
+          return false;
+        }
+        await emit('status', { status: 'running' });
+        return true;
       });
     },
 

@@ -53,8 +53,12 @@ export type RunOwner = { job: string } | { prompt: { promptId: string; versionId
 export interface RunRecorder {
   /** What must hold before the run is created (a prompt's images reserved). Idempotent. */
   beforeCreate(owner: RunOwner): Promise<void>;
-  /** The run started: the owner moves to running with its provider id. Idempotent. */
-  created(owner: RunOwner, run: PredictionSnapshot & { attempts: number }): Promise<void>;
+  /**
+   * The run started: the owner moves to running with its provider id. Idempotent. False when the
+   * owner had already ended (canceled, or its deadline passed, while the run was being created):
+   * nobody waits for the run, and what the owner reserved for it is released.
+   */
+  created(owner: RunOwner, run: PredictionSnapshot & { attempts: number }): Promise<boolean>;
 }
 
 /**
@@ -87,7 +91,14 @@ export function createProviderActivities({ provider, runs }: { provider: Provide
         (lookup) => provider.findPrediction({ model: req.model, input: req.input, ...lookup }),
       );
       const run = { ...snapshot(created), attempts: activityInfo().attempt };
-      if (req.owner) await runs.created(req.owner, run);
+      if (req.owner && !(await runs.created(req.owner, run))) {
+        // Its job or prompt ended while this activity created the run (a cancel does not reach an
+        // activity that never heartbeats, and the workflow no longer waits for it): stop it here,
+        // or it would run on at the provider, paid by us and watched by nobody.
+        await withProviderFailures(() => provider.cancelPrediction(run.id));
+        log.warn('Canceled a run created after its owner ended', { providerId: run.id });
+        strayRunsCanceled.inc();
+      }
       return run;
     },
 

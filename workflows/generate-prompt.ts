@@ -97,7 +97,7 @@ async function generatePromptBefore20261207(p: GeneratePromptInput): Promise<{ i
       const done = await runPrediction(p, async (created) => {
         predictionId = created.id;
         setStatus('running');
-        await acts.db.markPromptRunning({ promptId: p.promptId, predictionId: created.id });
+        await acts.db.markPromptRunning({ promptId: p.promptId, versionId: p.versionId, predictionId: created.id });
       });
       deadline.providerDone = true;
       const images = await copyOutputs(acts, `prompts/${p.promptId}`, done, p.numOutputs);
