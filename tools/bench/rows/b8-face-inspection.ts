@@ -47,7 +47,10 @@ interface Measured {
   warmUpMs: number;
   perPhotoMs: number[];
   cpuMsPerPhoto: number;
+  /** The set as POST /photos/inspect runs it (analysis only). */
   setRunsMs: number[];
+  /** The set as a training upload runs it: each photo also prepared for the trainer in the same decode. */
+  trainingSetMs: number;
   setFindings: number;
   rssBeforeMb: number;
   /** Peak RSS growth: the larger of VmHWM (when it could be reset) and the 20 ms samples. */
@@ -74,6 +77,7 @@ export async function b8FaceInspection(ctx: BenchContext): Promise<RowResult> {
 
   const perPhoto = summarize(m.perPhotoMs);
   const setMs = Math.min(...m.setRunsMs);
+  const worstSetMs = Math.max(setMs, m.trainingSetMs);
   const floorPerPhoto = m.floor.setMs / m.photos;
   row.figures = {
     photos: m.photos,
@@ -84,6 +88,7 @@ export async function b8FaceInspection(ctx: BenchContext): Promise<RowResult> {
     cpu_ms_per_photo: round(m.cpuMsPerPhoto, 1),
     set_ms: round(setMs),
     set_runs_ms: JSON.stringify(m.setRunsMs.map((s) => round(s))),
+    training_set_ms: round(m.trainingSetMs),
     set_findings: m.setFindings,
     rss_before_mb: round(m.rssBeforeMb),
     rss_growth_mb: round(m.rssGrowthMb, 1),
@@ -101,14 +106,15 @@ export async function b8FaceInspection(ctx: BenchContext): Promise<RowResult> {
     header_first_rss_growth_mb: round(m.floor.rssGrowthMb, 1),
   };
   row.figureText =
-    `p50 ${ms(perPhoto.p50)} a photo (p95 ${ms(perPhoto.p95)}; CPU ${ms(m.cpuMsPerPhoto)} a photo), ${count}-photo set ${round(setMs / 1000, 1)} s, ` +
+    `p50 ${ms(perPhoto.p50)} a photo (p95 ${ms(perPhoto.p95)}; CPU ${ms(m.cpuMsPerPhoto)} a photo), ${count}-photo set ${round(setMs / 1000, 1)} s ` +
+    `(${round(m.trainingSetMs / 1000, 1)} s as a training upload runs it, each photo also prepared for the trainer), ` +
     `memory +${round(m.rssGrowthMb)} MB (peak RSS of the inspecting process)`;
   row.floorText =
     `header-first: ${round(floorPerPhoto, 2)} ms a photo (CPU ${round(m.floor.cpuMsPerPhoto, 2)} ms), the set ${ms(m.floor.setMs)}, ` +
     `memory +${round(m.floor.rssGrowthMb)} MB`;
   row.ratio = round(perPhoto.p50 / floorPerPhoto, 0);
   row.ratioText = `${row.ratio}× the header-first check (p50)`;
-  row.pass = perPhoto.p50 <= GOAL.p50Ms && setMs <= GOAL.setMs && m.rssGrowthMb <= GOAL.memoryMb;
+  row.pass = perPhoto.p50 <= GOAL.p50Ms && worstSetMs <= GOAL.setMs && m.rssGrowthMb <= GOAL.memoryMb;
   row.notes.push(
     `Measured in a process of its own (node --import tsx, MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}), RSS ${round(m.rssBeforeMb)} MB before the pool; ` +
       `${m.threads} inspection thread (FACE_CHECK_THREADS), which loads the model once (warm-up ${ms(m.warmUpMs)}, not counted). ` +
@@ -117,7 +123,7 @@ export async function b8FaceInspection(ctx: BenchContext): Promise<RowResult> {
   if (!row.pass) {
     const missed = [
       perPhoto.p50 > GOAL.p50Ms ? `p50 ${ms(perPhoto.p50)} > ${GOAL.p50Ms} ms` : '',
-      setMs > GOAL.setMs ? `set ${round(setMs / 1000, 1)} s > ${GOAL.setMs / 1000} s` : '',
+      worstSetMs > GOAL.setMs ? `set ${round(worstSetMs / 1000, 1)} s > ${GOAL.setMs / 1000} s` : '',
       m.rssGrowthMb > GOAL.memoryMb ? `memory +${round(m.rssGrowthMb)} MB > ${GOAL.memoryMb} MB` : '',
     ].filter(Boolean);
     row.notes.push(`Missed: ${missed.join('; ')}.`);
@@ -187,6 +193,9 @@ async function child(inputFile: string): Promise<Measured> {
       setRunsMs.push(performance.now() - t);
       setFindings = report.findings.length;
     }
+    const t1 = performance.now();
+    await inspectPhotoSet({ inspector, settings, rules: {} }, 'bench', files, { prepare: true });
+    const trainingSetMs = performance.now() - t1;
     const sampled = peak.stop() - before;
     const hwm = hwmReset ? status('VmHWM') - before : null;
     return {
@@ -197,6 +206,7 @@ async function child(inputFile: string): Promise<Measured> {
       perPhotoMs,
       cpuMsPerPhoto: (cpu.user + cpu.system) / 1000 / files.length,
       setRunsMs,
+      trainingSetMs,
       setFindings,
       rssBeforeMb: before / MB,
       rssGrowthMb: Math.max(sampled, hwm ?? 0) / MB,
