@@ -6,7 +6,7 @@ import type { Db } from '../db/client';
 import { AppError, ErrorCode } from '../errors';
 import type { ReceivedUpload } from '../shared/received-file';
 import { preparedPathOf, writePreparedTrainingImage } from '../images/prepare';
-import { validateTrainingImages, type ValidImage } from '../images/validate';
+import { validateTrainingImages, type FileIssues, type ImageIssue, type ValidImage } from '../images/validate';
 import type { FaceInspector } from '../images/faces/pool';
 import type { Storage } from '../storage/s3';
 import { providerWebhookUrl } from '../provider/webhook-url';
@@ -105,20 +105,32 @@ async function checkPhotos(deps: TrainingDeps, userId: string, files: TrainingPh
     minImages: deps.config.training.minImages,
     maxImages: deps.config.training.maxImages,
   });
-  if (!verdict.ok) {
-    const count = verdict.files.length;
-    throw new AppError(
-      422,
-      ErrorCode.invalidImages,
-      [count ? `${count} photo${count === 1 ? ' has' : 's have'} problems` : '', ...verdict.problems.map((p) => p.message)]
-        .filter(Boolean)
-        .join('; ') + '. Nothing was charged; fix them and upload again.',
-      { files: verdict.files, problems: verdict.problems },
-    );
+  if (!verdict.ok) throw imagesRefused(verdict.files, verdict.problems);
+  // One photo at a time: a 12 MP photo decodes to tens of MB, and the API serves everyone else
+  // meanwhile. A photo whose headers were fine can still fail to decode (damaged inside).
+  const undecodable: FileIssues[] = [];
+  for (const image of verdict.images) {
+    try {
+      await writePreparedTrainingImage(image.path);
+    } catch {
+      const message = `${image.filename} could not be decoded; it may be damaged. Export it again and re-upload it.`;
+      undecodable.push({ filename: image.filename, issues: [{ code: 'unreadable', message }] });
+    }
   }
-  // One photo at a time: a 12 MP photo decodes to tens of MB, and the API serves everyone else meanwhile.
-  for (const image of verdict.images) await writePreparedTrainingImage(image.path);
+  if (undecodable.length > 0) throw imagesRefused(undecodable, []);
   return verdict.images;
+}
+
+/** 422 invalid_images: every photo's problems and the set's, in the header-first shape. */
+function imagesRefused(files: FileIssues[], problems: ImageIssue[]): AppError {
+  const count = files.length;
+  return new AppError(
+    422,
+    ErrorCode.invalidImages,
+    [count ? `${count} photo${count === 1 ? ' has' : 's have'} problems` : '', ...problems.map((p) => p.message)].filter(Boolean).join('; ') +
+      '. Nothing was charged; fix them and upload again.',
+    { files, problems },
+  );
 }
 
 export type TrainablePayment = Awaited<ReturnType<typeof trainablePayment>>;

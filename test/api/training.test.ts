@@ -210,6 +210,19 @@ describe('refusing a training', () => {
     expect((await env.db.payment.findUniqueOrThrow({ where: { id: payment.id } })).status).toBe('paid');
   });
 
+  it('when a photo passes the header checks but its data is damaged inside, then 422 names it unreadable, nothing is stored and the payment stays unused', async () => {
+    const payment = await paidPayment(env.db, user.id, 'starter');
+    const damaged = Buffer.from(await makeJpeg({ width: 600, height: 600, noise: true }));
+    damaged.fill(0xff, damaged.length >> 1, (damaged.length >> 1) + 200); // headers and end marker intact
+    const res = await train(payment.id, [...named(await photos(9)), [damaged, 'damaged.jpg']]).expect(422);
+    expect(res.body.error).toMatchObject({
+      code: 'invalid_images',
+      details: { files: [{ filename: 'damaged.jpg', issues: [{ code: 'unreadable', message: expect.stringContaining('damaged.jpg') }] }], problems: [] },
+    });
+    expect(await env.db.modelVersion.count({ where: { paymentId: payment.id } })).toBe(0);
+    expect((await env.temporal.workflow.count(`PaymentId = "${payment.id}"`)).count).toBe(0);
+  });
+
   it.each([
     [3, 'too_few_images'],
     [31, 'too_many_images'],
