@@ -50,16 +50,20 @@ async function providerStatus(id: string): Promise<string> {
   return ((await res.json()) as { status: string }).status;
 }
 
+/** Cancels the owner (DELETE `path`) while its create waits, then waits for the run created after it to be canceled at the provider. */
+async function cancelWhileCreating(ownerId: string, path: string): Promise<void> {
+  await eventually(async () => entered.has(ownerId), 15_000, 20);
+  await env.api.delete(path).set(user.auth).expect(202);
+  const runId = await eventually(async () => lateRuns.get(ownerId), 30_000, 50);
+  await eventually(async () => (await providerStatus(runId)) === 'canceled', 15_000, 100);
+}
+
 it('when a job is canceled while its prediction is being created, then the run is canceled at the provider and the credits come back', async () => {
   const before = await ledgerBalance(env.db, user.id);
   const res = await env.api.post('/api/v1/generate').set(user.auth).send({ model: MODEL, prompt: 'too late' });
   expect(res.status).toBe(202);
   const jobId: string = res.body.job_id;
-  await eventually(async () => entered.has(jobId), 15_000, 20);
-
-  await env.api.delete(`/api/v1/jobs/${jobId}`).set(user.auth).expect(202);
-  const runId = await eventually(async () => lateRuns.get(jobId), 30_000, 50);
-  await eventually(async () => (await providerStatus(runId)) === 'canceled', 15_000, 100);
+  await cancelWhileCreating(jobId, `/api/v1/jobs/${jobId}`);
   const job = await env.db.job.findUniqueOrThrow({ where: { id: jobId } });
   expect(job).toMatchObject({ status: 'canceled', creditsSpent: 0 });
   expect(await ledgerBalance(env.db, user.id)).toEqual(before);
@@ -70,11 +74,7 @@ it('when a prompt is canceled while its prediction is being created, then the ru
   const res = await env.api.post(`/api/v1/prompts/create/${version.id}`).set(user.auth).send({ prompt: 'TOK too late', num_outputs: 2 });
   expect(res.status).toBe(202);
   const promptId: string = res.body.prompt_id;
-  await eventually(async () => entered.has(promptId), 15_000, 20);
-
-  await env.api.delete(`/api/v1/prompts/${promptId}`).set(user.auth).expect(202);
-  const runId = await eventually(async () => lateRuns.get(promptId), 30_000, 50);
-  await eventually(async () => (await providerStatus(runId)) === 'canceled', 15_000, 100);
+  await cancelWhileCreating(promptId, `/api/v1/prompts/${promptId}`);
   expect((await env.db.prompt.findUniqueOrThrow({ where: { id: promptId } })).status).toBe('canceled');
   await eventually(async () => (await ledgerTotals(env.db, version.id)).reserved === 0, 15_000, 100);
   expect((await ledgerTotals(env.db, version.id)).used).toBe(0);
