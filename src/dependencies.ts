@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import type { Client } from '@temporalio/client';
 import type { Config, WebhookSettings } from './config';
 import { createDb, type Db } from './db/client';
@@ -40,6 +41,10 @@ export interface Dependencies {
 
 /** `onQuery` sees every SQL statement (tests count queries with it). */
 export function createDependencies(config: Config, opts: { onQuery?: (sql: string) => void; logger?: Logger } = {}): Dependencies {
+  // Each photo is decoded once and passed on (the API checks and prepares training photos, the
+  // worker reads outputs' dimensions): libvips' operation cache would only hold decoded pixels,
+  // tens of MB per 12 MP photo, that are never reused.
+  sharp.cache(false);
   const db = createDb(config.database.url, config.database.poolSize, { onQuery: opts.onQuery, timeouts: config.database });
   const eventFanout = createEventFanout({
     url: config.database.url,

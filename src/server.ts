@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import sharp from 'sharp';
 import { loadConfig } from './config';
 import { createApp } from './http/app';
 import { createLogger } from './logger';
@@ -14,9 +13,6 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: 'api' });
   collectProcessMetrics({ service: 'api' });
-  // Photos are checked and prepared once each: libvips' operation cache would only hold decoded
-  // pixels (tens of MB per 12 MP photo) that are never reused.
-  sharp.cache(false);
   const runtime = createDependencies(config, { logger });
   const temporal = await createTemporalClient(config.temporal);
   const app = createApp({ config, logger, temporal, ...runtime });

@@ -16,7 +16,6 @@ import { startMetricsServer } from './metrics/server';
 import { createDependencies, type Dependencies } from './dependencies';
 import { taskQueues } from './temporal/names';
 import { ensureOutputExpirySchedule, ensureReconcileSchedule } from './temporal/schedules';
-import sharp from 'sharp';
 import { requestIdActivityInterceptor, WORKFLOW_INTERCEPTOR_MODULES } from './temporal/request-id';
 
 export interface WorkerHandle {
@@ -180,9 +179,6 @@ export function temporalLogger(logger: Logger): TemporalLogger {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  // Each photo is decoded once and streamed on: libvips' operation cache would only hold
-  // decoded pixels (tens of MB per 12 MP photo) that are never reused.
-  sharp.cache(false);
   const logger: Logger = createLogger({ level: config.logLevel, name: 'worker' });
   const { workerHost: host, workerSdkPort, workerAppPort } = config.metrics;
   installWorkerTelemetry({ logger, metrics: { host, port: workerSdkPort } });

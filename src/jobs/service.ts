@@ -31,8 +31,6 @@ export interface SubmitResult {
   replayed: boolean;
 }
 
-
-
 type SubmitRequest = {
   userId: string;
   body: GenerateBody;

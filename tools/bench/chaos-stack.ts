@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { migrate } from '../../src/db/migrate';
-import { startStack } from '../dev/stack';
+import { postgresAnswers, startStack } from '../dev/stack';
 import { spawnManaged, waitUntil, type ManagedProcess } from '../dev/processes';
 import { databaseUrlFor, type StackInfo } from '../dev/stack-info';
 import type { BenchContext } from './context';
@@ -108,7 +108,7 @@ export async function startChaosStack(ctx: BenchContext): Promise<ChaosStack> {
       await waitGone(server.pid, 'postgres to stop');
       const t1 = Date.now();
       const proc = respawn(server, 'chaos-postgres', { ...process.env, LC_MESSAGES: 'C', LC_ALL: 'C' }, { stopSignal: 'SIGINT', parentDeathSignal: 'SIGQUIT' });
-      await waitUntil(() => pgAnswers(stack.databaseUrl), { what: 'postgres after its restart', timeoutMs: READY_TIMEOUT_MS, intervalMs: 25, proc });
+      await waitUntil(() => postgresAnswers({ connectionString: stack.databaseUrl, connectionTimeoutMillis: 1000 }), { what: 'postgres after its restart', timeoutMs: READY_TIMEOUT_MS, intervalMs: 25, proc });
       return { stopMs: t1 - t0, startMs: Date.now() - t1 };
     },
     async killTemporal() {
@@ -176,18 +176,6 @@ function isGone(pid: number): boolean {
 
 function waitGone(pid: number, what: string): Promise<true> {
   return waitUntil(async () => isGone(pid) || false, { what, timeoutMs: 30_000, intervalMs: 20 });
-}
-
-async function pgAnswers(url: string): Promise<boolean> {
-  const client = new PgClient({ connectionString: url, connectionTimeoutMillis: 1000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 async function temporalServes(address: string): Promise<boolean> {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { Connection } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
+import { Client as PgClient, type ClientConfig as PgClientConfig } from 'pg';
 import { dynamicConfigFlags, readDynamicConfig } from './dynamic-config';
 import { findTool, TEMPORAL_CONFIG_DIR, TOOLS_DIR } from './paths';
 import { canConnect, findFreePorts, httpStatus, isPortInUse, LOOPBACK } from './ports';
@@ -500,38 +500,31 @@ async function startPostgres(ctx: Ctx): Promise<void> {
   await waitUntil(
     async () => {
       if (!(await canConnect(ctx.ports.postgres))) return false;
-      const client = new PgClient({
-        host: LOOPBACK,
-        port: ctx.ports.postgres,
-        user: PG_USER,
-        password: PG_PASSWORD,
-        database: PG_DATABASE,
-        connectionTimeoutMillis: 2000,
-      });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        await client.query('select 1');
-        return true;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
+      return postgresAnswers({ host: LOOPBACK, port: ctx.ports.postgres, user: PG_USER, password: PG_PASSWORD, database: PG_DATABASE, connectionTimeoutMillis: 2000 });
     },
     { what: `postgres on ${LOOPBACK}:${ctx.ports.postgres}`, timeoutMs: STARTUP_TIMEOUT_MS, intervalMs: 25, proc },
   );
 }
 
-async function checkExternalPostgres(url: string): Promise<void> {
-  const client = new PgClient({ connectionString: url, connectionTimeoutMillis: 5000 });
+/** True once Postgres accepts a connection and answers a query; throws what connecting threw. */
+export async function postgresAnswers(config: PgClientConfig): Promise<true> {
+  const client = new PgClient(config);
   client.on('error', () => undefined);
   try {
     await client.connect();
     await client.query('select 1');
+    return true;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function checkExternalPostgres(url: string): Promise<void> {
+  try {
+    await postgresAnswers({ connectionString: url, connectionTimeoutMillis: 5000 });
   } catch (err) {
     const safe = url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
     throw new Error(`cannot reach the Postgres given as databaseUrl (${safe}): ${(err as Error).message}`);
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }
 

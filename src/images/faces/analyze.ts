@@ -1,5 +1,5 @@
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
@@ -83,8 +83,8 @@ export function loadModels(): Promise<void> {
  */
 export async function analyzePhoto(file: string, opts: AnalyzeOptions, preparedPath?: string): Promise<PhotoAnalysis> {
   await loadModels();
-  const image = preparedPath ? await decodePrepared(file, opts, preparedPath) : await decode(file, opts);
-  const { data, width, height } = image;
+  const image = await decode(file, opts, preparedPath);
+  const { width, height } = image;
   const detections = await detectFaces(image, opts.minScore);
   const found = detections
     .map((detection) => ({ detection, box: clampBox(detection.box, width, height, detection.score) }))
@@ -94,7 +94,7 @@ export async function analyzePhoto(file: string, opts: AnalyzeOptions, preparedP
   const largest = found[0];
   if (largest === undefined) return { width, height, faces };
   const main = largest.box;
-  const measured = await measureFace(data, width, height, main);
+  const measured = await measureFace(image, main);
   // Only the largest face is described: a photo with several faces is refused anyway.
   const descriptor = await describeFace(image, largest.detection);
   return { width, height, faces, face: { share: (main.width * main.height) / (width * height), ...measured, descriptor } };
@@ -107,38 +107,33 @@ interface Rgb {
   height: number;
 }
 
-/** The photo decoded for analysis alone: upright, at most maxSidePx a side (shrink-on-load). */
-async function decode(file: string, opts: AnalyzeOptions): Promise<Rgb> {
-  const { data, info } = await sharp(file, { limitInputPixels: opts.maxPixels, failOn: 'error' })
-    .rotate()
-    .resize(opts.maxSidePx, opts.maxSidePx, { fit: 'inside', withoutEnlargement: true })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+/**
+ * The photo decoded for analysis: upright, at most maxSidePx a side. With `preparedPath`, decoded
+ * as the trainer gets it, written there as its JPEG, and those pixels scaled down; else decoded
+ * straight to the analysis size (shrink-on-load).
+ */
+async function decode(file: string, opts: AnalyzeOptions, preparedPath?: string): Promise<Rgb> {
+  const input = sharp(file, { limitInputPixels: opts.maxPixels, failOn: 'error' });
+  const toAnalysisSize = (image: Sharp) => image.resize(opts.maxSidePx, opts.maxSidePx, { fit: 'inside', withoutEnlargement: true });
+  if (!preparedPath) return rgb(toAnalysisSize(input.rotate()));
+  const prepared = await rgb(trainingPixels(input));
+  await fromRgb(prepared).jpeg({ quality: TRAINING_JPEG_QUALITY }).toFile(preparedPath);
+  return rgb(toAnalysisSize(fromRgb(prepared)));
+}
+
+/** A pipeline's output as packed sRGB, 3 bytes a pixel. */
+async function rgb(image: Sharp): Promise<Rgb> {
+  const { data, info } = await image.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height };
 }
 
-/** The photo decoded once as the trainer gets it, written as its JPEG to `preparedPath`, and scaled down for analysis. */
-async function decodePrepared(file: string, opts: AnalyzeOptions, preparedPath: string): Promise<Rgb> {
-  const full = await trainingPixels(sharp(file, { limitInputPixels: opts.maxPixels, failOn: 'error' }))
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const raw = { raw: { width: full.info.width, height: full.info.height, channels: 3 as const } };
-  await sharp(full.data, raw).jpeg({ quality: TRAINING_JPEG_QUALITY }).toFile(preparedPath);
-  const { data, info } = await sharp(full.data, raw)
-    .resize(opts.maxSidePx, opts.maxSidePx, { fit: 'inside', withoutEnlargement: true })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
-}
+/** A pipeline that starts from decoded pixels. */
+const fromRgb = (image: Rgb) => sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
 
 /** Detections at each input size in turn until one finds a face, in the decoded photo's coordinates. */
 async function detectFaces(image: Rgb, minScore: number): Promise<faceapi.FaceDetection[]> {
   for (const inputSize of DETECTOR_INPUTS) {
-    const scaled = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    const scaled = await fromRgb(image)
       .resize(inputSize, inputSize, { fit: 'inside', withoutEnlargement: true })
       .raw()
       .toBuffer({ resolveWithObject: true });
@@ -179,7 +174,7 @@ async function describeFace(image: Rgb, detection: faceapi.FaceDetection): Promi
 async function cropTensor(image: Rgb, box: faceapi.Box): Promise<tf.Tensor3D> {
   const { x, y, width, height } = box.clipAtImageBorders(image.width, image.height);
   if (width <= 0 || height <= 0) throw new Error('the face lies outside the photo');
-  const crop = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+  const crop = await fromRgb(image)
     .extract({ left: x, top: y, width, height })
     .raw()
     .toBuffer();
@@ -187,12 +182,8 @@ async function cropTensor(image: Rgb, box: faceapi.Box): Promise<tf.Tensor3D> {
 }
 
 /** Sharpness and exposure of the face: the inner 80% of its box, so hair and background weigh little. */
-async function measureFace(
-  rgb: Buffer,
-  width: number,
-  height: number,
-  box: { x: number; y: number; width: number; height: number },
-): Promise<{ sharpness: number; luma: number; clipped: number }> {
+async function measureFace(image: Rgb, box: { x: number; y: number; width: number; height: number }): Promise<{ sharpness: number; luma: number; clipped: number }> {
+  const { width, height } = image;
   const inset = { left: box.x + box.width * 0.1, top: box.y + box.height * 0.1, width: box.width * 0.8, height: box.height * 0.8 };
   const region = {
     left: Math.max(0, Math.floor(inset.left)),
@@ -200,7 +191,7 @@ async function measureFace(
     width: Math.max(1, Math.min(width - Math.floor(inset.left), Math.round(inset.width))),
     height: Math.max(1, Math.min(height - Math.floor(inset.top), Math.round(inset.height))),
   };
-  const grey = await sharp(rgb, { raw: { width, height, channels: 3 } })
+  const grey = await fromRgb(image)
     .extract(region)
     .greyscale()
     .resize(SHARPNESS_SIDE, SHARPNESS_SIDE, { fit: 'fill' })

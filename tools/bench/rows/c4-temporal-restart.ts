@@ -11,7 +11,7 @@ import type { RowResult } from '../report';
 import { sleep } from '../stats';
 import { chaosEmptyRow, chaosRow, type ChaosEnv } from './chaos';
 import { outageGets } from './chaos-judge';
-import { outageWorkload } from './c3-postgres-restart';
+import { outageMidRun, outageWorkload } from './c3-postgres-restart';
 
 const RESTART_AFTER_MS = 1000;
 
@@ -25,14 +25,12 @@ export async function c4TemporalRestart(env: ChaosEnv): Promise<RowResult> {
     env,
     row,
     workload,
-    async (control) => {
-      await sleep(workload.submitOverMs * 0.4 - control.now());
-      const at = control.now();
-      await env.stack.killTemporal();
-      await sleep(RESTART_AFTER_MS);
-      startMs = (await env.stack.startTemporal()).startMs;
-      control.incident(onCluster ? 'Temporal node SIGKILL, restarted by its supervisor' : 'Temporal server SIGKILL and restart', at, control.now());
-    },
+    (control) =>
+      outageMidRun(control, workload, onCluster ? 'Temporal node SIGKILL, restarted by its supervisor' : 'Temporal server SIGKILL and restart', async () => {
+        await env.stack.killTemporal();
+        await sleep(RESTART_AFTER_MS);
+        startMs = (await env.stack.startTemporal()).startMs;
+      }),
     (run, judged) => [
       onCluster
         ? `The killed node served again ${startMs === undefined ? '?' : Math.round((startMs + RESTART_AFTER_MS) / 100) / 10} s after the kill (its supervisor's backoff and start-up); the other node kept serving; Postgres stayed up.`
