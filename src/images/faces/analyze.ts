@@ -1,10 +1,11 @@
 import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
 import { TRAINING_JPEG_QUALITY, trainingPixels } from '../prepare';
 import { LeanTinyFaceDetector } from './detector';
+import { LeanFaceRecognitionNet } from './recognition';
 
 /**
  * What one photo shows, measured in a face-inspection thread (src/images/faces/thread.ts).
@@ -53,8 +54,9 @@ export const SHARPNESS_SIDE = 128;
  */
 const DETECTOR_INPUTS = [320, 224, 416];
 
-/** The tiny face detector with a lean forward pass (detector.ts); face-api's own instance stays unused. */
+/** The tiny face detector and the recognition net with lean forward passes (detector.ts, recognition.ts); face-api's own instances stay unused. */
 const detector = new LeanTinyFaceDetector();
+const recognizer = new LeanFaceRecognitionNet();
 let ready: Promise<void> | undefined;
 
 /** Loads the WebAssembly backend and the three nets once per thread, from files inside the npm packages. */
@@ -71,7 +73,7 @@ export function loadModels(): Promise<void> {
     const models = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
     await detector.loadFromDisk(models);
     await faceapi.nets.faceLandmark68Net.loadFromDisk(models);
-    await faceapi.nets.faceRecognitionNet.loadFromDisk(models);
+    await recognizer.loadFromDisk(models);
   })();
   return ready;
 }
@@ -160,7 +162,7 @@ async function describeFace(image: Rgb, detection: faceapi.FaceDetection): Promi
   const withLandmarks = faceapi.extendWithFaceLandmarks(faceapi.extendWithFaceDetection({}, detection), landmarks);
   const aligned = await cropTensor(image, withLandmarks.landmarks.align(null, { useDlibAlignment: true }));
   try {
-    const descriptor = (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(aligned as never)) as Float32Array;
+    const descriptor = (await recognizer.computeFaceDescriptor(aligned as never)) as Float32Array;
     return Array.from(descriptor, (v) => Math.round(v * 1e6) / 1e6);
   } finally {
     aligned.dispose();

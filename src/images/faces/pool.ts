@@ -8,8 +8,9 @@ import type { ThreadReply, ThreadRequest } from './thread';
  * A small pool of face-inspection threads, shared by every request of one process.
  * - The nets run in worker threads (thread.ts), never on the API's event loop; each thread loads
  *   the model once and analyzes one photo at a time, so memory is bounded by the thread count:
- *   about 160 MB of RSS a thread (bench row B8), most of it the WebAssembly heap (the weights,
- *   their packed copies, the activations), which never shrinks while the thread lives.
+ *   about 120 MB of RSS a thread (bench row B8), most of it the WebAssembly heap (the weights and
+ *   the activations; recognition.ts keeps no packed copy of the weights), which never shrinks while
+ *   the thread lives.
  * - Fair share: each account has its own queue and the threads take photos from the accounts in
  *   turn, so one account's 30-photo sets never make another account wait behind all of them.
  * - Bounded: a request is admitted whole or refused at once (QueueFullError), when the process

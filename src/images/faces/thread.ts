@@ -1,5 +1,6 @@
 // First, before tfjs loads (see there).
 import './no-source-maps';
+import './tfjs-core-only';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import { analyzePhoto, loadModels, type AnalyzeOptions } from './analyze';
