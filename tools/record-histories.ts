@@ -116,22 +116,22 @@ function scheduled(history: History, activityType: string): number {
 
 const SCENARIOS: Scenario[] = [
   {
-    name: 'generationJob-succeeded',
+    name: 'generationJobV2-succeeded',
     run: (ctx) => jobScenario(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'a lighthouse at dusk', num_outputs: 2, seed: 42 }, 'succeeded'),
     // Both outputs stored: one copy each (before lean-generation-job), or one step for both.
     check: (h) => (scheduled(h, 'copyOutput') === 2 || scheduled(h, 'storeOutputs') === 1 ? undefined : 'expected 2 output copies'),
   },
   {
     // The job the efficiency goals are stated for (history events and actions per 1-output job).
-    name: 'generationJob-one-output',
+    name: 'generationJobV2-one-output',
     run: (ctx) => jobScenario(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'a lighthouse at dawn', num_outputs: 1, seed: 7 }, 'succeeded'),
   },
   {
-    name: 'generationJob-failed',
+    name: 'generationJobV2-failed',
     run: (ctx) => jobScenario(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'doomed', parameters: { fake_error: 'CUDA out of memory' } }, 'failed'),
   },
   {
-    name: 'generationJob-canceled',
+    name: 'generationJobV2-canceled',
     async run(ctx) {
       const jobId = await generate(ctx, { model: 'black-forest-labs/flux-schnell', prompt: 'slow', parameters: { fake_latency_ms: SLOW_MS } });
       await eventually(async () => (await ctx.env.db.job.findUnique({ where: { id: jobId } }))?.status === 'running');
@@ -143,7 +143,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     // A job with a deadline that passes while its prediction runs: canceled at the provider, credits released (patch job-deadline).
-    name: 'generationJob-deadline',
+    name: 'generationJobV2-deadline',
     async run(ctx) {
       const res = await ctx.env.api
         .post('/api/v1/generate')
@@ -158,7 +158,7 @@ const SCENARIOS: Scenario[] = [
     check: (h) => (scheduled(h, 'endJobAtDeadline') === 1 && scheduled(h, 'cancelPrediction') === 1 ? undefined : 'expected the deadline to cancel the running prediction'),
   },
   {
-    name: 'generationJob-input-file',
+    name: 'generationJobV2-input-file',
     async run(ctx) {
       const upload = await ctx.env.api.post('/api/v1/uploads').set(ctx.user.auth).attach('file', generateWav('a voice memo', 2), 'memo.wav').expect(201);
       return jobScenario(ctx, { model: 'resemble-ai/resemble-enhance', input_file: upload.body.upload_id }, 'succeeded');
@@ -187,7 +187,7 @@ const SCENARIOS: Scenario[] = [
     check: (h) => (scheduled(h, 'cancelTraining') === 1 ? undefined : 'expected the provider training to be canceled'),
   },
   {
-    name: 'generatePrompt-succeeded',
+    name: 'generatePromptV2-succeeded',
     async run(ctx) {
       const version = await trainedVersion(ctx.env.db, ctx.user.id);
       const res = await ctx.env.api.post(`/api/v1/prompts/create/${version.id}`).set(ctx.user.auth).send({ prompt: 'TOK on a beach', num_outputs: 2 }).expect(202);
@@ -196,7 +196,7 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: 'generatePrompt-canceled',
+    name: 'generatePromptV2-canceled',
     async run(ctx) {
       const version = await trainedVersion(ctx.env.db, ctx.user.id);
       const res = await ctx.env.api
@@ -213,7 +213,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     // A prompt whose deadline passes while its prediction runs: canceled at the provider, images released (patch prompt-deadline).
-    name: 'generatePrompt-deadline',
+    name: 'generatePromptV2-deadline',
     async run(ctx) {
       const version = await trainedVersion(ctx.env.db, ctx.user.id);
       const res = await ctx.env.api

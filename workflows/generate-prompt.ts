@@ -26,15 +26,10 @@ export interface GeneratePromptInput {
  *
  * As few engine steps as the guarantees allow (runAndStore): the create reserves the images and
  * records the prompt running, one activity stores and settles them, and the state is the
- * workflow's own status (no JobStatus upserts). Prompts started before this replay on
- * `generatePromptBefore20261207`.
+ * workflow's own status (no JobStatus upserts). Versioned by workflow type, so a new run records
+ * no patch marker: the API starts this type; runs of `generatePrompt` replay on their own code.
  */
-export async function generatePrompt(p: GeneratePromptInput): Promise<{ images: number }> {
-  if (patched('lean-prompt')) return leanPrompt(p);
-  return generatePromptBefore20261207(p);
-}
-
-async function leanPrompt(p: GeneratePromptInput): Promise<{ images: number }> {
+export async function generatePromptV2(p: GeneratePromptInput): Promise<{ images: number }> {
   const acts = workflowActivities();
   // Created before the first await, so no early webhook signal is missed.
   const predictions = trackPredictions({ kind: 'prediction', cancel: acts.calls.cancelStrayRun }, true);
@@ -50,6 +45,16 @@ async function leanPrompt(p: GeneratePromptInput): Promise<{ images: number }> {
   } catch (err) {
     return endUnfinished(err, p, acts, deadline, predictionId, () => undefined);
   }
+}
+
+/**
+ * The prompt's workflow type before `generatePromptV2`, kept until no run of it is left. Runs that
+ * took the `lean-prompt` patch ran what is now generatePromptV2, behind a marker; prompts started
+ * before it replay on `generatePromptBefore20261207`. Nothing starts it any more.
+ */
+export async function generatePrompt(p: GeneratePromptInput): Promise<{ images: number }> {
+  if (patched('lean-prompt')) return generatePromptV2(p);
+  return generatePromptBefore20261207(p);
 }
 
 /**

@@ -34,17 +34,14 @@ export interface GenerationJobResult {
  * and releases the rest, failure and cancel release it all.
  *
  * Every step the engine records is work someone pays for (Temporal Cloud bills each activity,
- * timer, signal and search-attribute upsert), so a job takes as few as its guarantees allow:
- * see runAndStore. Its state is the workflow's own status in the Temporal UI (no JobStatus
- * upserts). Versioned: jobs started before this (three activities more, one per
- * output, two upserts) replay on `generationJobBefore20261207`.
+ * timer, signal, search-attribute upsert and workflow task with markers), so a job takes as few
+ * as its guarantees allow: see runAndStore. Its state is the workflow's own status in the Temporal
+ * UI (no JobStatus upserts).
+ *
+ * Versioned by workflow type, so a new run records no patch marker (one action less): the API
+ * starts this type; runs of `generationJob` started before it replay on their own code.
  */
-export async function generationJob(job: GenerationJobInput): Promise<GenerationJobResult> {
-  if (patched('lean-generation-job')) return leanGenerationJob(job);
-  return generationJobBefore20261207(job);
-}
-
-async function leanGenerationJob(job: GenerationJobInput): Promise<GenerationJobResult> {
+export async function generationJobV2(job: GenerationJobInput): Promise<GenerationJobResult> {
   const acts = workflowActivities();
   // Created before the first await, so no early webhook signal is missed.
   const predictions = trackPredictions({ kind: 'prediction', cancel: acts.calls.cancelStrayRun }, true);
@@ -61,6 +58,17 @@ async function leanGenerationJob(job: GenerationJobInput): Promise<GenerationJob
   } catch (err) {
     return endUnfinished(err, job, acts, deadline, predictionId, () => undefined);
   }
+}
+
+/**
+ * The job's workflow type before `generationJobV2`, kept until no run of it is left (the longest
+ * a job can run: its timeout). Runs that took the `lean-generation-job` patch ran what is now
+ * generationJobV2, behind a marker; the runs before it (three activities more, one per output,
+ * two upserts) replay on `generationJobBefore20261207`. Nothing starts it any more.
+ */
+export async function generationJob(job: GenerationJobInput): Promise<GenerationJobResult> {
+  if (patched('lean-generation-job')) return generationJobV2(job);
+  return generationJobBefore20261207(job);
 }
 
 /**

@@ -1,8 +1,8 @@
 // The workflow bundle's entry: deterministic workflow code only.
 export { deliverWebhooks } from './deliver-webhooks';
 export { expireOutputs } from './expire-outputs';
-export { generatePrompt } from './generate-prompt';
-export { generationJob } from './generation-job';
+export { generatePrompt, generatePromptV2 } from './generate-prompt';
+export { generationJob, generationJobV2 } from './generation-job';
 export { reconcile } from './reconcile';
 export { redeliverWebhook } from './redeliver-webhook';
 export { trainModel } from './train-model';

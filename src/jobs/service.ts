@@ -11,7 +11,7 @@ import { AppError, ErrorCode } from '../errors';
 import { providerWebhookUrl } from '../provider/webhook-url';
 import { workflowIds } from '../temporal/names';
 import { startWorkflowFor, type StartHooks } from '../temporal/start-workflow';
-import type { generationJob } from '../../workflows/generation-job';
+import type { generationJobV2 } from '../../workflows/generation-job';
 import { checkModelInput, providerInput } from './model-input';
 import { FINISHED, findByIdempotencyKey, getOwnJob, insertJobReserving, type JobStart, type NewJob } from './rows';
 import { retentionSeconds } from './retention';
@@ -169,10 +169,10 @@ async function replay(deps: JobDeps, job: Job, requestHash: string): Promise<Sub
 export async function startJobWorkflow(deps: JobDeps, job: JobStart, fileField: string | null, hooks: Omit<StartHooks, 'conflict'>): Promise<void> {
   const { config } = deps;
   const inputFile = job.inputUploadId && fileField ? { uploadId: job.inputUploadId, field: fileField } : null;
-  await startWorkflowFor<typeof generationJob>(
+  await startWorkflowFor<typeof generationJobV2>(
     { temporal: deps.temporal, taskQueue: config.temporal.taskQueue },
     {
-      workflowType: 'generationJob',
+      workflowType: 'generationJobV2',
       workflowId: job.workflowId,
       reusePolicy: 'REJECT_DUPLICATE',
       args: [

@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor } from '../shared/pagination';
 import { providerWebhookUrl } from '../provider/webhook-url';
 import { workflowIds } from '../temporal/names';
 import { startWorkflowFor } from '../temporal/start-workflow';
-import type { generatePrompt } from '../../workflows/generate-prompt';
+import type { generatePromptV2 } from '../../workflows/generate-prompt';
 import { checkParameters } from '../catalog/contract';
 import { assertNoDebt } from '../quota/ledger';
 import { promptInput, TRAINED_MODEL_CONTRACT, type CreatePromptBody } from './schemas';
@@ -65,10 +65,10 @@ export async function submitPrompt(
       deadlineAt,
     },
   });
-  const { runId } = await startWorkflowFor<typeof generatePrompt>(
+  const { runId } = await startWorkflowFor<typeof generatePromptV2>(
     { temporal: deps.temporal, taskQueue: config.temporal.taskQueue },
     {
-      workflowType: 'generatePrompt',
+      workflowType: 'generatePromptV2',
       workflowId,
       reusePolicy: 'ALLOW_DUPLICATE',
       args: [

@@ -103,7 +103,7 @@ describe('accepting a job', () => {
     expect((await env.api.get('/api/v1/balance').set(user.auth).expect(200)).body).toEqual(await ledgerBalance(env.db, user.id));
 
     const workflow = await env.temporal.workflow.getHandle(job.workflowId).describe();
-    expect(workflow.type).toBe('generationJob');
+    expect(workflow.type).toBe('generationJobV2');
     expect(workflow.status.name).toBe('RUNNING');
   });
 });

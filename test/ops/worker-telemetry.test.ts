@@ -42,13 +42,13 @@ describe('worker telemetry', () => {
     // The workflow's last task is reported a moment after its result is recorded.
     const samples = await eventually(async () => {
       const s = await scrape();
-      return valueOf(s, 'temporal_workflow_completed_total', { task_queue: env.config.temporal.taskQueue, workflow_type: 'generationJob' }) >= 1 && s;
+      return valueOf(s, 'temporal_workflow_completed_total', { task_queue: env.config.temporal.taskQueue, workflow_type: 'generationJobV2' }) >= 1 && s;
     }, 5000);
     const temporal = [...names(samples)].filter((n) => n.startsWith('temporal_'));
     expect(temporal.length).toBeGreaterThan(10);
     const queue = { task_queue: env.config.temporal.taskQueue };
     // Prometheus naming (countersTotalSuffix, seconds with unit suffix): what the dashboards query.
-    expect(valueOf(samples, 'temporal_workflow_task_execution_latency_seconds_count', { ...queue, workflow_type: 'generationJob' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(samples, 'temporal_workflow_task_execution_latency_seconds_count', { ...queue, workflow_type: 'generationJobV2' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(samples, 'temporal_activity_execution_latency_seconds_count', { ...queue, activity_type: 'storeOutputs' })).toBeGreaterThanOrEqual(1);
     expect(valueOf(samples, 'temporal_activity_schedule_to_start_latency_seconds_count')).toBeGreaterThan(0);
     expect(valueOf(samples, 'temporal_activity_execution_latency_seconds_count', { task_queue: `${queue.task_queue}-replicate-create`, activity_type: 'createPrediction' })).toBe(1);
@@ -60,7 +60,7 @@ describe('worker telemetry', () => {
     expect(completed).toMatchObject({
       level: 20, // debug
       sdkComponent: 'worker',
-      workflowType: 'generationJob',
+      workflowType: 'generationJobV2',
       taskQueue: expect.stringContaining(env.config.temporal.taskQueue),
       attempt: 1,
       durationMs: expect.any(Number),
