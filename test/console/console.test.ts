@@ -117,6 +117,64 @@ const pageProblems: string[] = [];
     expect(stored).toEqual({ session: user.apiKey, local: null });
   }, 60_000);
 
+  it('when a user buys a plan and starts a batch, then another tab still offers both, and localStorage holds nothing of the API key (lists an older console filed under it are moved, then removed)', async () => {
+    const user = await fundedUser(env, 100);
+    await signInWithKey(user.apiKey);
+    // What an earlier console left: lists named after the last 12 characters of this tab's key and of another key.
+    await page.evaluate(
+      `localStorage.setItem(${JSON.stringify(`imagegen.payments.${user.apiKey.slice(-12)}`)}, '["payment-of-an-older-console"]');
+       localStorage.setItem('imagegen.batches.igk_other_key', '["batch-of-another-key"]')`,
+    );
+    await page.reload();
+    await page.getByRole('navigation').waitFor();
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Credits & plans' }).click();
+    await page.getByRole('button', { name: 'Buy plan Starter' }).click();
+    await page.getByRole('button', { name: 'Complete this test checkout' }).click();
+    await page.getByTestId('checkout').getByText('Paid.').waitFor();
+    const payment = await env.db.payment.findFirstOrThrow({ where: { userId: user.id } });
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Batches' }).click();
+    await page.getByLabel(/^Prompts, one a line/).fill('a paper boat');
+    await page.getByRole('button', { name: 'Start 1 job' }).click();
+    await page.getByTestId('batch').waitFor();
+    const batchId = new URL(page.url()).searchParams.get('batch')!;
+
+    // A new tab (no sessionStorage) signed in with the same key still offers the payment and the batch.
+    page = await context.newPage();
+    collectPageProblems(page, pageProblems);
+    await signInWithKey(user.apiKey);
+    await page.getByRole('navigation').getByRole('link', { name: 'Train a model' }).click();
+    await page.getByLabel('Paid plan').locator('option', { hasText: payment.id.slice(0, 8) }).waitFor({ state: 'attached' });
+    await page.getByRole('navigation').getByRole('link', { name: 'Batches' }).click();
+    await page.getByTestId('recent-batches').getByRole('link', { name: batchId.slice(0, 8) }).waitFor();
+
+    const local = (await page.evaluate('Object.entries(localStorage)')) as Array<[string, string]>;
+    const pieces = Array.from({ length: user.apiKey.length - 7 }, (_, i) => user.apiKey.slice(i, i + 8));
+    expect(local.filter(([name, value]) => pieces.some((p) => name.includes(p) || value.includes(p)))).toEqual([]);
+    expect(local.filter(([name]) => /^imagegen\.(payments|batches)\./.test(name))).toEqual([]);
+    const lists = Object.fromEntries(local.map(([name, value]) => [name.replace(/\.[0-9a-f]{16}$/, '.<hash>'), JSON.parse(value)]));
+    expect(lists).toMatchObject({
+      'imagegen.console.payments.<hash>': [payment.id, 'payment-of-an-older-console'],
+      'imagegen.console.batches.<hash>': [batchId],
+    });
+  }, 120_000);
+
+  it('when the console is not in a secure context (no crypto.subtle), then it remembers a batch for this tab only, in sessionStorage', async () => {
+    const user = await fundedUser(env, 10);
+    // As over plain http on a non-local address: browsers offer no crypto.subtle there.
+    await page.addInitScript("Object.defineProperty(globalThis.crypto, 'subtle', { value: undefined })");
+    await signInWithKey(user.apiKey);
+    await page.getByRole('navigation').getByRole('link', { name: 'Batches' }).click();
+    await page.getByLabel(/^Prompts, one a line/).fill('a paper plane');
+    await page.getByRole('button', { name: 'Start 1 job' }).click();
+    const batchId = await page.waitForURL(/batch=/).then(() => new URL(page.url()).searchParams.get('batch')!);
+    await page.getByTestId('recent-batches').getByRole('link', { name: batchId.slice(0, 8) }).waitFor();
+    const stored = (await page.evaluate('({ local: Object.keys(localStorage), session: Object.entries(sessionStorage) })')) as { local: string[]; session: Array<[string, string]> };
+    expect(stored.local.filter((name) => name.startsWith('imagegen.'))).toEqual([]);
+    expect(stored.session).toContainEqual([expect.stringMatching(/^imagegen\.console\.batches\.tab-[0-9a-f]+$/), JSON.stringify([batchId])]);
+  }, 60_000);
+
   it('when the API has no event stream, then the page reads the job every second instead and still shows it succeed', async () => {
     const user = await fundedUser(env, 10);
     await page.route('**/events', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: 'No route' } }) }));

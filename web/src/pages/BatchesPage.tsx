@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { call, client, storedApiKey, type CatalogModel, type Schemas } from '../api';
+import { call, client, type CatalogModel, type Schemas } from '../api';
+import { rememberedIds, rememberId } from '../remembered';
 import { navigate, useLocation } from '../router';
 import { useSession } from '../session';
 import { ErrorMessage, formatDate, Link, StatusBadge, useLoad } from '../ui';
@@ -49,7 +50,7 @@ function BatchForm({ models }: { models: CatalogModel[] }) {
           body: { jobs: lines.map((prompt) => ({ model: modelName, prompt })), ...(webhook.trim() ? { webhook: webhook.trim() } : {}) },
         }),
       );
-      rememberBatch(batch.batch_id);
+      await rememberId('batches', batch.batch_id);
       refreshBalance();
       navigate(`/batches?batch=${batch.batch_id}`);
     } catch (err) {
@@ -193,7 +194,8 @@ function BatchView({ batchId }: { batchId: string }) {
 
 /** The batches started in this browser (the API has no list of batches, only GET /batches/{id}). */
 function RecentBatches({ current }: { current: string | null }) {
-  const ids = rememberedBatches();
+  // Read again when the page shows another batch: a batch just started is remembered before it is shown.
+  const ids = useLoad(() => rememberedIds('batches'), [current]).data ?? [];
   if (ids.length === 0) return null;
   return (
     <p className="hint" data-testid="recent-batches">
@@ -208,19 +210,4 @@ function RecentBatches({ current }: { current: string | null }) {
       ))}
     </p>
   );
-}
-
-const storageKey = () => `imagegen.batches.${(storedApiKey() ?? '').slice(-12)}`;
-
-function rememberedBatches(): string[] {
-  try {
-    const ids: unknown = JSON.parse(localStorage.getItem(storageKey()) ?? '[]');
-    return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : [];
-  } catch {
-    return [];
-  }
-}
-
-function rememberBatch(id: string): void {
-  localStorage.setItem(storageKey(), JSON.stringify([id, ...rememberedBatches().filter((b) => b !== id)].slice(0, 50)));
 }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { call, client, money, type CreditPack, type Plan, type Version } from '../api';
-import { rememberPayment } from '../payments-store';
+import { rememberId } from '../remembered';
 import { useSession } from '../session';
 import { ErrorMessage, Link, useLoad } from '../ui';
 
@@ -39,7 +39,7 @@ export function BillingPage() {
   const buyPlan = (plan: Plan, versionId?: string) =>
     start(async () => {
       const r = await call(client.POST('/api/v1/payments/create', { body: { plan_id: plan.id, ...(versionId ? { version_id: versionId } : {}) } }));
-      rememberPayment(r.payment_id);
+      await rememberId('payments', r.payment_id);
       return { kind: 'payment', id: r.payment_id, checkoutUrl: r.checkout_url, label: plan.name };
     });
 

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { answer, ApiError, call, client, formBody, type Payment, type Version } from '../api';
-import { rememberedPayments } from '../payments-store';
+import { rememberedIds } from '../remembered';
 import { useLocation } from '../router';
 import { ErrorMessage, formatBytes, Link, StatusBadge, useLoad } from '../ui';
 import { watch } from '../watch';
@@ -259,7 +259,7 @@ function PhotoItem({ photo, issues, findings, onRemove }: { photo: Photo; issues
 
 /** The payment to train with: one made in this browser, or any payment id pasted. */
 function PaymentChoice({ value, onChange }: { value: string; onChange: (id: string) => void }) {
-  const payments = useLoad(() => Promise.all(rememberedPayments().map((id) => call(client.GET('/api/v1/payments/{payment_id}', { params: { path: { payment_id: id } } })).catch(() => undefined))), []);
+  const payments = useLoad(async () => Promise.all((await rememberedIds('payments')).map((id) => call(client.GET('/api/v1/payments/{payment_id}', { params: { path: { payment_id: id } } })).catch(() => undefined))), []);
   const usable = (payments.data ?? []).filter((p): p is Payment => p !== undefined && p.status === 'paid' && p.plan.is_init);
   return (
     <>
