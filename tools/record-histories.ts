@@ -243,7 +243,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     // A job's webhook: the receiver fails its first answer, so the first event is retried; two outputs coalesce into one delivery.
-    name: 'deliverWebhooks-retried',
+    name: 'deliverWebhooksV2-retried',
     async run(ctx) {
       const receiver = await startReceiver();
       try {
@@ -260,7 +260,7 @@ const SCENARIOS: Scenario[] = [
   },
   {
     // A job's webhook whose filter leaves out completed: the workflow still ends once the job is final (patch webhooks-end-when-final).
-    name: 'deliverWebhooks-filter-without-completed',
+    name: 'deliverWebhooksV2-filter-without-completed',
     async run(ctx) {
       const receiver = await startReceiver();
       try {

@@ -21,8 +21,27 @@ export const THROTTLE_MS = 500;
  * `completed` has been delivered, given up on, or left out by the filter. Deliveries run on the
  * webhooks task queue; their fairness key is the owner's (the start's priority, which activities
  * inherit), so one account's many deliveries take turns with everyone else's.
+ *
+ * Versioned by workflow type (README, "Changing workflow code"), so a new run records no patch
+ * marker: the events are always read through the resource's `completed`.
  */
-export async function deliverWebhooks(ref: ResourceRef): Promise<void> {
+export function deliverWebhooksV2(ref: ResourceRef): Promise<void> {
+  return deliverEvents(ref, () => true);
+}
+
+/**
+ * The delivery workflow's type before `deliverWebhooksV2`, kept until no run of it is left (a
+ * delivery's retries last a day). Runs that took the `webhooks-end-when-final` patch run what
+ * deliverWebhooksV2 does; older ones read only the events their filter lets through. A resource
+ * whose run of this type is still going is woken by signal-with-start naming the new type: the
+ * running workflow gets the signal, whatever its type (test/events/webhook-deliveries-v2.test.ts).
+ */
+export function deliverWebhooks(ref: ResourceRef): Promise<void> {
+  return deliverEvents(ref, () => patched('webhooks-end-when-final'));
+}
+
+/** The delivery loop; `readsThroughCompleted` is asked on every wake-up, where the patch was. */
+async function deliverEvents(ref: ResourceRef, readsThroughCompleted: () => boolean): Promise<void> {
   const db = proxyActivities<DatabaseActivities>(databaseStep);
   const hooks = proxyActivities<WebhookActivities>(webhookDelivery(taskQueues(workflowInfo().taskQueue)));
   let woken = true;
@@ -37,8 +56,8 @@ export async function deliverWebhooks(ref: ResourceRef): Promise<void> {
     woken = false;
     // Reads the resource's `completed` event even when the filter leaves it out (it is not
     // delivered then), so the workflow ends once the resource is final, whatever the filter.
-    // Before this patch, a workflow whose filter lacked `completed` waited for ever.
-    const throughCompleted = patched('webhooks-end-when-final');
+    // Before this, a workflow whose filter lacked `completed` waited for ever.
+    const throughCompleted = readsThroughCompleted();
     const events = await db.pendingWebhookEvents({ ...ref, after, ...(throughCompleted ? { throughCompleted } : {}) });
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;

@@ -1,5 +1,5 @@
 // The workflow bundle's entry: deterministic workflow code only.
-export { deliverWebhooks } from './deliver-webhooks';
+export { deliverWebhooks, deliverWebhooksV2 } from './deliver-webhooks';
 export { expireOutputs } from './expire-outputs';
 export { generatePrompt, generatePromptV2 } from './generate-prompt';
 export { generationJob, generationJobV2 } from './generation-job';

@@ -57,7 +57,7 @@ export function wakesDelivery(filter: readonly string[], recorded: readonly Even
  */
 export async function wakeWebhookDelivery(temporal: Client, taskQueue: string, ref: ResourceRef, userId: string): Promise<void> {
   try {
-    await temporal.workflow.signalWithStart('deliverWebhooks', {
+    await temporal.workflow.signalWithStart('deliverWebhooksV2', {
       workflowId: webhookWorkflowId(ref),
       taskQueue,
       args: [ref],
