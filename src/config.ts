@@ -49,7 +49,10 @@ const schema = z.object({
   SSE_MAX_LIFETIME_MS: positiveInt.default(10 * 60_000),
   /** The `retry:` hint (ms) sent when a stream reaches its lifetime or the API process shuts down. */
   SSE_RETRY_MS: positiveInt.default(2_000),
-  /** If set, GET /metrics on the API requires `Authorization: Bearer <METRICS_TOKEN>`. */
+  /**
+   * If set, GET /metrics on the API and on the worker's WORKER_APP_METRICS_PORT requires
+   * `Authorization: Bearer <METRICS_TOKEN>`; in production, without it, neither serves /metrics (src/metrics/access.ts).
+   */
   METRICS_TOKEN: optionalString,
   /** The development-only routes (POST /api/v1/dev/complete-checkout, the console's test checkout) exist only when true; never in production. */
   DEV_ROUTES: bool.default(false),

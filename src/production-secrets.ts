@@ -19,6 +19,7 @@ const PUBLISHED_VALUES = new Set([
   'local-trial-temporal-db-password',
   'local-trial-minio-password',
   'local-trial-grafana-password',
+  'local-trial-metrics-token',
   'r8_replace_me',
   'sk_test_replace_me',
   'whsec_replace_me',

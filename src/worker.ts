@@ -12,6 +12,7 @@ import { loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { activityMetricsInterceptor } from './metrics/activities';
 import { collectProcessMetrics } from './metrics/registry';
+import { metricsAccess } from './metrics/access';
 import { startMetricsServer } from './metrics/server';
 import { createDependencies, type Dependencies } from './dependencies';
 import { taskQueues } from './temporal/names';
@@ -183,7 +184,9 @@ async function main(): Promise<void> {
   const { workerHost: host, workerSdkPort, workerAppPort } = config.metrics;
   installWorkerTelemetry({ logger, metrics: { host, port: workerSdkPort } });
   collectProcessMetrics({ service: 'worker' });
-  const metricsServer = workerAppPort > 0 ? await startMetricsServer({ host, port: workerAppPort }) : undefined;
+  // Our metrics follow the API's rule for /metrics: in production only with METRICS_TOKEN, as a bearer token.
+  const access = metricsAccess(config);
+  const metricsServer = workerAppPort > 0 ? await startMetricsServer({ host, port: workerAppPort, access }) : undefined;
   const runtime = createDependencies(config);
   const workers = await createWorkers({ config, runtime, workflowBundlePath: config.worker.workflowBundlePath });
   const reconcileSchedule = await ensureReconcileSchedule(await runtime.temporalClient(), config);
@@ -201,7 +204,11 @@ async function main(): Promise<void> {
       outputExpirySchedule,
       metrics: {
         sdk: workerSdkPort > 0 ? `http://${host}:${workerSdkPort}/metrics` : 'off',
-        app: metricsServer ? `http://${host}:${metricsServer.port}/metrics` : 'off',
+        app: !metricsServer
+          ? 'off'
+          : !access.served
+            ? 'not served (404): production without METRICS_TOKEN'
+            : `http://${host}:${metricsServer.port}/metrics${access.token ? ' (Authorization: Bearer <METRICS_TOKEN>)' : ''}`,
       },
     },
     'worker started',

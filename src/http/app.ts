@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
+import { metricsAccess } from '../metrics/access';
 import { httpMetrics, metricsHandler } from '../metrics/http';
 import { createKeyVerifier } from '../accounts/key-verifier';
 import { identifyApiKey, requireApiKey } from './auth';
@@ -56,8 +57,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(securityHeaders(deps.config));
   const corsMiddleware = corsPolicy(deps.config);
   if (corsMiddleware) app.use(corsMiddleware);
-  // In production /metrics exists only behind METRICS_TOKEN (without one it is a 404, like any unknown path).
-  if (deps.config.env !== 'production' || deps.config.metrics.token) app.get('/metrics', metricsHandler(deps.config.metrics.token));
+  // In production /metrics exists only behind METRICS_TOKEN (without one it is a 404, like any unknown
+  // path); the worker's metrics server follows the same rule (src/metrics/access.ts).
+  const metrics = metricsAccess(deps.config);
+  if (metrics.served) app.get('/metrics', metricsHandler(metrics.token));
   // Rate limits on /api/v1 (webhooks, health and metrics are not limited): per client address on every
   // request first, then per verified API key or, without one, per client address (src/http/hardening.ts).
   const limits = rateLimits(deps.config, deps.db);

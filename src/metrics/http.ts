@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { Counter, Histogram } from 'prom-client';
-import { AppError, ErrorCode } from '../errors';
+import { ErrorCode } from '../errors';
+import { checkMetricsToken } from './access';
 import { METRIC_PREFIX, registry, renderMetrics } from './registry';
 
 /**
@@ -84,16 +84,10 @@ export function httpMetrics(): RequestHandler {
   };
 }
 
-/** GET /metrics in Prometheus text format; with a token configured, only for `Authorization: Bearer <token>`. */
+/** GET /metrics in Prometheus text format; with a token configured, only for `Authorization: Bearer <token>` (src/metrics/access.ts). */
 export function metricsHandler(token?: string): RequestHandler {
-  const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
   return async (req, res) => {
-    if (expected) {
-      const given = Buffer.from(req.headers.authorization ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        throw AppError.unauthorized('Send the metrics token as "Authorization: Bearer <METRICS_TOKEN>"');
-      }
-    }
+    checkMetricsToken(token, req.headers.authorization);
     const { contentType, body } = await renderMetrics();
     res.set('Content-Type', contentType).set('Cache-Control', 'no-store').send(body);
   };

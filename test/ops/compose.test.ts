@@ -213,6 +213,29 @@ describe('docker-compose.yml', () => {
     expect(out.stderr).toContain('MINIO_ROOT_PASSWORD');
   });
 
+  itWithCompose('when resolved, then api, worker and Prometheus share METRICS_TOKEN, Prometheus reads it from the file its scrape config names, the worker health check sends it, and compose refuses to start without it', () => {
+    const { services } = resolved();
+    const token = services.api.environment.METRICS_TOKEN;
+    expect(token).toBeTruthy();
+    expect([services.worker.environment.METRICS_TOKEN, services.prometheus.environment.METRICS_TOKEN]).toEqual([token, token]);
+    // The entrypoint writes the token to a file on a tmpfs, then runs Prometheus with the service's command.
+    const prometheus = services.prometheus;
+    const [shell, flags, script, name] = prometheus.entrypoint as string[];
+    expect([shell, flags, name]).toEqual(['/bin/sh', '-ec', 'prometheus']);
+    const written = /printf '%s' "\$\$?METRICS_TOKEN" > (\S+)\n/.exec(script!)?.[1];
+    expect(script!.replace(/\$\$/g, '$')).toMatch(/^umask 077\n[\s\S]*\nexec \/bin\/prometheus "\$@"\n?$/);
+    expect([].concat(prometheus.tmpfs)).toContain(path.posix.dirname(written!));
+    expect(prometheus.command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    const jobs = Object.fromEntries(yamlToJson(read('deploy/prometheus/prometheus.yml')).scrape_configs.map((j: any) => [j.job_name, j]));
+    for (const job of ['api', 'worker']) expect({ job, authorization: jobs[job].authorization }).toEqual({ job, authorization: { type: 'Bearer', credentials_file: written } });
+    expect(services.worker.healthcheck.test.join(' ')).toContain("Authorization: 'Bearer ' + process.env.METRICS_TOKEN");
+
+    const { METRICS_TOKEN: _omitted, ...env } = exampleEnv();
+    const out = compose(['config', '-q'], env);
+    expect(out.status).not.toBe(0);
+    expect(out.stderr).toContain('METRICS_TOKEN');
+  });
+
   itWithCompose('when resolved, then api and worker get every key of src/config.ts', () => {
     const { services } = resolved();
     const keys = configKeys();

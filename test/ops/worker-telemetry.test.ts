@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { findFreePorts } from '../../tools/dev/ports';
+import { metricsAccess } from '../../src/metrics/access';
 import { startMetricsServer, type MetricsServer } from '../../src/metrics/server';
 import { installWorkerTelemetry, temporalLogger } from '../../src/worker';
 import { fundedUser } from '../helpers/factories';
@@ -80,7 +81,7 @@ describe('worker telemetry', () => {
   });
 
   it('when the app metrics server runs, then GET /metrics serves activity and business series and other paths are 404', async () => {
-    const server: MetricsServer = await startMetricsServer({ host: '127.0.0.1', port: 0 });
+    const server: MetricsServer = await startMetricsServer({ host: '127.0.0.1', port: 0, access: metricsAccess(env.config) });
     try {
       const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
       expect(res.status).toBe(200);
@@ -92,5 +93,44 @@ describe('worker telemetry', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+/** The worker's metrics server under the API's rule for /metrics (test/ops/probes.test.ts has the API's side). */
+describe("the worker's app metrics server in production", () => {
+  /** The server as worker.ts main() starts it, with this config's METRICS_TOKEN. */
+  const withServer = async (token: string | undefined, fn: (url: string) => Promise<void>) => {
+    const access = metricsAccess({ env: 'production', metrics: { ...env.config.metrics, token } });
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, access });
+    try {
+      await fn(`http://127.0.0.1:${server.port}/metrics`);
+    } finally {
+      await server.close();
+    }
+  };
+
+  it('when no METRICS_TOKEN is set, then /metrics does not exist (404 not_found) and no series are given out', async () => {
+    await withServer(undefined, async (url) => {
+      const res = await fetch(url);
+      expect(res.status).toBe(404);
+      const text = await res.text();
+      expect(JSON.parse(text).error.code).toBe('not_found');
+      expect(text).not.toContain('imagegen_');
+    });
+  });
+
+  it('when METRICS_TOKEN is set, then /metrics needs it as a bearer token, refused as the API refuses (401 unauthorized)', async () => {
+    const token = 'metrics-token-0123456789';
+    await withServer(token, async (url) => {
+      for (const headers of [{} as Record<string, string>, { Authorization: 'Bearer wrong' }, { Authorization: token }, { Authorization: `Bearer ${token}x` }]) {
+        const res = await fetch(url, { headers });
+        const text = await res.text();
+        expect({ headers, status: res.status, code: JSON.parse(text).error.code }).toEqual({ headers, status: 401, code: 'unauthorized' });
+        expect(text).not.toContain('imagegen_');
+      }
+      const res = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      expect(valueOf(parseMetrics(await res.text()), 'imagegen_activity_executions_total', { activity_type: 'createPrediction', outcome: 'completed' })).toBeGreaterThanOrEqual(1);
+    });
   });
 });

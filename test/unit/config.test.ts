@@ -120,7 +120,7 @@ describe('loadConfig in production', () => {
 
   it('when the secrets of deploy/compose.env.example or .env.example are used as they are, then each one is refused', () => {
     const compose = exampleValues('deploy/compose.env.example');
-    const composeSecrets = ['API_KEY_PEPPER', 'S3_SECRET_ACCESS_KEY', 'REPLICATE_API_TOKEN', 'REPLICATE_WEBHOOK_SECRET', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'WEBHOOK_SECRET_ENCRYPTION_KEY'];
+    const composeSecrets = ['API_KEY_PEPPER', 'S3_SECRET_ACCESS_KEY', 'REPLICATE_API_TOKEN', 'REPLICATE_WEBHOOK_SECRET', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'WEBHOOK_SECRET_ENCRYPTION_KEY', 'METRICS_TOKEN'];
     for (const key of composeSecrets) {
       expect(compose[key]).toBeTruthy();
       const problems = problemsOf({ ...real, [key]: compose[key] });
