@@ -6,21 +6,30 @@ import Ajv, { type Format, type ValidateFunction } from 'ajv';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { ErrorCode } from '../../src/error-codes';
+import { webhookWorkflowId } from '../../src/events/types';
+import { createWorkers } from '../../src/worker';
+import { readStackInfo } from '../../tools/dev/stack-info';
+import { startReceiver } from '../events/webhook-receiver';
 import { fundedUser, paidCredits, paidPayment, trainedVersion } from '../helpers/factories';
 import { describe as curl, operationsOf, requestFor, send, type FuzzRequest, type FuzzResponse, type Operation, type Pools, type Spec } from '../helpers/fuzz-requests';
-import { sleep } from '../helpers/http';
+import { eventually, sleep } from '../helpers/http';
 import { startTestEnv, type TestEnv, type TestUser } from '../helpers/test-env';
 
 /**
  * Property-based fuzzing of every operation in the service's own /openapi.json (a new route is
- * fuzzed without a change here). Each request is mostly junk; every answer must be:
+ * fuzzed without a change here). Most requests are junk, a quarter well-formed (the funded key,
+ * the account's own resources seeded below, bodies the schemas or the service accepted, reused
+ * Idempotency-Keys), so that success answers are checked too; every answer must be:
  *  - never a 5xx;
  *  - a status the operation documents, 4xx in the error shape with a code documented for it;
  *  - a body that matches the documented schema (no undocumented fields either);
  *  - and a rejected request changes nothing: no row anywhere, no workflow.
  *
- * The worker is off, so nothing changes the database behind the requests' backs: the fingerprint
- * of every table after a rejected request is the one from before it.
+ * The worker is off during the runs, so nothing changes the database behind the requests' backs:
+ * the fingerprint of every table after a rejected request is the one from before it. (A worker
+ * runs before them, only to finish the seeded work that needs one: a job with its output and
+ * webhook deliveries, a batch, a prompt.) After the runs: every GET operation answered a 2xx
+ * checked against its schema at least once, and a reused Idempotency-Key was refused.
  *
  * Seeds: a fixed one (the same requests every run) and a fresh one per run; a failure prints the
  * seed and the request as curl. Replay one: FUZZ_SEED=<seed> npx jest test/api/fuzz.test.ts.
@@ -32,6 +41,17 @@ const RUNS_PER_SEED = Number(process.env.FUZZ_RUNS ?? 1000);
 const SEEDS = process.env.FUZZ_SEED ? [Number(process.env.FUZZ_SEED)] : [FIXED_SEED, Math.floor(Math.random() * 2 ** 31)];
 /** A run this size takes about a minute here; the limit only stops a stuck run (then it fails). */
 const RUN_TIME_LIMIT_MS = 240_000;
+
+const MODEL = 'black-forest-labs/flux-schnell';
+
+/**
+ * GET operations exempt from "answered at least one checked 2xx", each with why. None: the
+ * fixtures make every resource a GET reads (a job with an output, a batch, a payment, a credit
+ * purchase, trained versions with prompts, a delivered webhook), and the run sends well-formed
+ * requests for them. A GET added later whose resource the fixtures do not make fails the final
+ * check until the fixtures make one (or it is listed here with its reason).
+ */
+const GET_WITHOUT_SUCCESS: string[] = [];
 
 let env: TestEnv;
 let doc: Spec;
@@ -49,11 +69,17 @@ beforeAll(async () => {
   const other = await fundedUser(env, 100);
   const spare = await env.api.post('/api/v1/keys').set(funded.auth).send({ name: 'to revoke' }).expect(201);
   await env.api.delete(`/api/v1/keys/${spare.body.id}`).set(funded.auth).expect(204);
+  // A second working key the run may update, rotate or revoke; the id of the key the run sends is in no pool.
+  const extraKey = await env.api.post('/api/v1/keys').set(funded.auth).send({ name: 'fuzz extra' }).expect(201);
+  const finished = await seedFinishedWork(funded);
+  const upload = await env.api.post('/api/v1/uploads').set(funded.auth).attach('file', await sharp({ create: { width: 64, height: 64, channels: 3, background: '#f80' } }).png().toBuffer(), { filename: 'in.png', contentType: 'image/png' }).expect(201);
 
   // Real resources of both accounts, so that path ids often name something (or something of someone else's).
-  const ids: string[] = [spare.body.id];
-  const jobBodies = [{ model: 'black-forest-labs/flux-schnell', prompt: 'a lighthouse' }, { model: 'black-forest-labs/flux-schnell', prompt: 'a kite', num_outputs: 2 }];
+  const ids: string[] = [spare.body.id, extraKey.body.id, finished.jobId, finished.batchId, finished.promptId, finished.versionId];
+  const jobBodies = [{ model: MODEL, prompt: 'a lighthouse' }, { model: MODEL, prompt: 'a kite', num_outputs: 2 }];
   const promptBodies = [{ prompt: 'TOK on the moon', num_outputs: 1 }, { prompt: 'TOK in the rain' }];
+  const own: Record<string, string[]> = {};
+  const ownAlso = (name: string, ...values: string[]) => (own[name] = [...(own[name] ?? []), ...values]);
   for (const user of [funded, other]) {
     const version = await trainedVersion(env.db, user.id);
     const payment = await paidPayment(env.db, user.id);
@@ -62,9 +88,29 @@ beforeAll(async () => {
     const prompt = await env.api.post(`/api/v1/prompts/create/${version.id}`).set(user.auth).send(promptBodies[0]!).expect(202);
     const idleVersion = await trainedVersion(env.db, user.id);
     ids.push(version.id, idleVersion.id, payment.id, purchase.id, job.body.job_id, prompt.body.prompt_id);
+    if (user !== funded) continue;
+    ownAlso('job_id', job.body.job_id);
+    ownAlso('version_id', version.id, idleVersion.id);
+    ownAlso('payment_id', payment.id);
+    ownAlso('purchase_id', purchase.id);
+    ownAlso('prompt_id', prompt.body.prompt_id);
   }
   const keys = await env.api.get('/api/v1/keys').set(other.auth).expect(200);
   ids.push(keys.body.items[0].id);
+  // The funded account's own values by parameter name, for well-formed requests: its queued and its
+  // finished resources, the output index that exists, the resources whose deliveries can be listed.
+  ownAlso('job_id', finished.jobId, finished.batchJobId);
+  ownAlso('version_id', finished.versionId);
+  ownAlso('prompt_id', finished.promptId);
+  ownAlso('batch_id', finished.batchId);
+  ownAlso('key_id', extraKey.body.id);
+  ownAlso('delivery_id', finished.deliveryId);
+  ownAlso('index', '0');
+  ownAlso('resource', `job:${finished.jobId}`, `batch:${finished.batchId}`, `prompt:${finished.promptId}`, `version:${finished.versionId}`);
+  // GET /download is offered the one job whose output stays, and DELETE /jobs/{id}/outputs every
+  // other: once deleted, no download could succeed.
+  own['downloadJobOutput.job_id'] = [finished.jobId];
+  own['deleteJobOutputs.job_id'] = own.job_id!.filter((id) => id !== finished.jobId);
 
   pools = {
     keys: { funded: funded.apiKey, other: other.apiKey, revoked: spare.body.api_key },
@@ -73,11 +119,73 @@ beforeAll(async () => {
     image: await sharp({ create: { width: 8, height: 8, channels: 3, background: '#08f' } }).png().toBuffer(),
     jsonBodyLimitBytes: parseBytes(env.config.http.jsonBodyLimit),
     knownStrings: await stringsTheServiceAnswers(),
-    // What the fixtures above sent and had accepted; the fuzzer reuses them with its Idempotency-Keys.
-    acceptedBodies: { submitJob: jobBodies, createPrompt: promptBodies, quote: jobBodies.map((b) => ({ kind: 'job', ...b })), createApiKey: [{ name: spare.body.name }] },
+    // What the fixtures above sent and had accepted (or would be); the fuzzer reuses them with its Idempotency-Keys.
+    acceptedBodies: {
+      submitJob: [...jobBodies, { model: 'stability-ai/stable-diffusion-img2img', prompt: 'as a watercolour', input_file: upload.body.upload_id }],
+      createPrompt: promptBodies,
+      quote: jobBodies.map((b) => ({ kind: 'job', ...b })),
+      createApiKey: [{ name: spare.body.name }],
+      createBatch: [finished.batchBody, { jobs: jobBodies }],
+      createPayment: [{ plan_id: 'starter' }],
+      buyCredits: [{ pack_id: 'credits-100' }],
+      reenableWebhookEndpoint: [{ url: finished.webhook }],
+      updateApiKey: [{ monthly_credit_budget: 5000 }, { monthly_credit_budget: null }],
+    },
+    ownValues: own,
+    acceptedIdempotencyKeys: finished.idempotent,
   };
   fingerprintSql = await buildFingerprintSql();
 }, 120_000);
+
+/**
+ * Work of the funded account that only a worker finishes: a job with a webhook (its output in the
+ * bucket, its deliveries answered by a receiver), a one-job batch and a prompt, the job and the batch
+ * sent with Idempotency-Keys the run reuses. The worker stops before the runs, as it is in them.
+ */
+async function seedFinishedWork(user: TestUser) {
+  const receiver = await startReceiver();
+  const version = await trainedVersion(env.db, user.id);
+  const workers = await createWorkers({ config: env.config, runtime: env.runtime, workflowBundlePath: readStackInfo().workflowBundlePath });
+  const running = workers.run();
+  try {
+    const webhook = receiver.url('/fuzz');
+    const jobBody = { model: MODEL, prompt: 'a harbour at dawn', webhook };
+    const batchBody = { jobs: [{ model: MODEL, prompt: 'a red kite' }] };
+    const [job, batch, prompt] = await Promise.all([
+      env.api.post('/api/v1/generate').set(user.auth).set('Idempotency-Key', 'fuzz-accepted-job').send(jobBody).expect(202),
+      env.api.post('/api/v1/batches').set(user.auth).set('Idempotency-Key', 'fuzz-accepted-batch').send(batchBody).expect(202),
+      env.api.post(`/api/v1/prompts/create/${version.id}`).set(user.auth).send({ prompt: 'TOK by the sea', num_outputs: 1 }).expect(202),
+    ]);
+    const jobId: string = job.body.job_id;
+    const batchId: string = batch.body.batch_id;
+    const promptId: string = prompt.body.prompt_id;
+    expect((await env.waitForJob(user, jobId)).status).toBe('succeeded');
+    const batchJobId = await eventually(async () => {
+      const b = (await env.api.get(`/api/v1/batches/${batchId}`).set(user.auth).expect(200)).body;
+      return b.status === 'completed' && (b.items[0].job_id as string);
+    }, 30_000);
+    await eventually(async () => (await env.api.get(`/api/v1/prompts/${promptId}`).set(user.auth).expect(200)).body.status === 'succeeded', 30_000);
+    const delivered = await eventually(async () => (await env.db.webhookDelivery.findFirst({ where: { resourceId: jobId, event: 'completed', statusCode: 200 } })) ?? undefined, 30_000);
+    return {
+      jobId,
+      batchId,
+      batchJobId,
+      promptId,
+      versionId: version.id,
+      webhook,
+      deliveryId: delivered.id.toString(),
+      batchBody,
+      idempotent: [
+        { operationId: 'submitJob', key: 'fuzz-accepted-job', body: jobBody },
+        { operationId: 'createBatch', key: 'fuzz-accepted-batch', body: batchBody },
+      ],
+    };
+  } finally {
+    await workers.shutdown();
+    await running;
+    await receiver.close();
+  }
+}
 
 /** Short strings from the answers of every GET without parameters (the catalog, plans, packs…), asked with the funded key. */
 async function stringsTheServiceAnswers(): Promise<string[]> {
@@ -192,7 +300,10 @@ function documentedCodes(response: Spec): string[] {
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 const seenCodes = new Map<string, Set<number>>();
 const seenStatuses = new Map<string, Map<number, number>>();
+/** 2xx answers whose status, content type and (JSON) body were checked against the document, by operationId. */
+const checkedSuccesses = new Map<string, number>();
 let requestsSent = 0;
+let wellFormedSent = 0;
 
 function problemsWith(op: Operation, res: FuzzResponse): string[] {
   const problems: string[] = [];
@@ -244,6 +355,7 @@ async function fuzz(seed: number): Promise<void> {
       throw new Error(`no answer (${(err as Error).message})\n  ${curl(req)}`);
     }
     requestsSent++;
+    if (req.wellFormed) wellFormedSent++;
     const statuses = seenStatuses.get(op.operationId) ?? new Map<number, number>();
     seenStatuses.set(op.operationId, statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1));
     const problems = problemsWith(op, res);
@@ -253,6 +365,7 @@ async function fuzz(seed: number): Promise<void> {
       if (changed.length) problems.push(`a rejected request changed ${changed.join(', ')}`);
     }
     before = after;
+    if (res.status >= 200 && res.status < 300 && problems.length === 0) checkedSuccesses.set(op.operationId, (checkedSuccesses.get(op.operationId) ?? 0) + 1);
     if (problems.length) {
       throw new Error(`${op.method} ${op.template}: ${problems.join('; ')}\n  ${curl(req)}\n  → ${res.status} ${res.body.toString('utf8', 0, 300)}`);
     }
@@ -281,24 +394,45 @@ describe('fuzzing every operation of /openapi.json', () => {
     RUN_TIME_LIMIT_MS + 60_000,
   );
 
-  it('when the runs are over, then every operation was requested, the workflows on the queue all belong to accepted work, and the README lists every code seen', async () => {
+  it('when the runs are over, then every operation was requested, every GET answered a checked 2xx, a reused Idempotency-Key was refused, the workflows on the queue all belong to accepted work, and the README lists every code seen', async () => {
+    const byOp = [...seenStatuses].map(([id, st]) => `  ${id}: ${[...st].sort(([a], [b]) => a - b).map(([code, n]) => `${code}×${n}`).join(' ')} (2xx checked: ${checkedSuccesses.get(id) ?? 0})`);
+    process.stdout.write(`fuzz: answers by operation\n${byOp.join('\n')}\n`);
+    process.stdout.write(`fuzz: ${requestsSent} requests (${wellFormedSent} well-formed), seeds ${SEEDS.join(', ')}; error codes seen: ${[...seenCodes].map(([c, s]) => `${c} (${[...s].join('/')})`).join(', ')}\n`);
     expect(requestsSent).toBeGreaterThanOrEqual(SEEDS.length * RUNS_PER_SEED);
     expect(ops.filter((op) => !seenStatuses.has(op.operationId)).map((op) => op.operationId)).toEqual([]);
+
+    // Every GET of a resource the fixtures made (or of none) answered at least one 2xx that was
+    // checked against its documented schema.
+    const gets = ops.filter((op) => op.method === 'GET').map((op) => op.operationId);
+    expect(gets.length).toBeGreaterThanOrEqual(20);
+    expect(GET_WITHOUT_SUCCESS.filter((id) => !gets.includes(id))).toEqual([]);
+    const unchecked = gets.filter((id) => !GET_WITHOUT_SUCCESS.includes(id) && !checkedSuccesses.get(id));
+    expect({ getsWithoutACheckedSuccess: unchecked }).toEqual({ getsWithoutACheckedSuccess: [] });
+    // A well-formed request reused an Idempotency-Key the service had accepted with another body.
+    expect(seenCodes.get(ErrorCode.idempotencyKeyReused)).toBeDefined();
 
     // A workflow is started only for a row an accepted request made: job-<job>, prompt-<version with a prompt>, train-<payment of a version>,
     // and the webhook delivery of a batch with a webhook (one whose items were all refused completes at once).
     await sleep(1000); // visibility catches up
-    const [jobs, prompts, versions, batches] = await Promise.all([
-      env.db.job.findMany({ select: { id: true } }),
-      env.db.prompt.findMany({ select: { versionId: true } }),
-      env.db.modelVersion.findMany({ select: { paymentId: true } }),
+    const [jobs, prompts, versions, batches, deliveries] = await Promise.all([
+      env.db.job.findMany({ select: { id: true, webhook: true } }),
+      env.db.prompt.findMany({ select: { id: true, versionId: true, webhook: true } }),
+      env.db.modelVersion.findMany({ select: { id: true, paymentId: true, webhook: true } }),
       env.db.batch.findMany({ where: { webhook: { not: null } }, select: { id: true } }),
+      env.db.webhookDelivery.findMany({ select: { eventId: true } }),
     ]);
+    // ...and the webhook deliveries of a resource with a webhook, and a redelivery of an event that was delivered.
+    const withWebhook = (type: 'job' | 'prompt' | 'version', rows: Array<{ id: string; webhook: string | null }>) =>
+      rows.filter((r) => r.webhook).map((r) => webhookWorkflowId({ resourceType: type, resourceId: r.id }));
     const expected = new Set([
       ...jobs.map((j) => `job-${j.id}`),
       ...prompts.map((p) => `prompt-${p.versionId}`),
       ...versions.map((v) => `train-${v.paymentId}`),
-      ...batches.map((b) => `webhooks-batch-${b.id}`),
+      ...batches.map((b) => webhookWorkflowId({ resourceType: 'batch', resourceId: b.id })),
+      ...withWebhook('job', jobs),
+      ...withWebhook('prompt', prompts),
+      ...withWebhook('version', versions),
+      ...deliveries.map((d) => `webhook-redeliver-${d.eventId}`),
     ]);
     const orphans: string[] = [];
     let workflows = 0;
@@ -313,9 +447,6 @@ describe('fuzzing every operation of /openapi.json', () => {
     const table = readme.slice(readme.indexOf('### Error codes'));
     const missing = [...seenCodes.keys()].filter((code) => !new RegExp(`^\\|[^\\n]*\`${code}\``, 'm').test(table));
     expect({ seen: [...seenCodes.keys()].sort(), missingFromReadme: missing }).toEqual({ seen: expect.arrayContaining(['unauthorized', 'invalid_path', 'invalid_cursor', 'validation_failed']), missingFromReadme: [] });
-    const byOp = [...seenStatuses].map(([id, st]) => `  ${id}: ${[...st].sort(([a], [b]) => a - b).map(([code, n]) => `${code}×${n}`).join(' ')}`);
-    process.stdout.write(`fuzz: answers by operation\n${byOp.join('\n')}\n`);
-    process.stdout.write(`fuzz: ${requestsSent} requests, seeds ${SEEDS.join(', ')}; error codes seen: ${[...seenCodes].map(([c, s]) => `${c} (${[...s].join('/')})`).join(', ')}\n`);
   }, 60_000);
 });
 

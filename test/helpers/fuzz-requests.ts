@@ -4,9 +4,11 @@ import fc from 'fast-check';
 /**
  * Requests for every operation of an OpenAPI 3.0 document, as fast-check arbitraries: mostly junk
  * (made-up and revoked keys, malformed and oversized bodies, bad percent-encodings, crafted cursors,
- * prototype keys, huge and fractional numbers, unicode), some of it valid, so that a property run
- * against the service reaches both its refusals and the paths behind them. Nothing in here knows a
- * route: a new operation in /openapi.json is fuzzed as it is documented.
+ * prototype keys, huge and fractional numbers, unicode), some of it valid, and a share of
+ * well-formed requests (the funded key, the account's own ids, bodies the document's schemas or
+ * the service accepted), so that a property run against the service reaches both its refusals and
+ * its answers to requests that succeed. Nothing in here knows a route: a new operation in
+ * /openapi.json is fuzzed as it is documented; real ids come from the pools, by parameter name.
  */
 
 export type Spec = Record<string, any>;
@@ -70,10 +72,23 @@ export interface Pools {
   knownStrings: string[];
   /** Bodies the service accepted, by operationId: sent as they are, or spoiled, next to generated ones. */
   acceptedBodies: Record<string, unknown[]>;
+  /**
+   * Values of the funded account's own resources by parameter name (`job_id`, `batch_id`,
+   * `resource`, `index`…): a well-formed request's path and query parameters take them, so that it
+   * names something that exists. `<operationId>.<name>` overrides the name for one operation.
+   */
+  ownValues: Record<string, string[]>;
+  /**
+   * Idempotency-Keys the service accepted before the run, with the operation and body: a
+   * well-formed request reuses one with that body (a replay) or with another (refused as reused).
+   */
+  acceptedIdempotencyKeys: Array<{ operationId: string; key: string; body: unknown }>;
 }
 
 export interface FuzzRequest {
   operationId: string;
+  /** Built by wellFormedRequestFor (every part valid) rather than from junk. */
+  wellFormed?: boolean;
   method: string;
   /** The raw request target, percent-encoded as sent (it may be malformed on purpose). */
   path: string;
@@ -244,8 +259,17 @@ function requiredOnly(doc: Spec, schema: Spec | undefined): Spec {
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-/** One request for `op`: each part of it valid, junk or missing, independently. */
+/** Share of the requests that are well-formed (wellFormedRequestFor); the rest are built from junk. */
+const WELL_FORMED_WEIGHT = 1;
+const JUNK_WEIGHT = 3;
+
+/** One request for `op`: mostly each part valid, junk or missing independently; a quarter of them well-formed. */
 export function requestFor(doc: Spec, op: Operation, pools: Pools): fc.Arbitrary<FuzzRequest> {
+  return fc.oneof({ weight: JUNK_WEIGHT, arbitrary: junkRequestFor(doc, op, pools) }, { weight: WELL_FORMED_WEIGHT, arbitrary: wellFormedRequestFor(doc, op, pools) });
+}
+
+/** One request for `op` with each part valid, junk or missing, independently. */
+function junkRequestFor(doc: Spec, op: Operation, pools: Pools): fc.Arbitrary<FuzzRequest> {
   const pathParams = op.parameters.filter((p) => p.in === 'path');
   const queryParams = op.parameters.filter((p) => p.in === 'query');
   const headerParams = op.parameters.filter((p) => p.in === 'header');
@@ -277,6 +301,113 @@ export function requestFor(doc: Spec, op: Operation, pools: Pools): fc.Arbitrary
     path: p + q,
     headers: { ...h, ...b.headers },
     body: b.body,
+  }));
+}
+
+/**
+ * A request a careful client would send: the funded key, path and query parameters from the
+ * account's own resources (pools.ownValues, by name) or, without one, a value the schema allows
+ * (optional parameters whose schema does not say what a valid value is, such as cursors, are left
+ * out), no other headers, and a body that was accepted before or is built from the schema
+ * (required fields only, or all of them). Where the operation takes an Idempotency-Key: none, a
+ * fresh one, or one accepted before, with its own body (a replay) or another (refused as reused).
+ */
+export function wellFormedRequestFor(doc: Spec, op: Operation, pools: Pools): fc.Arbitrary<FuzzRequest> {
+  const own = (p: Parameter) => ownValuesOf(op, p, pools);
+  const pathParams = op.parameters.filter((p) => p.in === 'path');
+  const path = fc
+    .tuple(...pathParams.map((p) => (own(p).length ? fc.constantFrom(...own(p)) : valueOf(doc, p.schema, pools.knownStrings).map(String))))
+    .map((values) => {
+      let i = 0;
+      return op.template.replace(/\{\w+\}/g, () => percentEncode(values[i++]!));
+    });
+  const query = fc.tuple(...op.parameters.filter((p) => p.in === 'query').map((p) => wellFormedQuery(doc, p, own(p), pools))).map((pairs) => {
+    const all = pairs.flat();
+    return all.length ? `?${all.map(([k, v]) => `${k}=${v}`).join('&')}` : '';
+  });
+  // Other header parameters (Prefer, Cancel-After, Last-Event-ID) only where required: a careful client sends none of them.
+  const headerParams = op.parameters.filter((p) => p.in === 'header' && p.required && !/idempotency/i.test(p.name));
+  const headers = fc
+    .tuple(...headerParams.map((p) => valueOf(doc, p.schema, pools.knownStrings).map((v) => ({ [p.name]: latin1Safe(String(v)) }))))
+    .map((own) => Object.assign({ Authorization: `Bearer ${pools.keys.funded}` }, ...own) as Record<string, string>);
+  const takesIdempotencyKey = op.parameters.some((p) => p.in === 'header' && /idempotency/i.test(p.name));
+
+  let body: fc.Arbitrary<{ headers: Record<string, string>; body?: Buffer }>;
+  if (op.body?.mediaType === 'application/json') {
+    const json = (v: unknown) => ({ headers: { 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify(v) ?? 'null') });
+    const accepted = pools.acceptedBodies[op.operationId] ?? [];
+    const fromSchema = fc.oneof(valueOf(doc, requiredOnly(doc, op.body.schema), pools.knownStrings), valueOf(doc, op.body.schema, pools.knownStrings));
+    const values: fc.Arbitrary<unknown> = accepted.length ? fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...accepted) }, { weight: 1, arbitrary: fromSchema }) : fromSchema;
+    const reusable = pools.acceptedIdempotencyKeys.filter((k) => k.operationId === op.operationId);
+    const idempotent = (key: string) => (b: { headers: Record<string, string>; body?: Buffer }) => ({ ...b, headers: { ...b.headers, 'Idempotency-Key': key } });
+    body = takesIdempotencyKey
+      ? fc.oneof(
+          { weight: 2, arbitrary: values.map(json) },
+          { weight: 1, arbitrary: fc.tuple(values, fc.uuid()).map(([v, key]) => idempotent(`fuzz-${key}`)(json(v))) },
+          ...(reusable.length
+            ? [
+                { weight: 1, arbitrary: fc.constantFrom(...reusable).map((k) => idempotent(k.key)(json(k.body))) },
+                {
+                  weight: 2,
+                  arbitrary: fc
+                    .tuple(fc.constantFrom(...reusable), values)
+                    .filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(k.body))
+                    .map(([k, v]) => idempotent(k.key)(json(v))),
+                },
+              ]
+            : []),
+        )
+      : values.map(json);
+  } else if (op.body?.mediaType === 'multipart/form-data') {
+    body = wellFormedMultipart(doc, op.body.schema, pools);
+  } else {
+    body = fc.constant({ headers: {} });
+  }
+  return fc.record({ path, query, headers, body }).map(({ path: p, query: q, headers: h, body: b }) => ({
+    operationId: op.operationId,
+    wellFormed: true,
+    method: op.method,
+    path: p + q,
+    headers: { ...h, ...b.headers },
+    body: b.body,
+  }));
+}
+
+function ownValuesOf(op: Operation, p: Parameter, pools: Pools): string[] {
+  return pools.ownValues[`${op.operationId}.${p.name}`] ?? pools.ownValues[p.name] ?? [];
+}
+
+/** A query parameter of a well-formed request: the account's own value, or one its schema says is valid, or (if optional) none. */
+function wellFormedQuery(doc: Spec, p: Parameter, own: string[], pools: Pools): fc.Arbitrary<Array<[string, string]>> {
+  const s = deref(doc, p.schema);
+  const definite = s.enum || s.pattern || s.format || ['integer', 'number', 'boolean'].includes(s.type);
+  const value: fc.Arbitrary<string> | undefined = own.length
+    ? fc.constantFrom(...own)
+    : definite || p.required
+      ? valueOf(doc, p.schema, pools.knownStrings).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)))
+      : undefined;
+  if (!value) return fc.constant([]);
+  const present = value.map((v): Array<[string, string]> => [[percentEncode(p.name), percentEncode(v)]]);
+  return p.required ? present : fc.oneof(fc.constant<Array<[string, string]>>([]), present);
+}
+
+/** A multipart body of the documented fields: each file field gets the real image (an array one to three of them), other fields only if required. */
+function wellFormedMultipart(doc: Spec, schema: Spec, pools: Pools): fc.Arbitrary<{ headers: Record<string, string>; body?: Buffer }> {
+  const s = deref(doc, schema);
+  const required: string[] = s.required ?? [];
+  const boundary = 'fuzzWellFormed0gW7MA4YWxkTrZu';
+  const parts = Object.entries<Spec>(s.properties ?? {}).map(([name, prop]): fc.Arbitrary<Buffer[]> => {
+    const field = deref(doc, prop);
+    const isFile = (f: Spec) => f.format === 'binary';
+    const file = () => [Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="photo.png"\r\nContent-Type: image/png\r\n\r\n`), pools.image, Buffer.from('\r\n')];
+    if (isFile(field)) return fc.constant(file());
+    if (field.type === 'array' && isFile(deref(doc, field.items))) return fc.integer({ min: 1, max: 3 }).map((n) => Array.from({ length: n }, file).flat());
+    if (!required.includes(name)) return fc.constant([]);
+    return valueOf(doc, field, pools.knownStrings).map((v) => [Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${typeof v === 'string' ? v : JSON.stringify(v)}\r\n`)]);
+  });
+  return fc.tuple(...parts).map((chunks) => ({
+    headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+    body: Buffer.concat([...chunks.flat(), Buffer.from(`--${boundary}--\r\n`)]),
   }));
 }
 
