@@ -18,7 +18,7 @@ import * as faceapi from '@vladmandic/face-api/dist/face-api.node-wasm.js';
  * fused op (convolution, bias, ReLU) instead of face-api's five (convolution, bias add, scale
  * multiply, scale add, ReLU); the mean-colour step is a broadcast subtraction instead of a fill and
  * concat of a full-size image. The descriptors agree with face-api's to float rounding
- * (test/images/face-detector.test.ts).
+ * (test/images/face-recognition.test.ts, which also checks the heap).
  */
 type NetInput = Parameters<faceapi.FaceRecognitionNet['forwardInput']>[0];
 type Conv = { conv: { filters: tf.Tensor4D; bias: tf.Tensor1D }; scale: { weights: tf.Tensor1D; biases: tf.Tensor1D } };
