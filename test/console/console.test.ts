@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { blurryPhoto, samePersonSet } from '../fixtures/faces';
+import { blurryPhoto, groupPhoto, samePersonSet, someoneElse } from '../fixtures/faces';
 import { makeJpeg } from '../fixtures/images';
 import { CHROMIUM_ARGS, collectPageProblems, findChromium } from '../helpers/chromium';
 import { fundedUser } from '../helpers/factories';
@@ -243,7 +243,7 @@ const pageProblems: string[] = [];
     await imageLoaded(galleryImage);
   }, 240_000);
 
-  it('when a user chooses training photos and one is blurry, then its finding is shown next to its thumbnail and the training is blocked until it is removed', async () => {
+  it('when a user chooses training photos with a blurry one, a group photo and someone else, then each finding is shown next to its thumbnail and the training is blocked until they are removed', async () => {
     const user = await env.createUser();
     await signInWithKey(user.apiKey);
     await page.getByRole('navigation').getByRole('link', { name: 'Train a model' }).click();
@@ -254,16 +254,20 @@ const pageProblems: string[] = [];
       await route.fulfill({ response: res, json: { ...(await res.json()), training_refuses_errors: true } });
     });
     await page.getByLabel('Payment id').fill('any-payment');
-    const set = [...(await samePersonSet('a')), await blurryPhoto('blurry.jpg')];
+    const set = [...(await samePersonSet('a')), await blurryPhoto('blurry.jpg'), await groupPhoto('group.jpg'), await someoneElse('b', 'someone-else.jpg')];
     await page.getByTestId('photo-input').setInputFiles(set.map((p) => ({ name: p.filename, mimeType: 'image/jpeg', buffer: p.buffer })));
 
-    const blurry = page.locator('li.photo[data-filename="blurry.jpg"]');
-    await expectText(blurry.locator('[data-code="blurry"]'), /^Error: blurry\.jpg: the face is blurry/, 60_000);
-    await expect(page.getByTestId('photo-findings').count()).resolves.toBe(1);
-    await expectText(page.getByTestId('inspection'), /^1 error, 0 warnings/);
+    const flawed = [
+      { filename: 'blurry.jpg', code: 'blurry', text: /^Error: blurry\.jpg: the face is blurry/ },
+      { filename: 'group.jpg', code: 'multiple_faces', text: /^Error: group\.jpg shows \d+ faces/ },
+      { filename: 'someone-else.jpg', code: 'different_person', text: /^Error: someone-else\.jpg seems to show someone else/ },
+    ];
+    for (const f of flawed) await expectText(page.locator(`li.photo[data-filename="${f.filename}"]`).locator(`[data-code="${f.code}"]`), f.text, 60_000);
+    await expect(page.getByTestId('photo-findings').count()).resolves.toBe(3);
+    await expectText(page.getByTestId('inspection'), /^3 errors, 0 warnings/);
     expect(await page.getByRole('button', { name: 'Start training' }).isDisabled()).toBe(true);
 
-    await page.getByRole('button', { name: 'Remove blurry.jpg' }).click();
+    for (const f of flawed) await page.getByRole('button', { name: `Remove ${f.filename}` }).click();
     await expectText(page.getByTestId('inspection'), /^Every photo looks good/, 60_000);
     expect(await page.getByRole('button', { name: 'Start training' }).isDisabled()).toBe(false);
   }, 120_000);
