@@ -26,7 +26,7 @@ export const THROTTLE_MS = 500;
  * marker: the events are always read through the resource's `completed`.
  */
 export function deliverWebhooksV2(ref: ResourceRef): Promise<void> {
-  return deliverEvents(ref, () => true);
+  return deliverEvents(ref, { readsThroughCompleted: () => true, spacedFromDelivery: true });
 }
 
 /**
@@ -37,11 +37,16 @@ export function deliverWebhooksV2(ref: ResourceRef): Promise<void> {
  * running workflow gets the signal, whatever its type (test/events/webhook-deliveries-v2.test.ts).
  */
 export function deliverWebhooks(ref: ResourceRef): Promise<void> {
-  return deliverEvents(ref, () => patched('webhooks-end-when-final'));
+  return deliverEvents(ref, { readsThroughCompleted: () => patched('webhooks-end-when-final'), spacedFromDelivery: false });
 }
 
-/** The delivery loop; `readsThroughCompleted` is asked on every wake-up, where the patch was. */
-async function deliverEvents(ref: ResourceRef, readsThroughCompleted: () => boolean): Promise<void> {
+/**
+ * The delivery loop. `readsThroughCompleted` is asked on every wake-up, where the patch was.
+ * `spacedFromDelivery`: the throttle window runs from when a throttled delivery ended, not from
+ * when it was scheduled, so two deliveries reach the receiver at least THROTTLE_MS apart however
+ * long each waited for a worker slot (the old type counts from the schedule; its runs keep that).
+ */
+async function deliverEvents(ref: ResourceRef, { readsThroughCompleted, spacedFromDelivery }: { readsThroughCompleted: () => boolean; spacedFromDelivery: boolean }): Promise<void> {
   const db = proxyActivities<DatabaseActivities>(databaseStep);
   const hooks = proxyActivities<WebhookActivities>(webhookDelivery(taskQueues(workflowInfo().taskQueue)));
   let woken = true;
@@ -87,6 +92,7 @@ async function deliverEvents(ref: ResourceRef, readsThroughCompleted: () => bool
       } catch (err) {
         if (!(err instanceof ActivityFailure)) throw err;
       }
+      if (spacedFromDelivery && THROTTLED.has(event.type)) lastThrottledAt = Date.now();
       after = event.id;
       if (event.type === 'completed') return;
     }
